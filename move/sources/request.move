@@ -1,0 +1,274 @@
+/// A Kubernetes API request and its response, carried through the chain.
+///
+/// This module owns `Request`, one shared object per kubectl call, and the events the node
+/// and the proxy follow. Audit metadata (who, verb, group, resource, namespace, name, sizes,
+/// digests, times) is public; bodies arrive already sealed (HPKE, by the client) and are only
+/// carried as chunk events. Because each call has its own `Request`, and the cluster and the
+/// token are read-only inputs, calls never contend with each other. The `Request` object is
+/// deleted when its response is complete, so a request is answered exactly once.
+module kubectl_sui::request;
+
+use kubectl_sui::access;
+use kubectl_sui::cluster::Cluster;
+use kubectl_sui::seal_token::SealToken;
+use std::string::String;
+use sui::clock::Clock;
+use sui::event;
+
+/// The target node is not registered, or is a debug node and the policy forbids them.
+const ENodeNotActive: u64 = 40;
+/// The body is sealed to a key that is neither the node's current nor previous sealing key.
+const EUnknownSealingKey: u64 = 41;
+/// A digest is not 32 bytes.
+const EInvalidDigest: u64 = 42;
+/// The reply key (X25519, for sealing the response) is not 32 bytes.
+const EInvalidReplyKey: u64 = 43;
+/// group, resource, namespace or name is longer than Kubernetes allows (253 bytes).
+const EFieldTooLong: u64 = 44;
+/// More chunks than announced, or more than the maximum.
+const ETooManyChunks: u64 = 45;
+/// Only the requester may upload chunks to or cancel this request.
+const ENotRequester: u64 = 46;
+/// Only the node the request is addressed to may answer it.
+const ENotAddressedNode: u64 = 47;
+/// The request body is not fully uploaded yet.
+const ERequestIncomplete: u64 = 48;
+/// The request already has a response.
+const EAlreadyAnswered: u64 = 49;
+/// The request has no response yet.
+const ENotAnswered: u64 = 50;
+/// Not all response chunks have been sent yet.
+const EResponseIncomplete: u64 = 51;
+/// The cluster given is not the request's cluster.
+const EClusterMismatch: u64 = 52;
+
+const DIGEST_LENGTH: u64 = 32;
+const KEY_LENGTH: u64 = 32;
+const MAX_FIELD_LENGTH: u64 = 253;
+/// 4096 chunks of at most 16 KiB (Sui's pure-argument limit): 64 MiB of sealed body.
+const MAX_CHUNKS: u32 = 4096;
+
+public struct Request has key {
+    id: UID,
+    cluster_id: ID,
+    requester: address,
+    node: address,
+    chunk_count: u32,
+    chunks_received: u32,
+    answered: bool,
+    response_chunk_count: u32,
+    response_chunks_sent: u32,
+}
+
+/// The audit record of a call, and the node's signal to fetch its chunks.
+public struct RequestSubmitted has copy, drop {
+    request_id: ID,
+    cluster_id: ID,
+    token_id: ID,
+    requester: address,
+    node: address,
+    verb: u8,
+    group: String,
+    resource: String,
+    namespace: String,
+    name: String,
+    body_len: u64,
+    body_digest: vector<u8>,
+    chunk_count: u32,
+    sealing_key: vector<u8>,
+    reply_key: vector<u8>,
+    timestamp_ms: u64,
+}
+
+public struct RequestChunk has copy, drop {
+    request_id: ID,
+    index: u32,
+    data: vector<u8>,
+}
+
+public struct ResponseStored has copy, drop {
+    request_id: ID,
+    cluster_id: ID,
+    node: address,
+    status: u16,
+    body_len: u64,
+    body_digest: vector<u8>,
+    chunk_count: u32,
+    timestamp_ms: u64,
+}
+
+public struct ResponseChunk has copy, drop {
+    request_id: ID,
+    index: u32,
+    data: vector<u8>,
+}
+
+public struct RequestCancelled has copy, drop {
+    request_id: ID,
+    requester: address,
+    timestamp_ms: u64,
+}
+
+/// Authorises a call with the token, records it, and shares its `Request`. `chunks` holds
+/// the first (or all) of the `chunk_count` sealed body chunks; `upload` sends the rest.
+public fun submit(
+    cluster: &Cluster,
+    token: &SealToken,
+    node: address,
+    sealing_key: vector<u8>,
+    reply_key: vector<u8>,
+    verb: u8,
+    group: String,
+    resource: String,
+    namespace: String,
+    name: String,
+    body_len: u64,
+    body_digest: vector<u8>,
+    chunk_count: u32,
+    chunks: vector<vector<u8>>,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
+    access::assert_verb(verb);
+    let now = clock.timestamp_ms();
+    token.assert_authorized(cluster, ctx.sender(), verb, &group, &resource, &namespace, now);
+    assert!(cluster.is_active_node(node), ENodeNotActive);
+    assert!(cluster.accepts_sealing_key(node, &sealing_key), EUnknownSealingKey);
+    assert!(reply_key.length() == KEY_LENGTH, EInvalidReplyKey);
+    assert!(body_digest.length() == DIGEST_LENGTH, EInvalidDigest);
+    assert!(
+        group.length() <= MAX_FIELD_LENGTH && resource.length() <= MAX_FIELD_LENGTH
+            && namespace.length() <= MAX_FIELD_LENGTH && name.length() <= MAX_FIELD_LENGTH,
+        EFieldTooLong,
+    );
+    assert!(chunk_count <= MAX_CHUNKS && (chunks.length() as u64) <= (chunk_count as u64), ETooManyChunks);
+    let mut request = Request {
+        id: object::new(ctx),
+        cluster_id: object::id(cluster),
+        requester: ctx.sender(),
+        node,
+        chunk_count,
+        chunks_received: 0,
+        answered: false,
+        response_chunk_count: 0,
+        response_chunks_sent: 0,
+    };
+    event::emit(RequestSubmitted {
+        request_id: object::id(&request),
+        cluster_id: request.cluster_id,
+        token_id: object::id(token),
+        requester: request.requester,
+        node,
+        verb,
+        group,
+        resource,
+        namespace,
+        name,
+        body_len,
+        body_digest,
+        chunk_count,
+        sealing_key,
+        reply_key,
+        timestamp_ms: now,
+    });
+    request.emit_request_chunks(chunks);
+    transfer::share_object(request);
+}
+
+/// Requester: sends further body chunks of a request too large for one transaction.
+public fun upload(request: &mut Request, chunks: vector<vector<u8>>, ctx: &TxContext) {
+    assert!(request.requester == ctx.sender(), ENotRequester);
+    assert!(
+        (request.chunks_received as u64) + chunks.length() <= (request.chunk_count as u64),
+        ETooManyChunks,
+    );
+    request.emit_request_chunks(chunks);
+}
+
+/// Node: records the response status and metadata and its first (or all) sealed chunks.
+public fun respond(
+    request: &mut Request,
+    cluster: &Cluster,
+    status: u16,
+    body_len: u64,
+    body_digest: vector<u8>,
+    chunk_count: u32,
+    chunks: vector<vector<u8>>,
+    clock: &Clock,
+    ctx: &TxContext,
+) {
+    assert!(request.cluster_id == object::id(cluster), EClusterMismatch);
+    assert!(request.node == ctx.sender(), ENotAddressedNode);
+    assert!(cluster.is_active_node(request.node), ENodeNotActive);
+    assert!(request.chunks_received == request.chunk_count, ERequestIncomplete);
+    assert!(!request.answered, EAlreadyAnswered);
+    assert!(body_digest.length() == DIGEST_LENGTH, EInvalidDigest);
+    assert!(chunk_count <= MAX_CHUNKS && (chunks.length() as u64) <= (chunk_count as u64), ETooManyChunks);
+    request.answered = true;
+    request.response_chunk_count = chunk_count;
+    event::emit(ResponseStored {
+        request_id: object::id(request),
+        cluster_id: request.cluster_id,
+        node: request.node,
+        status,
+        body_len,
+        body_digest,
+        chunk_count,
+        timestamp_ms: clock.timestamp_ms(),
+    });
+    request.emit_response_chunks(chunks);
+}
+
+/// Node: sends further response chunks.
+public fun respond_more(request: &mut Request, chunks: vector<vector<u8>>, ctx: &TxContext) {
+    assert!(request.node == ctx.sender(), ENotAddressedNode);
+    assert!(request.answered, ENotAnswered);
+    assert!(
+        (request.response_chunks_sent as u64) + chunks.length() <= (request.response_chunk_count as u64),
+        ETooManyChunks,
+    );
+    request.emit_response_chunks(chunks);
+}
+
+/// Node: deletes the answered request once every response chunk is out (storage rebate).
+public fun close(request: Request, ctx: &TxContext) {
+    assert!(request.node == ctx.sender(), ENotAddressedNode);
+    assert!(request.answered, ENotAnswered);
+    assert!(request.response_chunks_sent == request.response_chunk_count, EResponseIncomplete);
+    let Request { id, .. } = request;
+    id.delete();
+}
+
+/// Requester: withdraws a request no node has answered (e.g. after a timeout).
+public fun cancel(request: Request, clock: &Clock, ctx: &TxContext) {
+    assert!(request.requester == ctx.sender(), ENotRequester);
+    assert!(!request.answered, EAlreadyAnswered);
+    let request_id = object::id(&request);
+    let Request { id, requester, .. } = request;
+    id.delete();
+    event::emit(RequestCancelled { request_id, requester, timestamp_ms: clock.timestamp_ms() });
+}
+
+public fun requester(request: &Request): address { request.requester }
+
+public fun node(request: &Request): address { request.node }
+
+public fun is_answered(request: &Request): bool { request.answered }
+
+public fun chunks_received(request: &Request): u32 { request.chunks_received }
+
+fun emit_request_chunks(request: &mut Request, chunks: vector<vector<u8>>) {
+    let request_id = object::id(request);
+    chunks.do!(|data| {
+        event::emit(RequestChunk { request_id, index: request.chunks_received, data });
+        request.chunks_received = request.chunks_received + 1;
+    });
+}
+
+fun emit_response_chunks(request: &mut Request, chunks: vector<vector<u8>>) {
+    let request_id = object::id(request);
+    chunks.do!(|data| {
+        event::emit(ResponseChunk { request_id, index: request.response_chunks_sent, data });
+        request.response_chunks_sent = request.response_chunks_sent + 1;
+    });
+}

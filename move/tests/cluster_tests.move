@@ -1,0 +1,158 @@
+#[test_only]
+module kubectl_sui::cluster_tests;
+
+use kubectl_sui::access;
+use kubectl_sui::cluster::{Self, Cluster, ClusterAdminCap};
+use kubectl_sui::test_helpers::{Self as h};
+use sui::test_scenario as ts;
+
+#[test]
+fun create_shares_cluster_and_gives_cap_to_sender() {
+    let (sc, clock) = h::setup();
+    let c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    assert!(cap.cap_cluster_id() == object::id(&c));
+    assert!(c.name() == b"dev".to_string());
+    let p = c.policy();
+    assert!(p.min_write_stake() == h::min_write_stake());
+    assert!(p.token_lifetime_ms() == h::lifetime_ms());
+    assert!(p.unstake_lock_ms() == h::lock_ms());
+    assert!(p.allow_debug_nodes() && p.slashing_enabled());
+    assert!(p.self_service_role() == access::role_edit());
+    assert!(c.is_registered(h::node()) && c.is_active_node(h::node()));
+    assert!(c.accepts_sealing_key(h::node(), &h::sealing_key()));
+    assert!(!c.accepts_sealing_key(h::node(), &h::other_sealing_key()));
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    h::finish(sc, clock);
+}
+
+#[test]
+fun set_policy_replaces_policy_and_can_deactivate_debug_nodes() {
+    let (sc, clock) = h::setup_with(false, access::role_view());
+    let c = sc.take_shared<Cluster>();
+    assert!(!c.policy().allow_debug_nodes());
+    assert!(c.policy().self_service_role() == access::role_view());
+    assert!(c.is_registered(h::node()) && !c.is_active_node(h::node()));
+    ts::return_shared(c);
+    h::finish(sc, clock);
+}
+
+#[test]
+fun rotation_keeps_previous_key_accepted() {
+    let (mut sc, clock) = h::setup();
+    sc.next_tx(h::node());
+    let mut c = sc.take_shared<Cluster>();
+    cluster::rotate_sealing_key(&mut c, h::other_sealing_key(), sc.ctx());
+    assert!(c.accepts_sealing_key(h::node(), &h::other_sealing_key()));
+    assert!(c.accepts_sealing_key(h::node(), &h::sealing_key()));
+    cluster::rotate_sealing_key(&mut c, h::digest(), sc.ctx());
+    assert!(!c.accepts_sealing_key(h::node(), &h::sealing_key()));
+    ts::return_shared(c);
+    h::finish(sc, clock);
+}
+
+#[test]
+fun remove_node_unregisters_it() {
+    let (sc, clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::remove_node(&cap, &mut c, h::node());
+    assert!(!c.is_registered(h::node()) && !c.is_active_node(h::node()));
+    assert!(!c.accepts_sealing_key(h::node(), &h::sealing_key()));
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidPolicy)]
+fun zero_token_lifetime_is_invalid() {
+    let mut sc = ts::begin(h::admin());
+    cluster::create_cluster(b"x".to_string(), 0, 0, 0, true, 1, false, sc.ctx());
+    sc.end();
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidPolicy)]
+fun unknown_self_service_role_is_invalid() {
+    let mut sc = ts::begin(h::admin());
+    cluster::create_cluster(b"x".to_string(), 0, 1, 0, true, 4, false, sc.ctx());
+    sc.end();
+}
+
+#[test, expected_failure(abort_code = cluster::ENotClusterAdmin)]
+fun cap_of_another_cluster_is_refused() {
+    let (mut sc, _clock) = h::setup();
+    let first = ts::most_recent_id_shared<Cluster>().destroy_some();
+    cluster::create_cluster(b"other".to_string(), 0, 1, 0, true, 1, false, sc.ctx());
+    sc.next_tx(h::admin());
+    let other_cap = sc.take_from_sender<ClusterAdminCap>();
+    assert!(other_cap.cap_cluster_id() != first);
+    let mut c = sc.take_shared_by_id<Cluster>(first);
+    cluster::remove_node(&other_cap, &mut c, h::node());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EDebugNodesForbidden)]
+fun debug_node_refused_when_policy_forbids() {
+    let (sc, clock) = h::setup_with(false, access::role_view());
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    let key = h::other_sealing_key();
+    cluster::register_debug_node(&cap, &mut c, h::key_address(key), key, key, &clock);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidKey)]
+fun short_key_is_refused() {
+    let (sc, clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    let key = x"0102";
+    cluster::register_debug_node(&cap, &mut c, h::key_address(key), key, h::sealing_key(), &clock);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::ENodeKeyMismatch)]
+fun node_address_must_match_signing_key() {
+    let (sc, clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::register_debug_node(&cap, &mut c, @0x1234, h::other_sealing_key(), h::sealing_key(), &clock);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::ENodeAlreadyRegistered)]
+fun node_cannot_register_twice() {
+    let (sc, clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::register_debug_node(&cap, &mut c, h::node(), h::signing_key(), h::sealing_key(), &clock);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::ENodeNotRegistered)]
+fun removing_unknown_node_fails() {
+    let (sc, _clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::remove_node(&cap, &mut c, @0x1234);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::ENodeNotRegistered)]
+fun only_a_node_rotates_its_key() {
+    let (mut sc, _clock) = h::setup();
+    sc.next_tx(h::stranger());
+    let mut c = sc.take_shared<Cluster>();
+    cluster::rotate_sealing_key(&mut c, h::other_sealing_key(), sc.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidKey)]
+fun rotated_key_must_be_32_bytes() {
+    let (mut sc, _clock) = h::setup();
+    sc.next_tx(h::node());
+    let mut c = sc.take_shared<Cluster>();
+    cluster::rotate_sealing_key(&mut c, x"01", sc.ctx());
+    abort 0
+}

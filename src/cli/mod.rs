@@ -1,0 +1,56 @@
+//! Command-line front ends of both binaries: argument definitions and dispatch.
+//!
+//! This module owns parsing (clap) and turning a parsed command into calls on the library.
+//! It must not hold domain logic: each command delegates to the module that owns the
+//! concern. [`plugin`] is `kubectl-sui`, [`node`] is `nautilus`.
+
+mod contract;
+pub mod node;
+pub mod plugin;
+
+use std::io::Write;
+
+/// Errors the command layer reports to the user.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The command exists in the interface but this build does not implement it yet.
+    #[error("`{command}` is not available in this build yet (tracked in issue #{issue})")]
+    NotYetAvailable {
+        /// The command as typed.
+        command: &'static str,
+        /// The project issue that implements it.
+        issue: u32,
+    },
+    /// Writing to standard output failed.
+    #[error("writing output")]
+    Output(#[source] std::io::Error),
+    /// Encoding output as JSON failed.
+    #[error("encoding output as JSON")]
+    Json(#[source] serde_json::Error),
+    /// A contract mirror operation failed.
+    #[error(transparent)]
+    Contract(#[from] crate::contract::ContractError),
+    /// The Move sources differ from the Rust mirror.
+    #[error("the Move sources in {path} differ from this build's contract mirror in {count} place(s)")]
+    MirrorDrift {
+        /// The sources checked.
+        path: String,
+        /// Number of differences.
+        count: usize,
+    },
+}
+
+/// Output formats shared by commands that print data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// A table for people.
+    #[default]
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+fn write_out(bytes: &[u8]) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).and_then(|()| out.flush()).map_err(CliError::Output)
+}

@@ -1,0 +1,255 @@
+//! BCS layouts of the contract's events, as clients read them from checkpoints.
+//!
+//! Field order is the Move declaration order; [`super::mirror`] checks it against the sources.
+
+use serde::{Deserialize, Serialize};
+use sui_sdk_types::Address;
+
+use super::objects::{MoveType, move_type};
+
+/// `cluster::ClusterCreated`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterCreated {
+    /// The new cluster.
+    pub cluster_id: Address,
+    /// Its name.
+    pub name: String,
+    /// Who received the admin capability.
+    pub admin: Address,
+}
+
+/// `cluster::PolicyChanged`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyChanged {
+    /// The cluster.
+    pub cluster_id: Address,
+    /// See [`super::objects::Policy`].
+    pub min_write_stake: u64,
+    /// See [`super::objects::Policy`].
+    pub token_lifetime_ms: u64,
+    /// See [`super::objects::Policy`].
+    pub unstake_lock_ms: u64,
+    /// See [`super::objects::Policy`].
+    pub allow_debug_nodes: bool,
+    /// See [`super::objects::Policy`].
+    pub self_service_role: u8,
+    /// See [`super::objects::Policy`].
+    pub slashing_enabled: bool,
+}
+
+/// `cluster::NodeRegistered`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRegistered {
+    /// The cluster.
+    pub cluster_id: Address,
+    /// The node's address.
+    pub node: Address,
+    /// Ed25519 public key.
+    pub signing_key: Vec<u8>,
+    /// X25519 public key.
+    pub sealing_key: Vec<u8>,
+    /// Whether attested.
+    pub attested: bool,
+}
+
+/// `cluster::NodeRemoved`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRemoved {
+    /// The cluster.
+    pub cluster_id: Address,
+    /// The node's address.
+    pub node: Address,
+}
+
+/// `cluster::SealingKeyRotated`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealingKeyRotated {
+    /// The cluster.
+    pub cluster_id: Address,
+    /// The node's address.
+    pub node: Address,
+    /// The new X25519 public key.
+    pub sealing_key: Vec<u8>,
+}
+
+/// `seal_token::TokenIssued`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenIssued {
+    /// The new token.
+    pub token_id: Address,
+    /// Its cluster.
+    pub cluster_id: Address,
+    /// Its owner.
+    pub owner: Address,
+    /// Stake (MIST).
+    pub stake: u64,
+    /// Role code.
+    pub role: u8,
+    /// Expiry.
+    pub expires_at_ms: u64,
+}
+
+/// `seal_token::TokenRenewed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRenewed {
+    /// The token.
+    pub token_id: Address,
+    /// New expiry.
+    pub expires_at_ms: u64,
+}
+
+/// `seal_token::StakeAdded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StakeAdded {
+    /// The token.
+    pub token_id: Address,
+    /// Stake after the addition.
+    pub stake: u64,
+}
+
+/// `seal_token::TokenPermissionsChanged`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenPermissionsChanged {
+    /// The token.
+    pub token_id: Address,
+    /// New role code.
+    pub role: u8,
+}
+
+/// `seal_token::TokenRevoked`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    /// The token.
+    pub token_id: Address,
+    /// Its cluster.
+    pub cluster_id: Address,
+}
+
+/// `seal_token::TokenSlashed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSlashed {
+    /// The token.
+    pub token_id: Address,
+    /// Amount taken.
+    pub amount: u64,
+}
+
+/// `seal_token::TokenUnstaked`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUnstaked {
+    /// The deleted token.
+    pub token_id: Address,
+    /// Who got the stake back.
+    pub owner: Address,
+    /// Amount returned.
+    pub amount: u64,
+}
+
+/// `request::RequestSubmitted`: the public audit record of one kubectl call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestSubmitted {
+    /// Request id (the `Request` object id).
+    pub request_id: Address,
+    /// Cluster.
+    pub cluster_id: Address,
+    /// Token used.
+    pub token_id: Address,
+    /// Who sent it.
+    pub requester: Address,
+    /// Node addressed.
+    pub node: Address,
+    /// Verb code.
+    pub verb: u8,
+    /// API group.
+    pub group: String,
+    /// Resource (with subresource, e.g. `pods/log`).
+    pub resource: String,
+    /// Namespace (`""` for cluster scope).
+    pub namespace: String,
+    /// Object name (`""` for collections).
+    pub name: String,
+    /// Length of the sealed body.
+    pub body_len: u64,
+    /// Digest of the sealed body.
+    pub body_digest: Vec<u8>,
+    /// Body chunks announced.
+    pub chunk_count: u32,
+    /// Node X25519 key the body is sealed to.
+    pub sealing_key: Vec<u8>,
+    /// Requester X25519 key the response is to be sealed to.
+    pub reply_key: Vec<u8>,
+    /// Chain time.
+    pub timestamp_ms: u64,
+}
+
+/// `request::RequestChunk`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestChunk {
+    /// Request id.
+    pub request_id: Address,
+    /// Position, from 0.
+    pub index: u32,
+    /// Sealed bytes.
+    pub data: Vec<u8>,
+}
+
+/// `request::ResponseStored`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseStored {
+    /// Request id.
+    pub request_id: Address,
+    /// Cluster.
+    pub cluster_id: Address,
+    /// Node that answered.
+    pub node: Address,
+    /// HTTP status of the Kubernetes API's answer.
+    pub status: u16,
+    /// Length of the sealed body.
+    pub body_len: u64,
+    /// Digest of the sealed body.
+    pub body_digest: Vec<u8>,
+    /// Response chunks announced.
+    pub chunk_count: u32,
+    /// Chain time.
+    pub timestamp_ms: u64,
+}
+
+/// `request::ResponseChunk`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseChunk {
+    /// Request id.
+    pub request_id: Address,
+    /// Position, from 0.
+    pub index: u32,
+    /// Sealed bytes.
+    pub data: Vec<u8>,
+}
+
+/// `request::RequestCancelled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCancelled {
+    /// Request id.
+    pub request_id: Address,
+    /// Who cancelled it.
+    pub requester: Address,
+    /// Chain time.
+    pub timestamp_ms: u64,
+}
+
+move_type!("cluster", ClusterCreated, PolicyChanged, NodeRegistered, NodeRemoved, SealingKeyRotated);
+move_type!(
+    "seal_token",
+    TokenIssued,
+    TokenRenewed,
+    StakeAdded,
+    TokenPermissionsChanged,
+    TokenRevoked,
+    TokenSlashed,
+    TokenUnstaked
+);
+move_type!("request", RequestSubmitted, RequestChunk, ResponseStored, ResponseChunk, RequestCancelled);
+
+/// Decodes an event's BCS contents as `T`.
+pub fn decode<T: MoveType + serde::de::DeserializeOwned>(contents: &[u8]) -> Result<T, bcs::Error> {
+    bcs::from_bytes(contents)
+}

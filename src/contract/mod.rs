@@ -1,0 +1,28 @@
+//! The Rust mirror of the Move package in `move/`: names, BCS layouts, call signatures and
+//! abort codes.
+//!
+//! This module owns everything the Rust side must agree on with the contract: the object
+//! and event types clients decode ([`objects`], [`events`]), the transaction builders for
+//! every public call ([`calls`]), and the abort table that turns an abort into a sentence a
+//! kubectl user understands ([`aborts`]). [`mirror`] reads the Move sources and reports any
+//! drift, so the two cannot diverge unnoticed. It performs no I/O beyond that check and
+//! knows nothing of gRPC, keys or Kubernetes clients.
+
+pub mod aborts;
+pub mod calls;
+pub mod error;
+pub mod events;
+pub mod mirror;
+pub mod objects;
+mod types;
+
+pub use aborts::{ABORT_CODES, AbortCode, lookup_abort};
+pub use calls::{CallArg, Contract, MoveFunction, ObjectArg};
+pub use error::ContractError;
+pub use types::{Role, Verb};
+
+/// The Move modules of the package, in dependency order.
+pub const MODULES: [&str; 4] = ["access", "cluster", "seal_token", "request"];
+
+/// The Move package name, as in `move/Move.toml`.
+pub const PACKAGE_NAME: &str = "kubectl_sui";

@@ -1,0 +1,8 @@
+//! kubectl-sui: Kubernetes access governed by a Sui Move contract.
+//!
+//! The library behind two thin binaries: `kubectl-sui` (the kubectl plugin: login,
+//! credentials, the local proxy, audit) and `nautilus` (the node that executes requests it
+//! reads from the chain). Modules are split by concern; see `docs/layout.md`.
+
+pub mod cli;
+pub mod contract;

@@ -1,0 +1,92 @@
+//! The binaries' help, errors and exit codes, as a user sees them.
+
+use crate::util::run_bin;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn plugin_help_lists_every_command() {
+    let out = run_bin("kubectl-sui", &["--help"]);
+    assert!(out.status.success());
+    let help = stdout(&out);
+    assert!(help.contains("Usage: kubectl sui <COMMAND>"), "{help}");
+    for command in [
+        "login",
+        "logout",
+        "credential",
+        "proxy",
+        "status",
+        "audit",
+        "token",
+        "cluster",
+        "devnet",
+        "up",
+        "down",
+        "contract",
+        "completion",
+    ] {
+        assert!(help.contains(&format!("\n  {command} ")), "missing {command} in {help}");
+    }
+}
+
+#[test]
+fn node_help_describes_run() {
+    let out = run_bin("nautilus", &["run", "--help"]);
+    assert!(out.status.success());
+    let help = stdout(&out);
+    for flag in ["--chain-url", "--cluster", "--kubeconfig", "--data-dir", "--concurrency", "--metrics-listen"] {
+        assert!(help.contains(flag), "missing {flag} in {help}");
+    }
+}
+
+#[test]
+fn unimplemented_command_fails_with_a_clear_line() {
+    let out = run_bin("kubectl-sui", &["up"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        "kubectl-sui: error: `kubectl sui up` is not available in this build yet (tracked in issue #7)"
+    );
+}
+
+#[test]
+fn contract_verify_passes_on_the_repository_sources() {
+    let out = run_bin("kubectl-sui", &["contract", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout(&out).trim(), "4 modules in move/sources match the mirror");
+}
+
+#[test]
+fn contract_aborts_json_lists_every_abort() {
+    let out = run_bin("kubectl-sui", &["contract", "aborts", "-o", "json"]);
+    assert!(out.status.success());
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(rows.len(), kubectl_sui::contract::ABORT_CODES.len());
+    assert!(rows.iter().any(|r| r["name"] == "ETokenExpired" && r["httpStatus"] == 401));
+}
+
+#[test]
+fn completions_are_generated() {
+    let out = run_bin("kubectl-sui", &["completion", "bash"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("kubectl-sui"));
+}
+
+#[test]
+fn kubectl_finds_and_runs_the_plugin() {
+    let plugin = std::path::Path::new(env!("CARGO_BIN_EXE_kubectl-sui"));
+    let kubectl = std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).map(|dir| dir.join("kubectl")).find(|k| k.is_file()))
+        .expect("kubectl on PATH (the test drives the real kubectl)");
+    // Only the freshly built plugin and kubectl, so an installed copy cannot answer instead.
+    let path = std::env::join_paths([plugin.parent().unwrap(), kubectl.parent().unwrap()]).unwrap();
+    let list = std::process::Command::new(&kubectl).args(["plugin", "list"]).env("PATH", &path).output().unwrap();
+    assert!(stdout(&list).contains(&plugin.display().to_string()), "{}", stdout(&list));
+    let help = std::process::Command::new(&kubectl).args(["sui", "--help"]).env("PATH", &path).output().unwrap();
+    assert!(help.status.success(), "{}", String::from_utf8_lossy(&help.stderr));
+    assert!(stdout(&help).contains("Usage: kubectl sui <COMMAND>"));
+}

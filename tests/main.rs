@@ -1,0 +1,9 @@
+//! Integration tests: one crate, a module per area.
+
+mod util;
+
+// The Rust mirror against the Move sources, and against mutated copies of them.
+mod contract_mirror;
+
+// The real binaries as a user runs them.
+mod cli;
