@@ -7,3 +7,6 @@ mod contract_mirror;
 
 // The real binaries as a user runs them.
 mod cli;
+
+// A real Kubernetes control plane, driven by the real kubectl (no chain).
+mod control_plane;

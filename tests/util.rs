@@ -22,3 +22,31 @@ pub fn run_bin(bin: &str, args: &[&str]) -> Output {
     };
     Command::new(path).args(args).current_dir(repo_root()).output().expect("binary runs")
 }
+
+/// The directory of the control-plane binaries: `$KUBECTL_SUI_K8S_BIN`, or what
+/// `tests/k8s/build.sh` prints (it builds them on first use, then reuses its cache).
+pub fn k8s_bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KUBECTL_SUI_K8S_BIN") {
+        return PathBuf::from(dir);
+    }
+    let script = repo_root().join("tests/k8s/build.sh");
+    let out = Command::new(&script)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(out.status.success(), "{} failed; see its output above", script.display());
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 path");
+    PathBuf::from(stdout.lines().last().expect("build.sh prints the binary directory"))
+}
+
+/// A control plane with `nodes` kwok nodes in a fresh temporary directory, removed with it.
+pub fn start_control_plane(nodes: usize) -> (kubectl_sui::controlplane::ControlPlane, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = kubectl_sui::controlplane::ControlPlaneSpec {
+        bin_dir: k8s_bin_dir(),
+        work_dir: dir.path().to_path_buf(),
+        nodes,
+    };
+    let plane = kubectl_sui::controlplane::ControlPlane::start(&spec).unwrap_or_else(|e| panic!("control plane: {e}"));
+    (plane, dir)
+}

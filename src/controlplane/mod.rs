@@ -1,0 +1,274 @@
+//! A real Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager,
+//! kube-scheduler and kwok (fake nodes that run pods without a container runtime).
+//!
+//! This module owns starting those processes from binaries built by `tests/k8s/build.sh`,
+//! their freshly generated certificates, an admin kubeconfig, readiness, and teardown: every
+//! process is killed when the [`ControlPlane`] is dropped. It does not build binaries, and it
+//! talks to the cluster only through the real `kubectl` (which must be on `PATH`), as a user
+//! would. The tests use it, and `kubectl sui up --local-control-plane` starts the same.
+
+mod error;
+mod pki;
+mod process;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use error::ControlPlaneError;
+use pki::Pki;
+use process::{Component, log_tail};
+
+/// The binaries the control plane runs, in `ControlPlaneSpec::bin_dir`.
+pub const BINARIES: [&str; 5] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
+/// Service IP range; its first address is in the serving certificate.
+pub const SERVICE_CIDR: &str = "10.0.0.0/24";
+/// How long each component gets to become ready.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
+const POLL: Duration = Duration::from_millis(250);
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct ControlPlaneSpec {
+    /// Directory with the binaries of [`BINARIES`].
+    pub bin_dir: PathBuf,
+    /// Directory for certificates, data, logs and the kubeconfig; must exist.
+    pub work_dir: PathBuf,
+    /// Number of kwok nodes to register.
+    pub nodes: usize,
+}
+
+/// A running control plane; dropping it stops every component.
+#[derive(Debug)]
+pub struct ControlPlane {
+    kubeconfig: PathBuf,
+    server: String,
+    // Declared in start order; stopped in reverse by `Drop`.
+    components: Vec<Component>,
+}
+
+impl ControlPlane {
+    /// Starts etcd, the API server, the controller manager, the scheduler and kwok, registers
+    /// `spec.nodes` kwok nodes, and returns once the nodes are Ready and the `default`
+    /// service account exists (so pods can be created).
+    pub fn start(spec: &ControlPlaneSpec) -> Result<ControlPlane, ControlPlaneError> {
+        let bin = |name: &str| -> Result<PathBuf, ControlPlaneError> {
+            let path = spec.bin_dir.join(name);
+            if path.is_file() { Ok(path) } else { Err(ControlPlaneError::MissingBinary { path }) }
+        };
+        for name in BINARIES {
+            bin(name)?;
+        }
+        let work = &spec.work_dir;
+        let pki = Pki::generate(work)?;
+        let arg = |name: &str, value: &dyn AsRef<std::ffi::OsStr>| {
+            format!("--{name}={}", Path::new(value.as_ref()).display())
+        };
+
+        let (etcd_client, etcd_peer, apiserver_port) = (free_port()?, free_port()?, free_port()?);
+        let mut plane = ControlPlane {
+            kubeconfig: work.join("admin.kubeconfig"),
+            server: format!("https://127.0.0.1:{apiserver_port}"),
+            components: Vec::new(),
+        };
+
+        let etcd_url = format!("http://127.0.0.1:{etcd_client}");
+        let peer_url = format!("http://127.0.0.1:{etcd_peer}");
+        plane.spawn(
+            "etcd",
+            &bin("etcd")?,
+            &[
+                arg("data-dir", &work.join("etcd")),
+                arg("listen-client-urls", &etcd_url),
+                arg("advertise-client-urls", &etcd_url),
+                arg("listen-peer-urls", &peer_url),
+                arg("initial-advertise-peer-urls", &peer_url),
+                format!("--initial-cluster=default={peer_url}"),
+                // Tests need speed, not durability across power loss.
+                "--unsafe-no-fsync".into(),
+            ],
+            work,
+        )?;
+
+        plane.spawn(
+            "kube-apiserver",
+            &bin("kube-apiserver")?,
+            &[
+                arg("etcd-servers", &etcd_url),
+                "--bind-address=127.0.0.1".into(),
+                "--advertise-address=127.0.0.1".into(),
+                format!("--secure-port={apiserver_port}"),
+                arg("cert-dir", &work.join("apiserver-certs")),
+                arg("tls-cert-file", &pki.serving_cert),
+                arg("tls-private-key-file", &pki.serving_key),
+                arg("client-ca-file", &pki.ca_cert),
+                arg("service-account-key-file", &pki.service_account_public_key),
+                arg("service-account-signing-key-file", &pki.service_account_key),
+                "--service-account-issuer=https://kubernetes.default.svc".into(),
+                format!("--service-cluster-ip-range={SERVICE_CIDR}"),
+                "--authorization-mode=RBAC".into(),
+                "--allow-privileged=true".into(),
+            ],
+            work,
+        )?;
+
+        plane.write_kubeconfig(&pki)?;
+        plane.wait_for("kube-apiserver /readyz", &["get", "--raw=/readyz"])?;
+
+        let kubeconfig = arg("kubeconfig", &plane.kubeconfig);
+        plane.spawn(
+            "kube-controller-manager",
+            &bin("kube-controller-manager")?,
+            &[
+                kubeconfig.clone(),
+                arg("service-account-private-key-file", &pki.service_account_key),
+                arg("root-ca-file", &pki.ca_cert),
+                "--use-service-account-credentials=false".into(),
+                "--leader-elect=false".into(),
+                "--secure-port=0".into(),
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle".into(),
+            ],
+            work,
+        )?;
+        plane.spawn(
+            "kube-scheduler",
+            &bin("kube-scheduler")?,
+            &[kubeconfig.clone(), "--leader-elect=false".into(), "--secure-port=0".into()],
+            work,
+        )?;
+        plane.spawn(
+            "kwok",
+            &bin("kwok")?,
+            &[
+                kubeconfig,
+                "--manage-all-nodes=false".into(),
+                format!("--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake"),
+                "--node-ip=10.0.1.1".into(),
+                "--cidr=10.0.2.0/24".into(),
+            ],
+            work,
+        )?;
+
+        plane.kubectl_stdin(&["apply", "-f", "-"], &node_manifests(spec.nodes))?;
+        if spec.nodes > 0 {
+            plane.wait_for("kwok nodes Ready", &["wait", "--for=condition=Ready", "node", "--all", "--timeout=5s"])?;
+        }
+        plane.wait_for("default service account", &["get", "serviceaccount", "default", "--namespace=default"])?;
+        Ok(plane)
+    }
+
+    /// The admin kubeconfig (one context, current).
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Runs kubectl against this control plane and returns its stdout.
+    pub fn kubectl(&self, args: &[&str]) -> Result<String, ControlPlaneError> {
+        self.kubectl_stdin(args, "")
+    }
+
+    /// Runs kubectl with `stdin` as its standard input.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Result<String, ControlPlaneError> {
+        use std::io::Write;
+        let failed = |stderr: String| ControlPlaneError::Kubectl { args: args.join(" "), stderr };
+        let mut child = Command::new("kubectl")
+            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| failed(format!("cannot run kubectl (is it on PATH?): {e}")))?;
+        if let Some(mut input) = child.stdin.take() {
+            input.write_all(stdin.as_bytes()).map_err(|e| failed(e.to_string()))?;
+        }
+        let out = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(failed(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        binary: &Path,
+        args: &[String],
+        work: &Path,
+    ) -> Result<(), ControlPlaneError> {
+        let component = Component::spawn(name, binary, args, work.join(format!("{name}.log")))?;
+        self.components.push(component);
+        Ok(())
+    }
+
+    /// The admin kubeconfig, written by kubectl itself so its format is kubectl's own.
+    fn write_kubeconfig(&self, pki: &Pki) -> Result<(), ControlPlaneError> {
+        let ca = format!("--certificate-authority={}", pki.ca_cert.display());
+        let cert = format!("--client-certificate={}", pki.admin_cert.display());
+        let key = format!("--client-key={}", pki.admin_key.display());
+        let server = format!("--server={}", self.server);
+        self.kubectl(&["config", "set-cluster", "local", &server, &ca, "--embed-certs"])?;
+        self.kubectl(&["config", "set-credentials", "admin", &cert, &key, "--embed-certs"])?;
+        self.kubectl(&["config", "set-context", "local", "--cluster=local", "--user=admin"])?;
+        self.kubectl(&["config", "use-context", "local"])?;
+        Ok(())
+    }
+
+    /// Polls `kubectl args` until it succeeds, failing early if a component died.
+    fn wait_for(&mut self, what: &str, args: &[&str]) -> Result<(), ControlPlaneError> {
+        let start = Instant::now();
+        loop {
+            for c in &mut self.components {
+                c.check_running()?;
+            }
+            if self.kubectl(args).is_ok() {
+                return Ok(());
+            }
+            if start.elapsed() > READY_TIMEOUT {
+                let log = self.components.last().map(|c| c.log().to_path_buf()).unwrap_or_default();
+                return Err(ControlPlaneError::NotReady {
+                    what: what.to_string(),
+                    waited: start.elapsed(),
+                    tail: log_tail(&log),
+                    log,
+                });
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        // Clients first, etcd last.
+        while self.components.pop().is_some() {}
+    }
+}
+
+/// The annotation marking the nodes kwok manages.
+pub const KWOK_ANNOTATION: &str = "kwok.x-k8s.io/node";
+
+fn node_manifests(count: usize) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                "apiVersion: v1\nkind: Node\nmetadata:\n  name: kwok-node-{i}\n  annotations:\n    {KWOK_ANNOTATION}: fake\n  labels:\n    type: kwok\n    kubernetes.io/hostname: kwok-node-{i}\n    kubernetes.io/os: linux\n    kubernetes.io/arch: amd64\nstatus:\n  allocatable: {{cpu: \"32\", memory: 256Gi, pods: \"110\"}}\n  capacity: {{cpu: \"32\", memory: 256Gi, pods: \"110\"}}\n---\n"
+            )
+        })
+        .collect()
+}
+
+/// A loopback port free right now. The listener is closed before the component binds it, a
+/// window in which another process could take it; the component then fails to start and
+/// says so in its log.
+fn free_port() -> Result<u16, ControlPlaneError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(ControlPlaneError::Port)?;
+    listener.local_addr().map(|a| a.port()).map_err(ControlPlaneError::Port)
+}
