@@ -6,6 +6,10 @@ use clap::Parser;
 use kubectl_sui::cli::node;
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NAUTILUS_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
     match node::run(node::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

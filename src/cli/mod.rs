@@ -5,6 +5,7 @@
 //! concern. [`plugin`] is `kubectl-sui`, [`node`] is `nautilus`.
 
 mod contract;
+pub mod devnet;
 pub mod node;
 pub mod plugin;
 
@@ -30,6 +31,15 @@ pub enum CliError {
     /// A contract mirror operation failed.
     #[error(transparent)]
     Contract(#[from] crate::contract::ContractError),
+    /// The devnet failed.
+    #[error(transparent)]
+    Devnet(#[from] crate::devnet::DevnetError),
+    /// The async runtime or a signal handler could not be set up.
+    #[error("starting the runtime")]
+    Runtime(#[source] std::io::Error),
+    /// No home directory to put default paths under.
+    #[error("no home directory found; pass the path explicitly (e.g. --data-dir)")]
+    NoHomeDirectory,
     /// The Move sources differ from the Rust mirror.
     #[error("the Move sources in {path} differ from this build's contract mirror in {count} place(s)")]
     MirrorDrift {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use super::contract::{self, ContractArgs};
+use super::devnet::{self, DevnetArgs};
 use super::{CliError, OutputFormat};
 
 /// Kubernetes access governed by a Sui Move contract.
@@ -174,23 +175,6 @@ enum NodeCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Devnet")]
-struct DevnetArgs {
-    /// Address of the gRPC and gRPC-Web endpoint.
-    #[arg(long, default_value = "127.0.0.1:9000")]
-    listen: String,
-    /// Address of the HTTP faucet.
-    #[arg(long, default_value = "127.0.0.1:9123")]
-    faucet_listen: String,
-    /// Where the ledger is kept.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Time between checkpoints (e.g. 100ms).
-    #[arg(long, default_value = "100ms")]
-    checkpoint_interval: String,
-}
-
-#[derive(Debug, Args)]
 #[command(next_help_heading = "Up")]
 struct UpArgs {
     /// Where the services keep their state.
@@ -211,7 +195,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             clap_complete::generate(shell, &mut Cli::command(), "kubectl-sui", &mut out);
             super::write_out(&out)
         }
-        Command::Devnet(_) => not_yet("kubectl sui devnet", 3),
+        Command::Devnet(args) => devnet::run(args),
         Command::Login(_) => not_yet("kubectl sui login", 4),
         Command::Logout(_) => not_yet("kubectl sui logout", 4),
         Command::Credential(_) => not_yet("kubectl sui credential", 4),
@@ -248,9 +232,14 @@ mod tests {
     #[test]
     fn devnet_defaults_are_loopback() {
         let Command::Devnet(args) = parse(&["devnet"]).unwrap().command else { panic!("devnet") };
-        assert_eq!(args.listen, "127.0.0.1:9000");
-        assert_eq!(args.faucet_listen, "127.0.0.1:9123");
-        assert_eq!(args.checkpoint_interval, "100ms");
+        assert_eq!(args.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(args.faucet_listen.to_string(), "127.0.0.1:9123");
+        assert_eq!(args.checkpoint_interval, std::time::Duration::from_millis(100));
+        let Command::Devnet(args) = parse(&["devnet", "--checkpoint-interval", "1s"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(args.checkpoint_interval, std::time::Duration::from_secs(1));
+        assert!(parse(&["devnet", "--checkpoint-interval", "soon"]).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! knows nothing of gRPC, keys or Kubernetes clients.
 
 pub mod aborts;
+pub mod access;
 pub mod calls;
 pub mod error;
 pub mod events;

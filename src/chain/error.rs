@@ -1,0 +1,81 @@
+//! Errors of the chain client.
+
+use sui_sdk_types::Digest;
+
+use crate::contract::AbortCode;
+
+/// What can go wrong talking to the chain.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The endpoint URL is unusable.
+    #[error("cannot use chain endpoint {url}: {message}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
+    /// A gRPC call failed.
+    #[error("{method} failed: {}: {}", status.code(), status.message())]
+    Rpc {
+        /// The RPC method.
+        method: &'static str,
+        /// The gRPC status.
+        status: Box<tonic::Status>,
+    },
+    /// A response lacked a field the client asked for.
+    #[error("the chain's response has no {what}")]
+    Missing {
+        /// What was missing.
+        what: &'static str,
+    },
+    /// A response could not be decoded.
+    #[error("decoding {what}: {message}")]
+    Decode {
+        /// What.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The transaction could not be built.
+    #[error("building the transaction: {0}")]
+    Build(String),
+    /// The transaction could not be signed.
+    #[error("signing the transaction: {0}")]
+    Sign(String),
+    /// The contract aborted.
+    #[error("transaction {digest} aborted in {module} with code {code}{}", abort.map(|a| format!(" ({}): {}", a.name, a.meaning)).unwrap_or_default())]
+    Abort {
+        /// The module that aborted.
+        module: String,
+        /// The abort code.
+        code: u64,
+        /// The abort's entry in the table, when the contract defines it.
+        abort: Option<&'static AbortCode>,
+        /// The transaction.
+        digest: Digest,
+    },
+    /// The transaction failed otherwise.
+    #[error("transaction {digest} failed: {error}")]
+    Failed {
+        /// The execution error.
+        error: String,
+        /// The transaction.
+        digest: Digest,
+    },
+}
+
+impl ChainError {
+    /// A failed RPC.
+    pub fn rpc(method: &'static str, status: tonic::Status) -> ChainError {
+        ChainError::Rpc { method, status: Box::new(status) }
+    }
+
+    /// The gRPC code of a failed RPC.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            ChainError::Rpc { status, .. } => Some(status.code()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The chain client: reads objects, executes signed transactions and follows checkpoints over
+//! Sui's gRPC API (`sui.rpc.v2`), against the embedded devnet or any Sui full node alike.
+//!
+//! This module owns the `sui-rpc` client and the conversion of its messages to domain types;
+//! `proto` types do not leave it. It turns a failed execution into [`ChainError`], naming the
+//! contract abort when there is one. It holds no keys of its own: callers pass the signer.
+
+mod error;
+
+use std::str::FromStr;
+
+use prost_types::FieldMask;
+use serde::de::DeserializeOwned;
+use sui_crypto::SuiSigner;
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use sui_rpc::field::FieldMaskUtil;
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_sdk_types::{
+    Address, Digest, Event, ExecutionError, ExecutionStatus, Object, ObjectReference, Owner, StructTag,
+    TransactionEffects, TransactionEvents,
+};
+use sui_transaction_builder::TransactionBuilder;
+
+pub use error::ChainError;
+
+use crate::contract::{ObjectArg, lookup_abort};
+
+/// Largest gRPC message the client accepts (tonic's default is 4 MiB).
+pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+/// Gas budget of one transaction, in MIST.
+pub const DEFAULT_GAS_BUDGET: u64 = 500_000_000;
+
+/// A transaction the chain executed.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its effects.
+    pub effects: TransactionEffects,
+    /// Its events.
+    pub events: Vec<Event>,
+}
+
+impl Executed {
+    /// Objects the transaction created, with their owners.
+    pub fn created(&self) -> Vec<(Address, Owner)> {
+        match &self.effects {
+            TransactionEffects::V2(e) => e
+                .changed_objects
+                .iter()
+                .filter(|c| matches!(c.id_operation, sui_sdk_types::IdOperation::Created))
+                .filter_map(|c| match &c.output_state {
+                    sui_sdk_types::ObjectOut::ObjectWrite { owner, .. } => Some((c.object_id, *owner)),
+                    _ => None,
+                })
+                .collect(),
+            TransactionEffects::V1(_) => vec![],
+        }
+    }
+
+    /// The events of `T`, decoded.
+    pub fn events_of<T: crate::contract::objects::MoveType + DeserializeOwned>(&self) -> Vec<T> {
+        self.events
+            .iter()
+            .filter(|e| e.module.as_str() == T::MODULE && e.type_.name().as_str() == T::NAME)
+            .filter_map(|e| bcs::from_bytes(&e.contents).ok())
+            .collect()
+    }
+
+    /// The new reference of an object this transaction wrote.
+    pub fn written(&self, id: Address) -> Option<ObjectReference> {
+        match &self.effects {
+            TransactionEffects::V2(e) => {
+                e.changed_objects.iter().find(|c| c.object_id == id).and_then(|c| match c.output_state {
+                    sui_sdk_types::ObjectOut::ObjectWrite { digest, .. } => {
+                        Some(ObjectReference::new(id, e.lamport_version, digest))
+                    }
+                    _ => None,
+                })
+            }
+            TransactionEffects::V1(_) => None,
+        }
+    }
+}
+
+/// A client of one chain, for one contract package.
+#[derive(Clone)]
+pub struct ChainClient {
+    rpc: sui_rpc::Client,
+    package: Address,
+    gas_price: Option<u64>,
+}
+
+impl std::fmt::Debug for ChainClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainClient").field("url", self.rpc.uri()).field("package", &self.package).finish()
+    }
+}
+
+fn mask(paths: &str) -> FieldMask {
+    FieldMask::from_str(paths)
+}
+
+impl ChainClient {
+    /// A client of the gRPC endpoint at `url`; connects lazily.
+    pub fn new(url: &str, package: Address) -> Result<ChainClient, ChainError> {
+        let rpc = sui_rpc::Client::new(url)
+            .map_err(|e| ChainError::Connect { url: url.to_string(), message: e.to_string() })?
+            .with_max_decoding_message_size(MAX_MESSAGE_SIZE);
+        Ok(ChainClient { rpc, package, gas_price: None })
+    }
+
+    /// The contract package.
+    pub fn package(&self) -> Address {
+        self.package
+    }
+
+    /// The underlying `sui-rpc` client, for streams.
+    pub fn rpc(&mut self) -> &mut sui_rpc::Client {
+        &mut self.rpc
+    }
+
+    /// The chain id.
+    pub async fn chain_id(&mut self) -> Result<String, ChainError> {
+        let info = self
+            .rpc
+            .ledger_client()
+            .get_service_info(proto::GetServiceInfoRequest::default())
+            .await
+            .map_err(|status| ChainError::rpc("GetServiceInfo", status))?;
+        Ok(info.into_inner().chain_id.unwrap_or_default())
+    }
+
+    /// The current version of an object.
+    pub async fn object(&mut self, id: Address) -> Result<Object, ChainError> {
+        let mut request = proto::GetObjectRequest::default();
+        request.object_id = Some(id.to_string());
+        request.read_mask = Some(mask("bcs"));
+        let response = self
+            .rpc
+            .ledger_client()
+            .get_object(request)
+            .await
+            .map_err(|status| ChainError::rpc("GetObject", status))?;
+        let bcs = response.into_inner().object.and_then(|o| o.bcs).ok_or(ChainError::Missing { what: "object bcs" })?;
+        bcs.deserialize().map_err(|e| ChainError::Decode { what: "object", message: e.to_string() })
+    }
+
+    /// An object's Move contents decoded as `T`.
+    pub async fn move_object<T: DeserializeOwned>(&mut self, id: Address) -> Result<T, ChainError> {
+        let object = self.object(id).await?;
+        let s = object.as_struct().ok_or(ChainError::Missing { what: "Move struct" })?;
+        bcs::from_bytes(s.contents())
+            .map_err(|e| ChainError::Decode { what: "object contents", message: e.to_string() })
+    }
+
+    /// A call argument for an object: shared by initial version, owned by current reference.
+    pub async fn object_arg(&mut self, id: Address) -> Result<ObjectArg, ChainError> {
+        let object = self.object(id).await?;
+        Ok(match object.owner() {
+            Owner::Shared(initial_shared_version) => {
+                ObjectArg::Shared { id, initial_shared_version: *initial_shared_version }
+            }
+            _ => ObjectArg::Owned { id, version: object.version(), digest: object.digest() },
+        })
+    }
+
+    /// The `Coin<SUI>` objects of `owner`.
+    pub async fn gas_coins(&mut self, owner: Address) -> Result<Vec<ObjectReference>, ChainError> {
+        let mut request = proto::ListOwnedObjectsRequest::default();
+        request.owner = Some(owner.to_string());
+        request.object_type = Some(StructTag::gas_coin().to_string());
+        request.read_mask = Some(mask("object_id,version,digest"));
+        request.page_size = Some(1000);
+        let response = self
+            .rpc
+            .state_client()
+            .list_owned_objects(request)
+            .await
+            .map_err(|status| ChainError::rpc("ListOwnedObjects", status))?;
+        response
+            .into_inner()
+            .objects
+            .iter()
+            .map(|o| {
+                let id = o.object_id.as_deref().and_then(|s| Address::from_str(s).ok());
+                let digest = o.digest.as_deref().and_then(|s| Digest::from_str(s).ok());
+                match (id, o.version, digest) {
+                    (Some(id), Some(v), Some(d)) => Ok(ObjectReference::new(id, v, d)),
+                    _ => Err(ChainError::Missing { what: "coin reference" }),
+                }
+            })
+            .collect()
+    }
+
+    /// The SUI balance of `owner`, in MIST.
+    pub async fn balance(&mut self, owner: Address) -> Result<u64, ChainError> {
+        let mut request = proto::GetBalanceRequest::default();
+        request.owner = Some(owner.to_string());
+        request.coin_type = Some("0x2::sui::SUI".into());
+        let response = self
+            .rpc
+            .state_client()
+            .get_balance(request)
+            .await
+            .map_err(|status| ChainError::rpc("GetBalance", status))?;
+        Ok(response.into_inner().balance.and_then(|b| b.balance).unwrap_or(0))
+    }
+
+    /// The reference gas price, asked once.
+    pub async fn gas_price(&mut self) -> Result<u64, ChainError> {
+        if let Some(price) = self.gas_price {
+            return Ok(price);
+        }
+        let price = self.rpc.get_reference_gas_price().await.map_err(|status| ChainError::rpc("GetEpoch", status))?;
+        self.gas_price = Some(price);
+        Ok(price)
+    }
+
+    /// Signs `tx` with `signer`, pays with `gas`, executes it and decodes the outcome. A
+    /// failed execution is an error; a contract abort names its constant.
+    pub async fn execute(
+        &mut self,
+        mut tx: TransactionBuilder,
+        signer: &Ed25519PrivateKey,
+        gas: ObjectReference,
+    ) -> Result<Executed, ChainError> {
+        let sender = signer.public_key().derive_address();
+        tx.set_sender(sender);
+        tx.set_gas_budget(DEFAULT_GAS_BUDGET);
+        tx.set_gas_price(self.gas_price().await?);
+        tx.add_gas_objects([sui_transaction_builder::ObjectInput::owned(
+            *gas.object_id(),
+            gas.version(),
+            *gas.digest(),
+        )]);
+        let transaction = tx.try_build().map_err(|e| ChainError::Build(e.to_string()))?;
+        let signature = signer.sign_transaction(&transaction).map_err(|e| ChainError::Sign(e.to_string()))?;
+        let mut request = proto::ExecuteTransactionRequest::default();
+        request.transaction = Some(transaction.into());
+        request.signatures = vec![signature.into()];
+        request.read_mask = Some(mask("digest,effects.bcs,events.bcs"));
+        let response = self
+            .rpc
+            .execution_client()
+            .execute_transaction(request)
+            .await
+            .map_err(|status| ChainError::rpc("ExecuteTransaction", status))?;
+        let executed = response.into_inner().transaction.ok_or(ChainError::Missing { what: "executed transaction" })?;
+        let effects: TransactionEffects = executed
+            .effects
+            .and_then(|e| e.bcs)
+            .ok_or(ChainError::Missing { what: "effects" })?
+            .deserialize()
+            .map_err(|e| ChainError::Decode { what: "effects", message: e.to_string() })?;
+        let events: Vec<Event> = match executed.events.and_then(|e| e.bcs) {
+            Some(bcs) => {
+                bcs.deserialize::<TransactionEvents>()
+                    .map_err(|e| ChainError::Decode { what: "events", message: e.to_string() })?
+                    .0
+            }
+            None => vec![],
+        };
+        let digest = *effects.transaction_digest();
+        match effects.status() {
+            ExecutionStatus::Success => Ok(Executed { digest, effects, events }),
+            ExecutionStatus::Failure { error: ExecutionError::MoveAbort { location, code }, .. }
+                if location.package == self.package =>
+            {
+                Err(ChainError::Abort {
+                    module: location.module.to_string(),
+                    code: *code,
+                    abort: lookup_abort(location.module.as_str(), *code),
+                    digest,
+                })
+            }
+            ExecutionStatus::Failure { error, .. } => Err(ChainError::Failed { error: format!("{error:?}"), digest }),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Errors of the embedded devnet.
+
+use std::path::PathBuf;
+
+/// What can go wrong running the devnet.
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetError {
+    /// A file of the data directory could not be used.
+    #[error("{action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A listener could not be bound.
+    #[error("binding {addr}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The journal holds a record this build cannot decode.
+    #[error("journal {path} is corrupt at byte {offset}: {reason}")]
+    CorruptJournal {
+        /// The journal file.
+        path: PathBuf,
+        /// Where.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The gRPC server failed.
+    #[error("serving gRPC")]
+    Serve(#[source] tonic::transport::Error),
+    /// The journal writer stopped; nothing more can be made durable.
+    #[error("the journal writer stopped")]
+    JournalClosed,
+}

@@ -1,0 +1,213 @@
+//! The embedded devnet: a local chain that speaks Sui's gRPC API (`sui.rpc.v2`, also as
+//! gRPC-Web) and executes the contract natively, so the proxy and the node use one code path
+//! for it and for a real Sui network.
+//!
+//! This module owns the ledger ([`state`]), its journal ([`journal`]), execution
+//! ([`execute`], [`natives`]), checkpoints and the feed ([`chain`]), the gRPC services
+//! ([`service`]) and the faucet. It knows nothing of Kubernetes, kubeconfig or keys other than
+//! the faucet's. Its main type is [`Devnet`].
+
+// Execution errors are sui-sdk-types' `ExecutionError` (128 bytes), returned on every abort
+// path of the contract; boxing them would only add allocations to the failure paths.
+#![allow(clippy::result_large_err)]
+
+pub mod chain;
+mod error;
+pub mod execute;
+pub mod journal;
+mod natives;
+mod service;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use chain::{Chain, package_id};
+pub use error::DevnetError;
+
+/// Default gRPC and gRPC-Web address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
+/// Default faucet address (the one `sui-rpc`'s `FaucetClient::LOCAL` uses).
+pub const DEFAULT_FAUCET_LISTEN: &str = "127.0.0.1:9123";
+/// Default time between checkpoints.
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+/// Largest gRPC message accepted or sent (tonic's default is 4 MiB).
+pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+
+/// How to run a devnet.
+#[derive(Debug, Clone)]
+pub struct DevnetConfig {
+    /// gRPC and gRPC-Web address (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Faucet address (port 0 picks a free one).
+    pub faucet_listen: SocketAddr,
+    /// Where the ledger is kept.
+    pub data_dir: PathBuf,
+    /// Time between checkpoints.
+    pub checkpoint_interval: Duration,
+}
+
+/// A running devnet.
+#[derive(Debug)]
+pub struct Devnet {
+    chain: Arc<Chain>,
+    grpc_addr: SocketAddr,
+    faucet_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<(), DevnetError>>>,
+}
+
+impl Devnet {
+    /// Opens the ledger in the data directory (replaying it, or creating genesis), binds both
+    /// listeners, and starts serving and forming checkpoints.
+    pub async fn start(config: DevnetConfig) -> Result<Devnet, DevnetError> {
+        let chain = Chain::open(&config.data_dir).await?;
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| DevnetError::Bind { addr: addr.to_string(), source })
+        };
+        let grpc = bind(config.listen).await?;
+        let faucet = bind(config.faucet_listen).await?;
+        let grpc_addr =
+            grpc.local_addr().map_err(|source| DevnetError::Bind { addr: config.listen.to_string(), source })?;
+        let faucet_addr = faucet
+            .local_addr()
+            .map_err(|source| DevnetError::Bind { addr: config.faucet_listen.to_string(), source })?;
+        let (shutdown, stop) = watch::channel(false);
+
+        let services = service::Services::new(chain.clone());
+        let stop_grpc = stop.clone();
+        let grpc_task = tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .accept_http1(true)
+                .layer(tonic_web::GrpcWebLayer::new())
+                .add_service(
+                    proto::ledger_service_server::LedgerServiceServer::new(services.clone())
+                        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                        .max_encoding_message_size(MAX_MESSAGE_SIZE),
+                )
+                .add_service(
+                    proto::state_service_server::StateServiceServer::new(services.clone())
+                        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                        .max_encoding_message_size(MAX_MESSAGE_SIZE),
+                )
+                .add_service(
+                    proto::transaction_execution_service_server::TransactionExecutionServiceServer::new(
+                        services.clone(),
+                    )
+                    .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                    .max_encoding_message_size(MAX_MESSAGE_SIZE),
+                )
+                .add_service(
+                    proto::subscription_service_server::SubscriptionServiceServer::new(services)
+                        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                        .max_encoding_message_size(MAX_MESSAGE_SIZE),
+                )
+                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(grpc), stopped(stop_grpc))
+                .await
+                .map_err(DevnetError::Serve)
+        });
+
+        let router = axum::Router::new()
+            .route("/", axum::routing::get(info))
+            .route("/v2/gas", axum::routing::post(faucet_request))
+            .with_state(chain.clone());
+        let stop_faucet = stop.clone();
+        let faucet_task = tokio::spawn(async move {
+            axum::serve(faucet, router).with_graceful_shutdown(stopped(stop_faucet)).await.map_err(|source| {
+                DevnetError::Io { action: "serving the faucet on", path: faucet_addr.to_string().into(), source }
+            })
+        });
+
+        let checkpointer = chain.clone();
+        let mut stop_checkpoints = stop;
+        let interval = config.checkpoint_interval;
+        let checkpoint_task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => { checkpointer.checkpoint().await?; }
+                    _ = stop_checkpoints.changed() => {
+                        // Seal what is pending so a clean shutdown leaves nothing unchecked.
+                        checkpointer.checkpoint().await?;
+                        return Ok(());
+                    }
+                }
+            }
+        });
+
+        tracing::info!(grpc = %grpc_addr, faucet = %faucet_addr, data_dir = %config.data_dir.display(), "devnet started");
+        Ok(Devnet { chain, grpc_addr, faucet_addr, shutdown, tasks: vec![grpc_task, faucet_task, checkpoint_task] })
+    }
+
+    /// The gRPC (and gRPC-Web) URL.
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// The faucet URL.
+    pub fn faucet_url(&self) -> String {
+        format!("http://{}", self.faucet_addr)
+    }
+
+    /// The chain, for in-process inspection (tests, benchmarks).
+    pub fn chain(&self) -> &Arc<Chain> {
+        &self.chain
+    }
+
+    /// Stops serving, seals pending transactions into a last checkpoint, and waits.
+    pub async fn shutdown(mut self) -> Result<(), DevnetError> {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            task.await.expect("devnet task panicked")?;
+        }
+        Ok(())
+    }
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn info(State(chain): State<Arc<Chain>>) -> Json<serde_json::Value> {
+    let chain_id = chain.ledger().chain_id().to_string();
+    Json(json!({ "chainId": chain_id, "packageId": package_id().to_string() }))
+}
+
+#[derive(Deserialize)]
+enum FaucetRequest {
+    FixedAmountRequest { recipient: String },
+}
+
+async fn faucet_request(
+    State(chain): State<Arc<Chain>>,
+    Json(request): Json<FaucetRequest>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let FaucetRequest::FixedAmountRequest { recipient } = request;
+    let failure = |status, message: String| (status, Json(json!({ "status": { "Failure": { "Internal": message } } })));
+    let Ok(recipient) = recipient.parse() else {
+        return failure(StatusCode::BAD_REQUEST, format!("invalid recipient address {recipient:?}"));
+    };
+    match chain.faucet(recipient, chain::FAUCET_AMOUNT).await {
+        Ok((coin, digest)) => (
+            StatusCode::OK,
+            Json(json!({
+                "status": "Success",
+                "coins_sent": [{ "amount": chain::FAUCET_AMOUNT, "id": coin.to_string(), "transferTxDigest": digest.to_string() }],
+            })),
+        ),
+        Err(e) => failure(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
