@@ -10,3 +10,6 @@ mod cli;
 
 // A real Kubernetes control plane, driven by the real kubectl (no chain).
 mod control_plane;
+
+// The embedded devnet as a Sui endpoint, through the official sui-rpc client.
+mod devnet;

@@ -1,0 +1,386 @@
+//! The devnet as a Sui endpoint: driven through the official `sui-rpc` client (and its
+//! faucet client), with transactions built by `sui-transaction-builder` and signed by
+//! `sui-crypto`.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use kubectl_sui::chain::{ChainClient, ChainError, Executed};
+use kubectl_sui::contract::calls::{ResponseRecord, Submission};
+use kubectl_sui::contract::events::{RequestChunk, RequestSubmitted, ResponseStored, TokenIssued};
+use kubectl_sui::contract::objects::{Cluster, Policy, SealToken};
+use kubectl_sui::contract::{CallArg, Contract, Role, Verb};
+use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_sdk_types::{Address, ObjectReference};
+use sui_transaction_builder::TransactionBuilder;
+
+const SUI: u64 = 1_000_000_000;
+
+struct TestChain {
+    devnet: Devnet,
+    dir: tempfile::TempDir,
+    client: ChainClient,
+}
+
+async fn start_in(dir: tempfile::TempDir) -> TestChain {
+    let config = DevnetConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        faucet_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        checkpoint_interval: Duration::from_millis(20),
+    };
+    let devnet = Devnet::start(config).await.expect("devnet starts");
+    let client = ChainClient::new(&devnet.grpc_url(), package_id()).expect("client");
+    TestChain { devnet, dir, client }
+}
+
+async fn start() -> TestChain {
+    start_in(tempfile::tempdir().unwrap()).await
+}
+
+fn new_key() -> Ed25519PrivateKey {
+    Ed25519PrivateKey::generate(rand_core::OsRng)
+}
+
+fn address(key: &Ed25519PrivateKey) -> Address {
+    key.public_key().derive_address()
+}
+
+/// A new key funded by the faucet, through `sui-rpc`'s own faucet client.
+async fn funded(chain: &TestChain) -> Ed25519PrivateKey {
+    let key = new_key();
+    let faucet = sui_rpc::faucet::FaucetClient::new(format!("{}/", chain.devnet.faucet_url())).unwrap();
+    let coins = faucet.request(address(&key)).await.expect("faucet");
+    assert_eq!(coins.len(), 1);
+    key
+}
+
+async fn gas(client: &mut ChainClient, key: &Ed25519PrivateKey) -> ObjectReference {
+    client.gas_coins(address(key)).await.expect("coins").into_iter().next().expect("a gas coin")
+}
+
+async fn run(
+    client: &mut ChainClient,
+    key: &Ed25519PrivateKey,
+    tx: TransactionBuilder,
+) -> Result<Executed, ChainError> {
+    let gas = gas(client, key).await;
+    client.execute(tx, key, gas).await
+}
+
+/// A cluster with a registered debug node and a token for `user` with `role` and `stake`.
+struct World {
+    contract: Contract,
+    admin: Ed25519PrivateKey,
+    node: Ed25519PrivateKey,
+    user: Ed25519PrivateKey,
+    cluster: Address,
+    cap: Address,
+    token: Address,
+}
+
+async fn world(chain: &mut TestChain, role: Role, stake: u64) -> World {
+    let contract = Contract::new(package_id());
+    let (admin, node, user) = (funded(chain).await, funded(chain).await, funded(chain).await);
+    let client = &mut chain.client;
+    let policy = Policy {
+        min_write_stake: SUI,
+        token_lifetime_ms: 3_600_000,
+        unstake_lock_ms: 0,
+        allow_debug_nodes: true,
+        self_service_role: Role::Edit.code(),
+        slashing_enabled: true,
+    };
+    let mut tx = TransactionBuilder::new();
+    contract.create_cluster(&mut tx, "dev", &policy).unwrap();
+    let created = run(client, &admin, tx).await.expect("create_cluster").created();
+    let cluster = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Shared(_))).unwrap().0;
+    let cap = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Address(_))).unwrap().0;
+
+    let mut tx = TransactionBuilder::new();
+    let (cap_arg, cluster_arg) = (client.object_arg(cap).await.unwrap(), client.object_arg(cluster).await.unwrap());
+    let signing = node.public_key().inner().to_vec();
+    contract.register_debug_node(&mut tx, cap_arg, cluster_arg, address(&node), &signing, &[7; 32]).unwrap();
+    run(client, &admin, tx).await.expect("register_debug_node");
+
+    let mut tx = TransactionBuilder::new();
+    let amount = tx.pure(&stake);
+    let gas_arg = tx.gas();
+    let coin = tx.split_coins(gas_arg, vec![amount]).remove(0);
+    contract.stake(&mut tx, cluster_arg, CallArg::Result(coin), role).unwrap();
+    let staked = run(client, &user, tx).await.expect("stake");
+    let issued: Vec<TokenIssued> = staked.events_of();
+    assert_eq!(issued.len(), 1);
+    World { contract, admin, node, user, cluster, cap, token: issued[0].token_id }
+}
+
+fn submission(world: &World, verb: Verb, chunks: Vec<Vec<u8>>) -> Submission {
+    Submission {
+        node: address(&world.node),
+        sealing_key: vec![7; 32],
+        reply_key: vec![9; 32],
+        verb,
+        group: String::new(),
+        resource: "pods".into(),
+        namespace: "default".into(),
+        name: "web-0".into(),
+        body_len: chunks.iter().map(|c| c.len() as u64).sum(),
+        body_digest: [1; 32],
+        chunk_count: chunks.len() as u32,
+        chunks,
+    }
+}
+
+async fn submit(
+    chain: &mut TestChain,
+    world: &World,
+    verb: Verb,
+    chunks: Vec<Vec<u8>>,
+) -> Result<Executed, ChainError> {
+    let client = &mut chain.client;
+    let (cluster, token) =
+        (client.object_arg(world.cluster).await.unwrap(), client.object_arg(world.token).await.unwrap());
+    let mut tx = TransactionBuilder::new();
+    world.contract.submit(&mut tx, cluster, token, &submission(world, verb, chunks)).unwrap();
+    run(client, &world.user, tx).await
+}
+
+#[tokio::test]
+async fn faucet_coins_and_a_coin_split() {
+    let mut chain = start().await;
+    assert!(!chain.client.chain_id().await.unwrap().is_empty());
+    let key = funded(&chain).await;
+    assert_eq!(chain.client.balance(address(&key)).await.unwrap(), 100 * SUI);
+
+    let mut tx = TransactionBuilder::new();
+    let amounts = vec![tx.pure(&SUI), tx.pure(&(2 * SUI))];
+    let gas_arg = tx.gas();
+    let coins = tx.split_coins(gas_arg, amounts);
+    let me = tx.pure(&address(&key));
+    tx.transfer_objects(coins, me);
+    let executed = run(&mut chain.client, &key, tx).await.expect("split");
+    assert_eq!(executed.created().len(), 2);
+    let coins = chain.client.gas_coins(address(&key)).await.unwrap();
+    assert_eq!(coins.len(), 3);
+    let fee = 100 * SUI - chain.client.balance(address(&key)).await.unwrap();
+    assert!(fee > 0 && fee < SUI / 100, "gas charged: {fee}");
+}
+
+#[tokio::test]
+async fn request_and_response_through_the_contract() {
+    let mut chain = start().await;
+    let world = world(&mut chain, Role::Edit, 2 * SUI).await;
+    let token: SealToken = chain.client.move_object(world.token).await.unwrap();
+    assert_eq!((token.owner, token.stake.value, token.role), (address(&world.user), 2 * SUI, Role::Edit.code()));
+    let cluster: Cluster = chain.client.move_object(world.cluster).await.unwrap();
+    assert!(cluster.node(&address(&world.node)).is_some());
+
+    let submitted =
+        submit(&mut chain, &world, Verb::Create, vec![b"sealed-1".to_vec(), b"sealed-2".to_vec()]).await.unwrap();
+    let events: Vec<RequestSubmitted> = submitted.events_of();
+    let request = events[0].request_id;
+    assert_eq!((events[0].verb, events[0].resource.as_str(), events[0].requester), (3, "pods", address(&world.user)));
+    let chunks: Vec<RequestChunk> = submitted.events_of();
+    assert_eq!(
+        chunks.iter().map(|c| (c.index, c.data.as_slice())).collect::<Vec<_>>(),
+        [(0, &b"sealed-1"[..]), (1, &b"sealed-2"[..])]
+    );
+
+    let client = &mut chain.client;
+    let (request_arg, cluster_arg) =
+        (client.object_arg(request).await.unwrap(), client.object_arg(world.cluster).await.unwrap());
+    let mut tx = TransactionBuilder::new();
+    let record = ResponseRecord {
+        status: 201,
+        body_len: 3,
+        body_digest: [2; 32],
+        chunk_count: 1,
+        chunks: vec![b"ack".to_vec()],
+    };
+    world.contract.respond(&mut tx, request_arg, cluster_arg, &record).unwrap();
+    world.contract.close(&mut tx, request_arg).unwrap();
+    let answered = run(client, &world.node, tx).await.expect("respond + close");
+    let stored: Vec<ResponseStored> = answered.events_of();
+    assert_eq!((stored[0].request_id, stored[0].status), (request, 201));
+    let gone = client.object(request).await.unwrap_err();
+    assert_eq!(gone.code(), Some(tonic::Code::NotFound), "{gone}");
+
+    // Exactly once: the request object is gone, so a second answer cannot even be built.
+    let mut tx = TransactionBuilder::new();
+    world.contract.respond(&mut tx, request_arg, cluster_arg, &record).unwrap();
+    let again = run(client, &world.node, tx).await.unwrap_err();
+    assert_eq!(again.code(), Some(tonic::Code::FailedPrecondition), "{again}");
+}
+
+#[tokio::test]
+async fn contract_aborts_fail_with_their_code_and_still_charge_gas() {
+    let mut chain = start().await;
+    let world = world(&mut chain, Role::View, 0).await;
+    let before = chain.client.balance(address(&world.user)).await.unwrap();
+    let err = submit(&mut chain, &world, Verb::Delete, vec![]).await.unwrap_err();
+    match &err {
+        ChainError::Abort { module, code, abort: Some(a), .. } => {
+            assert_eq!((module.as_str(), *code, a.name), ("seal_token", 24, "EPermissionDenied"));
+        }
+        other => panic!("expected an abort, got {other}"),
+    }
+    let after = chain.client.balance(address(&world.user)).await.unwrap();
+    assert!(after < before, "a failed transaction still pays gas");
+
+    // A write below the minimum stake.
+    let mut tx = TransactionBuilder::new();
+    let (cap, cluster, token) = (
+        chain.client.object_arg(world.cap).await.unwrap(),
+        chain.client.object_arg(world.cluster).await.unwrap(),
+        chain.client.object_arg(world.token).await.unwrap(),
+    );
+    world.contract.grant_role(&mut tx, cap, cluster, token, Role::Edit).unwrap();
+    run(&mut chain.client, &world.admin, tx).await.expect("grant");
+    let err = submit(&mut chain, &world, Verb::Create, vec![]).await.unwrap_err();
+    assert!(matches!(err, ChainError::Abort { code: 25, .. }), "{err}");
+    // Reads need no stake.
+    submit(&mut chain, &world, Verb::List, vec![]).await.expect("list with no stake");
+}
+
+#[tokio::test]
+async fn bad_transactions_are_rejected_with_the_status_a_full_node_gives() {
+    let mut chain = start().await;
+    let key = funded(&chain).await;
+    let stale = gas(&mut chain.client, &key).await;
+    let self_transfer = || {
+        let mut tx = TransactionBuilder::new();
+        let me = tx.pure(&address(&key));
+        let gas_arg = tx.gas();
+        tx.transfer_objects(vec![gas_arg], me);
+        tx
+    };
+    let first = chain.client.execute(self_transfer(), &key, stale.clone()).await.expect("first use");
+    // Submitting the very same transaction again returns its effects, as Sui does.
+    let again = chain.client.execute(self_transfer(), &key, stale.clone()).await.expect("resubmission");
+    assert_eq!(again.digest, first.digest);
+
+    // Another transaction with the same gas object at its old version.
+    let mut tx = TransactionBuilder::new();
+    let one = tx.pure(&1u64);
+    let gas_arg = tx.gas();
+    let coins = tx.split_coins(gas_arg, vec![one]);
+    let me = tx.pure(&address(&key));
+    tx.transfer_objects(coins, me);
+    let err = chain.client.execute(tx, &key, stale).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::FailedPrecondition), "{err}");
+
+    // Signed by someone else than the sender: the other key owns no gas, so sign a
+    // transaction naming the funded sender by hand.
+    let other = new_key();
+    let current = gas(&mut chain.client, &key).await;
+    let mut tx = TransactionBuilder::new();
+    tx.set_sender(address(&key));
+    tx.set_gas_budget(10_000_000);
+    tx.set_gas_price(1_000);
+    tx.add_gas_objects([sui_transaction_builder::ObjectInput::owned(
+        *current.object_id(),
+        current.version(),
+        *current.digest(),
+    )]);
+    let transaction = tx.try_build().unwrap();
+    let signature = sui_crypto::SuiSigner::sign_transaction(&other, &transaction).unwrap();
+    let mut request = proto::ExecuteTransactionRequest::default();
+    request.transaction = Some(transaction.clone().into());
+    request.signatures = vec![signature.into()];
+    let err = chain.client.rpc().execution_client().execute_transaction(request).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+
+    // Malformed BCS.
+    let mut request = proto::ExecuteTransactionRequest::default();
+    let mut bad = proto::Transaction::default();
+    bad.bcs = Some(sui_rpc::proto::sui::rpc::v2::Bcs::default());
+    bad.bcs.as_mut().unwrap().value = Some(vec![1, 2, 3].into());
+    request.transaction = Some(bad);
+    let err = chain.client.rpc().execution_client().execute_transaction(request).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+
+    // A pure argument over 16 KiB.
+    let mut tx = TransactionBuilder::new();
+    let big = tx.pure(&vec![0u8; 17 * 1024]);
+    let gas_arg = tx.gas();
+    let coins = tx.split_coins(gas_arg, vec![big]);
+    let me = tx.pure(&address(&key));
+    tx.transfer_objects(coins, me);
+    let err = run(&mut chain.client, &key, tx).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::InvalidArgument), "{err}");
+
+    // A call the devnet does not run.
+    let mut tx = TransactionBuilder::new();
+    let f = sui_transaction_builder::Function::new(
+        Address::TWO,
+        sui_sdk_types::Identifier::from_static("coin"),
+        sui_sdk_types::Identifier::from_static("zero"),
+    );
+    tx.move_call(f, vec![]);
+    let err = run(&mut chain.client, &key, tx).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::Unimplemented), "{err}");
+
+    // An object that does not exist.
+    let err = chain.client.object(Address::from_static("0x123456")).await.unwrap_err();
+    assert_eq!(err.code(), Some(tonic::Code::NotFound), "{err}");
+}
+
+#[tokio::test]
+async fn checkpoints_stream_to_subscribers_and_backfill() {
+    let mut chain = start().await;
+    let mut request = proto::SubscribeCheckpointsRequest::default();
+    request.read_mask =
+        Some(prost_types::FieldMask { paths: vec!["sequence_number".into(), "transactions.digest".into()] });
+    let mut stream =
+        chain.client.rpc().subscription_client().subscribe_checkpoints(request).await.unwrap().into_inner();
+    let key = funded(&chain).await;
+    let digest = chain.client.gas_coins(address(&key)).await.unwrap();
+    assert_eq!(digest.len(), 1);
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(item) = stream.next().await {
+            let checkpoint = item.expect("checkpoint").checkpoint.expect("checkpoint body");
+            if !checkpoint.transactions.is_empty() {
+                return checkpoint.sequence_number.expect("sequence number");
+            }
+        }
+        panic!("stream ended")
+    })
+    .await
+    .expect("a checkpoint with the faucet transaction arrives");
+
+    let mut request = proto::ListCheckpointsRequest::default();
+    request.start_checkpoint = Some(0);
+    request.read_mask = Some(prost_types::FieldMask { paths: vec!["sequence_number".into()] });
+    let listed: Vec<u64> = chain
+        .client
+        .rpc()
+        .ledger_client()
+        .list_checkpoints(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| r.unwrap().checkpoint.unwrap().sequence_number.unwrap())
+        .collect()
+        .await;
+    assert_eq!(listed, (0..=*listed.last().unwrap()).collect::<Vec<_>>());
+    assert!(listed.contains(&seen));
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_ledger() {
+    let mut chain = start().await;
+    let key = funded(&chain).await;
+    let chain_id = chain.client.chain_id().await.unwrap();
+    let coin = gas(&mut chain.client, &key).await;
+    let TestChain { devnet, dir, .. } = chain;
+    devnet.shutdown().await.unwrap();
+
+    let mut chain = start_in(dir).await;
+    assert_eq!(chain.client.chain_id().await.unwrap(), chain_id);
+    assert_eq!(gas(&mut chain.client, &key).await, coin);
+    assert_eq!(chain.client.balance(address(&key)).await.unwrap(), 100 * SUI);
+    // The faucet keeps working from its replayed coin.
+    funded(&chain).await;
+}
