@@ -13,3 +13,6 @@ mod control_plane;
 
 // The embedded devnet as a Sui endpoint, through the official sui-rpc client.
 mod devnet;
+
+// The official TypeScript SDK as an independent peer of the devnet.
+mod sdk_peer;

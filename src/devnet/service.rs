@@ -83,6 +83,15 @@ fn executed(record: &TransactionRecord, objects: &[Object]) -> proto::ExecutedTr
     t
 }
 
+/// An object as a message: `sui-rpc`'s conversion, plus the coin balance a full node adds.
+fn object_message(object: &Object, mask: &FieldMaskTree) -> proto::Object {
+    let mut message = proto::Object::merge_from(object.clone(), mask);
+    if mask.contains("balance") {
+        message.balance = coin_type_of(object).map(|(_, b)| b);
+    }
+    message
+}
+
 fn executed_masked(record: &TransactionRecord, objects: &[Object], mask: &FieldMaskTree) -> proto::ExecutedTransaction {
     proto::ExecutedTransaction::merge_from(&executed(record, objects), mask)
 }
@@ -164,7 +173,7 @@ impl proto::ledger_service_server::LedgerService for Services {
             )));
         }
         let mut response = proto::GetObjectResponse::default();
-        response.object = Some(proto::Object::merge_from(o.clone(), &mask));
+        response.object = Some(object_message(o, &mask));
         Ok(Response::new(response))
     }
 
@@ -184,7 +193,7 @@ impl proto::ledger_service_server::LedgerService for Services {
                 result.result = Some(match parse_address("object_id", q.object_id.as_deref()) {
                     Ok(id) => match ledger.object(&id) {
                         Some(o) if q.version.is_none_or(|v| v == o.version()) => {
-                            proto::get_object_result::Result::Object(proto::Object::merge_from(o.clone(), &mask))
+                            proto::get_object_result::Result::Object(object_message(o, &mask))
                         }
                         _ => proto::get_object_result::Result::Error(error_status(
                             tonic::Code::NotFound,
@@ -375,8 +384,7 @@ impl proto::state_service_server::StateService for Services {
         if owned.len() > page_size {
             response.next_page_token = Some(owned[page_size - 1].object_id().into_inner().to_vec().into());
         }
-        response.objects =
-            owned.into_iter().take(page_size).map(|o| proto::Object::merge_from(o.clone(), &mask)).collect();
+        response.objects = owned.into_iter().take(page_size).map(|o| object_message(o, &mask)).collect();
         Ok(Response::new(response))
     }
 
@@ -458,16 +466,118 @@ impl proto::transaction_execution_service_server::TransactionExecutionService fo
         request: Request<proto::SimulateTransactionRequest>,
     ) -> Reply<proto::SimulateTransactionResponse> {
         let r = request.into_inner();
-        let transaction = decode_transaction(r.transaction.as_ref())?;
+        let mut unresolved = r.transaction.ok_or_else(|| Status::invalid_argument("missing transaction"))?;
+        let needs_budget =
+            unresolved.bcs.is_none() && unresolved.gas_payment.as_ref().is_none_or(|g| g.budget.is_none());
+        if unresolved.bcs.is_none() {
+            self.resolve(&mut unresolved)?;
+        }
+        let mut transaction = decode_transaction(Some(&unresolved))?;
+        let mut outcome = self.chain.simulate(transaction.clone())?;
+        if needs_budget {
+            // The budget a client leaves open is what the simulation cost, with a margin,
+            // within what the gas coins hold.
+            let used = outcome.commit.record.effects.gas_summary();
+            let cost = used.computation_cost + used.storage_cost;
+            transaction.gas_payment.budget = (cost + cost / 5).max(COMPUTATION_FLOOR * transaction.gas_payment.price);
+            outcome = self.chain.simulate(transaction.clone())?;
+        }
         let mask = mask(r.read_mask, "transaction.effects.status");
-        let outcome = self.chain.simulate(transaction)?;
-        let executed = executed(&outcome.commit.record, &outcome.commit.written);
+        let mut executed = executed(&outcome.commit.record, &outcome.commit.written);
+        executed.transaction = Some(proto::Transaction::merge_from(transaction, &FieldMaskTree::new_wildcard()));
         let mut response = proto::SimulateTransactionResponse::default();
         response.merge_transaction(executed, &mask);
         response.suggested_gas_price = Some(REFERENCE_GAS_PRICE);
         Ok(Response::new(response))
     }
 }
+
+/// Gas units charged at least, so a suggested budget is never below the minimum.
+const COMPUTATION_FLOOR: u64 = super::execute::COMPUTATION_UNITS;
+
+impl Services {
+    /// Completes a transaction a client sent for resolution, as a full node's simulation
+    /// does: the kind tag, object inputs given by id only, gas price, owner and coins, and a
+    /// provisional budget (the caller replaces it with the simulated cost).
+    fn resolve(&self, t: &mut proto::Transaction) -> Result<(), Status> {
+        use proto::input::InputKind;
+        use proto::transaction_kind::{Data, Kind};
+        let ledger = self.chain.ledger();
+        let sender = parse_address("sender", t.sender.as_deref())?;
+        let kind = t.kind.get_or_insert_with(Default::default);
+        if kind.kind.is_none() && matches!(kind.data, Some(Data::ProgrammableTransaction(_))) {
+            kind.kind = Some(Kind::ProgrammableTransaction as i32);
+        }
+        let mut used_objects = std::collections::BTreeSet::new();
+        if let Some(Data::ProgrammableTransaction(ptb)) = kind.data.as_mut() {
+            for input in &mut ptb.inputs {
+                if input.kind.is_some() || input.object_id.is_none() {
+                    if let Some(id) = input.object_id.as_deref().and_then(|s| Address::from_str(s).ok()) {
+                        used_objects.insert(id);
+                    }
+                    continue;
+                }
+                let id = parse_address("input object_id", input.object_id.as_deref())?;
+                used_objects.insert(id);
+                let o = ledger.object(&id).ok_or_else(|| Status::not_found(format!("input object {id} not found")))?;
+                match o.owner() {
+                    sui_sdk_types::Owner::Shared(initial) => {
+                        input.kind = Some(InputKind::Shared as i32);
+                        input.version = Some(*initial);
+                        input.mutable = Some(input.mutable.unwrap_or(true));
+                    }
+                    _ => {
+                        input.kind = Some(InputKind::ImmutableOrOwned as i32);
+                        input.version = Some(o.version());
+                        input.digest = Some(o.digest().to_string());
+                    }
+                }
+            }
+        }
+        let gas = t.gas_payment.get_or_insert_with(Default::default);
+        gas.owner.get_or_insert_with(|| sender.to_string());
+        gas.price.get_or_insert(REFERENCE_GAS_PRICE);
+        if gas.objects.is_empty() {
+            let owner = parse_address("gas owner", gas.owner.as_deref())?;
+            gas.objects = ledger
+                .owned_by(&owner)
+                .into_values()
+                .filter(|o| {
+                    !used_objects.contains(&o.object_id())
+                        && o.as_struct().is_some_and(|s| s.object_type() == &StructTag::gas_coin())
+                })
+                .take(MAX_GAS_COINS)
+                .map(|o| {
+                    proto::ObjectReference::from(sui_sdk_types::ObjectReference::new(
+                        o.object_id(),
+                        o.version(),
+                        o.digest(),
+                    ))
+                })
+                .collect();
+            if gas.objects.is_empty() {
+                return Err(Status::failed_precondition(format!(
+                    "{owner} owns no SUI coins to pay gas; ask the faucet"
+                )));
+            }
+        }
+        if gas.budget.is_none() {
+            let owner = parse_address("gas owner", gas.owner.as_deref())?;
+            let balance: u64 = ledger.owned_by(&owner).values().filter_map(|o| coin_type_of(o)).map(|(_, b)| b).sum();
+            gas.budget = Some(balance.min(super::execute::MAX_GAS_BUDGET));
+        }
+        if t.expiration.is_none() {
+            let mut expiration = proto::TransactionExpiration::default();
+            expiration.kind = Some(proto::transaction_expiration::TransactionExpirationKind::None as i32);
+            t.expiration = Some(expiration);
+        }
+        t.version.get_or_insert(1);
+        Ok(())
+    }
+}
+
+/// Most gas coins a resolved transaction pays with.
+const MAX_GAS_COINS: usize = 255;
 
 trait MergeTransaction {
     fn merge_transaction(&mut self, executed: proto::ExecutedTransaction, mask: &FieldMaskTree);
