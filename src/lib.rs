@@ -9,3 +9,4 @@ pub mod cli;
 pub mod contract;
 pub mod controlplane;
 pub mod devnet;
+pub mod envelope;

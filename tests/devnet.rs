@@ -384,3 +384,93 @@ async fn a_restart_keeps_the_ledger() {
     // The faucet keeps working from its replayed coin.
     funded(&chain).await;
 }
+
+/// A `kubectl sui devnet` process on a data directory, on free ports.
+struct DevnetProcess {
+    child: tokio::process::Child,
+    grpc: String,
+    faucet: String,
+}
+
+async fn spawn_devnet(data: &std::path::Path) -> DevnetProcess {
+    let port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (grpc_port, faucet_port) = (port(), port());
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-sui"))
+        .args(["devnet", "--data-dir"])
+        .arg(data)
+        .args(["--listen", &format!("127.0.0.1:{grpc_port}"), "--faucet-listen", &format!("127.0.0.1:{faucet_port}")])
+        .args(["--checkpoint-interval", "20ms"])
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubectl-sui devnet starts");
+    let grpc = format!("http://127.0.0.1:{grpc_port}");
+    let mut client = ChainClient::new(&grpc, package_id()).unwrap();
+    for _ in 0..200 {
+        if client.chain_id().await.is_ok() {
+            return DevnetProcess { child, grpc, faucet: format!("http://127.0.0.1:{faucet_port}/") };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("devnet process did not answer on {grpc}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_load_loses_no_acknowledged_transaction() {
+    let data = tempfile::tempdir().unwrap();
+    let mut process = spawn_devnet(data.path()).await;
+    let faucet = sui_rpc::faucet::FaucetClient::new(process.faucet.as_str()).unwrap();
+
+    // Eight clients ask the faucet as fast as they can; each answer means "durable".
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut load = Vec::new();
+    for _ in 0..8 {
+        let (faucet, acknowledged) = (faucet.clone(), acknowledged.clone());
+        load.push(tokio::spawn(async move {
+            loop {
+                match faucet.request(address(&new_key())).await {
+                    Ok(coins) => acknowledged.lock().unwrap().push(coins[0].transfer_tx_digest),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    process.child.start_kill().expect("SIGKILL");
+    process.child.wait().await.unwrap();
+    for task in load {
+        task.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() > 20, "too little load to prove anything: {}", acknowledged.len());
+
+    let restarted = spawn_devnet(data.path()).await;
+    let mut client = ChainClient::new(&restarted.grpc, package_id()).unwrap();
+    for digest in &acknowledged {
+        let mut request = proto::GetTransactionRequest::default();
+        request.digest = Some(digest.to_string());
+        let found = client.rpc().ledger_client().get_transaction(request).await;
+        assert!(found.is_ok(), "acknowledged transaction {digest} was lost: {found:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_the_devnet_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let mut process = spawn_devnet(data.path()).await;
+    let faucet = sui_rpc::faucet::FaucetClient::new(process.faucet.as_str()).unwrap();
+    let sent = faucet.request(address(&new_key())).await.unwrap();
+    let pid = process.child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), process.child.wait()).await.expect("exits").unwrap();
+    assert!(status.success(), "{status}");
+
+    // The last transaction was sealed into a checkpoint before the exit.
+    let restarted = spawn_devnet(data.path()).await;
+    let mut client = ChainClient::new(&restarted.grpc, package_id()).unwrap();
+    let mut request = proto::GetTransactionRequest::default();
+    request.digest = Some(sent[0].transfer_tx_digest.to_string());
+    request.read_mask = Some(prost_types::FieldMask { paths: vec!["checkpoint".into()] });
+    let found = client.rpc().ledger_client().get_transaction(request).await.unwrap().into_inner();
+    assert!(found.transaction.unwrap().checkpoint.is_some());
+}

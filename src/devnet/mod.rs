@@ -114,7 +114,11 @@ impl Devnet {
                         .max_decoding_message_size(MAX_MESSAGE_SIZE)
                         .max_encoding_message_size(MAX_MESSAGE_SIZE),
                 )
-                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(grpc), stopped(stop_grpc))
+                // Without TCP_NODELAY, small responses wait out delayed ACKs (~40 ms each).
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true)),
+                    stopped(stop_grpc),
+                )
                 .await
                 .map_err(DevnetError::Serve)
         });

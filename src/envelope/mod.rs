@@ -1,0 +1,243 @@
+//! The envelope: what the proxy and the node exchange through the chain, sealed.
+//!
+//! A request (method, path with query, the headers that matter, body) is encoded (BCS),
+//! compressed (zstd) and sealed with HPKE (X25519-HKDF-SHA256, ChaCha20-Poly1305) to the
+//! node's sealing key; the response is sealed the same way to the requester's reply key. Each
+//! ciphertext is bound, as associated data, to what it belongs to (cluster, requester, the
+//! request's public audit metadata, or the request id), so it cannot be replayed into another
+//! request, cluster or direction. The sealed bytes are cut into chunks that fit Sui's
+//! pure-argument limit and reassembled, digest-checked, on the other side.
+//!
+//! Pure: no I/O, no chain, no clock. Its main types are [`RequestEnvelope`],
+//! [`ResponseEnvelope`], [`Sealed`] and [`Reassembly`].
+//!
+//! # Examples
+//!
+//! ```
+//! use kubectl_sui::envelope::{Binding, RequestEnvelope, SecretKey, Sealed};
+//! use sui_sdk_types::Address;
+//!
+//! let node = SecretKey::generate();
+//! let binding = Binding::Request {
+//!     cluster: Address::from_static("0xc1"),
+//!     requester: Address::from_static("0xa11ce"),
+//!     audit: [0; 32],
+//! };
+//! let request = RequestEnvelope {
+//!     method: "GET".into(),
+//!     path: "/api/v1/namespaces/default/pods".into(),
+//!     headers: vec![("accept".into(), "application/json".into())],
+//!     body: vec![],
+//! };
+//! let sealed = Sealed::seal(&request, &node.public_key(), &binding).unwrap();
+//! let opened: RequestEnvelope = sealed.open(&node, &binding, 1 << 20).unwrap();
+//! assert_eq!(opened, request);
+//! ```
+
+mod chunks;
+mod error;
+
+use std::io::Read;
+
+use hpke::aead::ChaCha20Poly1305;
+use hpke::kdf::HkdfSha256;
+use hpke::kem::X25519HkdfSha256;
+use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sui_sdk_types::Address;
+
+pub use chunks::Reassembly;
+pub use error::EnvelopeError;
+
+/// The first byte of every sealed envelope.
+pub const VERSION: u8 = 1;
+/// Length of an X25519 public key, and of HPKE's encapsulated key.
+pub const KEY_LENGTH: usize = 32;
+/// zstd level: fast, and most of the gain on JSON and YAML.
+const COMPRESSION_LEVEL: i32 = 3;
+/// HPKE `info`: names the protocol and version, so keys cannot be confused across uses.
+const INFO: &[u8] = b"kubectl-sui envelope v1";
+
+/// An HTTP request as the node replays it against the Kubernetes API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestEnvelope {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query, as kubectl sent them.
+    pub path: String,
+    /// The headers that matter to the API server (lowercase names).
+    pub headers: Vec<(String, String)>,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+}
+
+/// The API server's answer as the proxy replays it to kubectl.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseEnvelope {
+    /// HTTP status.
+    pub status: u16,
+    /// The headers kubectl needs (lowercase names).
+    pub headers: Vec<(String, String)>,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+}
+
+/// What a ciphertext belongs to; sealed as associated data, so opening it anywhere else fails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Binding {
+    /// A request body: its cluster, its requester, and a digest of its public audit metadata.
+    Request {
+        /// The cluster object.
+        cluster: Address,
+        /// The requester's address.
+        requester: Address,
+        /// Digest of the audit metadata the contract checks (verb, group, resource, ...).
+        audit: [u8; 32],
+    },
+    /// A response body: its cluster and the request it answers.
+    Response {
+        /// The cluster object.
+        cluster: Address,
+        /// The request id.
+        request: Address,
+    },
+}
+
+impl Binding {
+    fn aad(&self) -> Vec<u8> {
+        bcs::to_bytes(self).expect("bindings encode")
+    }
+}
+
+/// An X25519 secret key (a node's sealing key, or a proxy session's reply key).
+#[derive(Clone)]
+pub struct SecretKey(<X25519HkdfSha256 as Kem>::PrivateKey);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+impl SecretKey {
+    /// A fresh random key.
+    pub fn generate() -> SecretKey {
+        SecretKey(X25519HkdfSha256::gen_keypair().0)
+    }
+
+    /// The key from its 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<SecretKey, EnvelopeError> {
+        <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(bytes).map(SecretKey).map_err(|_| EnvelopeError::InvalidKey)
+    }
+
+    /// Its 32 bytes; keep them secret.
+    pub fn to_bytes(&self) -> [u8; KEY_LENGTH] {
+        self.0.to_bytes().into()
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(X25519HkdfSha256::sk_to_pk(&self.0))
+    }
+}
+
+/// An X25519 public key, as registered on chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey(<X25519HkdfSha256 as Kem>::PublicKey);
+
+impl PublicKey {
+    /// The key from its 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<PublicKey, EnvelopeError> {
+        <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(bytes).map(PublicKey).map_err(|_| EnvelopeError::InvalidKey)
+    }
+
+    /// Its 32 bytes.
+    pub fn to_bytes(&self) -> [u8; KEY_LENGTH] {
+        self.0.to_bytes().into()
+    }
+}
+
+/// A sealed envelope: `[VERSION][encapsulated key (32)][ciphertext]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed(pub Vec<u8>);
+
+impl Sealed {
+    /// Encodes, compresses and seals `message` to `recipient`, bound to `binding`.
+    pub fn seal<T: Serialize>(message: &T, recipient: &PublicKey, binding: &Binding) -> Result<Sealed, EnvelopeError> {
+        let plain = bcs::to_bytes(message).map_err(|e| EnvelopeError::Encode(e.to_string()))?;
+        let compressed =
+            zstd::bulk::compress(&plain, COMPRESSION_LEVEL).map_err(|e| EnvelopeError::Encode(e.to_string()))?;
+        let (encapped, ciphertext) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+            &OpModeS::Base,
+            &recipient.0,
+            INFO,
+            &compressed,
+            &binding.aad(),
+        )
+        .map_err(|_| EnvelopeError::Seal)?;
+        let mut out = Vec::with_capacity(1 + KEY_LENGTH + ciphertext.len());
+        out.push(VERSION);
+        out.extend_from_slice(&encapped.to_bytes());
+        out.extend_from_slice(&ciphertext);
+        Ok(Sealed(out))
+    }
+
+    /// Opens with `key`, checking `binding`; the decompressed message may not exceed
+    /// `max_len` bytes.
+    pub fn open<T: DeserializeOwned>(
+        &self,
+        key: &SecretKey,
+        binding: &Binding,
+        max_len: usize,
+    ) -> Result<T, EnvelopeError> {
+        let (&version, rest) = self.0.split_first().ok_or(EnvelopeError::Truncated)?;
+        if version != VERSION {
+            return Err(EnvelopeError::UnsupportedVersion(version));
+        }
+        if rest.len() < KEY_LENGTH {
+            return Err(EnvelopeError::Truncated);
+        }
+        let (encapped, ciphertext) = rest.split_at(KEY_LENGTH);
+        let encapped =
+            <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(encapped).map_err(|_| EnvelopeError::Truncated)?;
+        let compressed = hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+            &OpModeR::Base,
+            &key.0,
+            &encapped,
+            INFO,
+            ciphertext,
+            &binding.aad(),
+        )
+        .map_err(|_| EnvelopeError::Open)?;
+        // Read at most one byte past the limit, so a compression bomb costs nothing.
+        let mut plain = Vec::new();
+        zstd::stream::read::Decoder::new(compressed.as_slice())
+            .map_err(|e| EnvelopeError::Decompress(e.to_string()))?
+            .take(max_len as u64 + 1)
+            .read_to_end(&mut plain)
+            .map_err(|e| EnvelopeError::Decompress(e.to_string()))?;
+        if plain.len() > max_len {
+            return Err(EnvelopeError::TooLarge { limit: max_len });
+        }
+        bcs::from_bytes(&plain).map_err(|e| EnvelopeError::Decode(e.to_string()))
+    }
+
+    /// Blake2b-256 of the sealed bytes: the digest recorded on chain.
+    pub fn digest(&self) -> [u8; 32] {
+        digest(&self.0)
+    }
+
+    /// The sealed bytes cut into chunks of at most `max_chunk` bytes (none for nothing).
+    pub fn chunks(&self, max_chunk: usize) -> Vec<Vec<u8>> {
+        self.0.chunks(max_chunk).map(<[u8]>::to_vec).collect()
+    }
+}
+
+/// Blake2b-256, as Sui hashes.
+pub fn digest(bytes: &[u8]) -> [u8; 32] {
+    sui_sdk_types::hash::Hasher::digest(bytes).into_inner()
+}
+
+#[cfg(test)]
+mod tests;
