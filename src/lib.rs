@@ -10,3 +10,4 @@ pub mod contract;
 pub mod controlplane;
 pub mod devnet;
 pub mod envelope;
+pub mod journal;

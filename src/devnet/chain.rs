@@ -16,13 +16,16 @@ use tokio::sync::broadcast;
 
 use super::error::DevnetError;
 use super::execute::{self, ClockContents, CoinContents, Outcome, REFERENCE_GAS_PRICE, Rejection};
-use super::journal::{Genesis, Journal, Record};
+use super::state::{Genesis, Record};
+use crate::journal::Journal;
 use super::state::{CheckpointRecord, Ledger, TransactionRecord, changed_objects};
 
 /// SUI in the faucet at genesis, in MIST.
 pub const FAUCET_SUPPLY: u64 = 10_000_000_000 * 1_000_000_000;
 /// What one faucet request sends, in MIST (100 SUI).
 pub const FAUCET_AMOUNT: u64 = 100 * 1_000_000_000;
+/// The journal file in the data directory.
+pub const JOURNAL_FILE: &str = "ledger.journal";
 /// The file holding the faucet's key, in the data directory.
 pub const FAUCET_KEY_FILE: &str = "faucet.key";
 
@@ -45,7 +48,7 @@ pub struct FullCheckpoint {
 #[derive(Debug)]
 pub struct Chain {
     ledger: Mutex<Ledger>,
-    journal: Journal,
+    journal: Journal<Record>,
     feed: broadcast::Sender<Arc<FullCheckpoint>>,
     faucet_key: Ed25519PrivateKey,
     faucet_lock: tokio::sync::Mutex<()>,
@@ -58,7 +61,7 @@ fn now_ms() -> u64 {
 impl Chain {
     /// Opens the chain in `data_dir`: replays its journal, or creates genesis.
     pub async fn open(data_dir: &Path) -> Result<Arc<Chain>, DevnetError> {
-        let (journal, records) = Journal::open(data_dir)?;
+        let (journal, records) = Journal::open(&data_dir.join(JOURNAL_FILE))?;
         let faucet_key = faucet_key(data_dir)?;
         let mut ledger = None;
         for record in records {
@@ -77,7 +80,7 @@ impl Chain {
                 let objects = genesis_objects(faucet_key.public_key().derive_address());
                 let (l, checkpoint) = Ledger::genesis(objects.clone(), now_ms());
                 let durable = journal.append(&Record::Genesis(Box::new(Genesis { objects, checkpoint })))?;
-                durable.await.map_err(|_| DevnetError::JournalClosed)?;
+                durable.await.map_err(|_| crate::journal::JournalError::Closed)?;
                 l
             }
         };
@@ -149,7 +152,7 @@ impl Chain {
             let durable = self.journal.append(&Record::Checkpoint(Box::new(checkpoint.clone())))?;
             (FullCheckpoint { checkpoint, transactions }, durable)
         };
-        durable.await.map_err(|_| DevnetError::JournalClosed)?;
+        durable.await.map_err(|_| crate::journal::JournalError::Closed)?;
         let sequence = full.checkpoint.summary.sequence_number;
         // No subscriber is not an error.
         let _ = self.feed.send(Arc::new(full));

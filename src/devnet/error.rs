@@ -25,20 +25,10 @@ pub enum DevnetError {
         #[source]
         source: std::io::Error,
     },
-    /// The journal holds a record this build cannot decode.
-    #[error("journal {path} is corrupt at byte {offset}: {reason}")]
-    CorruptJournal {
-        /// The journal file.
-        path: PathBuf,
-        /// Where.
-        offset: u64,
-        /// What is wrong.
-        reason: String,
-    },
+    /// The ledger journal failed.
+    #[error("ledger journal")]
+    Journal(#[from] crate::journal::JournalError),
     /// The gRPC server failed.
     #[error("serving gRPC")]
     Serve(#[source] tonic::transport::Error),
-    /// The journal writer stopped; nothing more can be made durable.
-    #[error("the journal writer stopped")]
-    JournalClosed,
 }

@@ -2,7 +2,7 @@
 //! gRPC-Web) and executes the contract natively, so the proxy and the node use one code path
 //! for it and for a real Sui network.
 //!
-//! This module owns the ledger ([`state`]), its journal ([`journal`]), execution
+//! This module owns the ledger ([`state`]) and its journal records, execution
 //! ([`execute`], [`natives`]), checkpoints and the feed ([`chain`]), the gRPC services
 //! ([`service`]) and the faucet. It knows nothing of Kubernetes, kubeconfig or keys other than
 //! the faucet's. Its main type is [`Devnet`].
@@ -14,7 +14,6 @@
 pub mod chain;
 mod error;
 pub mod execute;
-pub mod journal;
 mod natives;
 mod service;
 pub mod state;

@@ -54,6 +54,26 @@ pub struct CheckpointRecord {
     pub contents: CheckpointContents,
 }
 
+/// One record of the devnet's journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Record {
+    /// The genesis objects and checkpoint 0; always the first record.
+    Genesis(Box<Genesis>),
+    /// A committed transaction.
+    Transaction(Box<Commit>),
+    /// A formed checkpoint.
+    Checkpoint(Box<CheckpointRecord>),
+}
+
+/// The first record of every devnet journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Genesis {
+    /// Objects at genesis.
+    pub objects: Vec<Object>,
+    /// Checkpoint 0.
+    pub checkpoint: CheckpointRecord,
+}
+
 /// The whole chain state.
 #[derive(Debug, Default)]
 pub struct Ledger {

@@ -34,6 +34,7 @@
 //! assert_eq!(opened, request);
 //! ```
 
+mod attributes;
 mod chunks;
 mod error;
 
@@ -47,6 +48,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sui_sdk_types::Address;
 
+pub use attributes::{AttributesError, RequestAttributes};
 pub use chunks::Reassembly;
 pub use error::EnvelopeError;
 

@@ -1,43 +1,48 @@
-//! The devnet's durable ledger: an append-only journal of records, each
-//! `[u32 length][u32 CRC-32][BCS record]` (little-endian), replayed at start.
+//! A durable append-only journal of records, each `[u32 length][u32 CRC-32][BCS record]`
+//! (little-endian), replayed at start: the devnet's ledger and the node's execution record.
 //!
 //! Appends go to one writer thread that writes and `fdatasync`s whole batches (group commit)
-//! and only then acknowledges each record: an acknowledged transaction survives `kill -9` and
+//! and only then acknowledges each record: an acknowledged record survives `kill -9` and
 //! power loss. A torn last record (crash mid-write) fails its length or checksum and is cut
-//! off at replay; it was never acknowledged.
+//! off at replay; it was never acknowledged. The journal knows nothing of what it stores.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
-use super::error::DevnetError;
-use super::state::{CheckpointRecord, Commit};
-
-/// The journal file inside the data directory.
-pub const JOURNAL_FILE: &str = "ledger.journal";
-
-/// One journal record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Record {
-    /// The genesis objects and checkpoint 0; always the first record.
-    Genesis(Box<Genesis>),
-    /// A committed transaction.
-    Transaction(Box<Commit>),
-    /// A formed checkpoint.
-    Checkpoint(Box<CheckpointRecord>),
-}
-
-/// The first record of every journal.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Genesis {
-    /// Objects at genesis.
-    pub objects: Vec<sui_sdk_types::Object>,
-    /// Checkpoint 0.
-    pub checkpoint: CheckpointRecord,
+/// What can go wrong with a journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The file could not be used.
+    #[error("{action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The journal file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A record with a valid checksum does not decode: written by another version.
+    #[error("journal {path} is corrupt at byte {offset}: {reason}")]
+    Corrupt {
+        /// The journal file.
+        path: PathBuf,
+        /// Where.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The writer stopped after a failed write; nothing more can be made durable.
+    #[error("the journal writer stopped")]
+    Closed,
 }
 
 struct Append {
@@ -45,10 +50,17 @@ struct Append {
     done: Option<oneshot::Sender<()>>,
 }
 
-/// The writing end of the journal.
-#[derive(Debug, Clone)]
-pub struct Journal {
+/// The writing end of a journal of `R` records.
+#[derive(Debug)]
+pub struct Journal<R> {
     tx: mpsc::Sender<Append>,
+    records: PhantomData<fn(&R)>,
+}
+
+impl<R> Clone for Journal<R> {
+    fn clone(&self) -> Self {
+        Journal { tx: self.tx.clone(), records: PhantomData }
+    }
 }
 
 impl std::fmt::Debug for Append {
@@ -60,13 +72,15 @@ impl std::fmt::Debug for Append {
 /// A pending acknowledgement: resolves once the record is on disk.
 pub type Durable = oneshot::Receiver<()>;
 
-impl Journal {
-    /// Opens (creating) the journal in `dir`, returns the records it holds and a writer that
+impl<R: Serialize + DeserializeOwned> Journal<R> {
+    /// Opens (creating) the journal at `path`, returns the records it holds and a writer that
     /// appends after them.
-    pub fn open(dir: &Path) -> Result<(Journal, Vec<Record>), DevnetError> {
-        let path = dir.join(JOURNAL_FILE);
-        let io = |action, source| DevnetError::Io { action, path: path.clone(), source };
-        std::fs::create_dir_all(dir).map_err(|e| io("creating the directory of", e))?;
+    pub fn open(path: &Path) -> Result<(Journal<R>, Vec<R>), JournalError> {
+        let path = path.to_path_buf();
+        let io = |action, source| JournalError::Io { action, path: path.clone(), source };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io("creating the directory of", e))?;
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -81,21 +95,21 @@ impl Journal {
         let (tx, rx) = mpsc::channel();
         let writer_path = path.clone();
         std::thread::Builder::new()
-            .name("devnet-journal".into())
+            .name("journal-writer".into())
             .spawn(move || writer(file, writer_path, rx))
             .map_err(|e| io("starting the writer of", e))?;
-        Ok((Journal { tx }, records))
+        Ok((Journal { tx, records: PhantomData }, records))
     }
 
     /// Queues `record`; the receiver resolves when it is durable.
-    pub fn append(&self, record: &Record) -> Result<Durable, DevnetError> {
+    pub fn append(&self, record: &R) -> Result<Durable, JournalError> {
         let body = bcs::to_bytes(record).expect("journal records always encode");
         let mut bytes = Vec::with_capacity(body.len() + 8);
         bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
         bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
         bytes.extend_from_slice(&body);
         let (done, durable) = oneshot::channel();
-        self.tx.send(Append { bytes, done: Some(done) }).map_err(|_| DevnetError::JournalClosed)?;
+        self.tx.send(Append { bytes, done: Some(done) }).map_err(|_| JournalError::Closed)?;
         Ok(durable)
     }
 }
@@ -111,7 +125,7 @@ fn writer(mut file: File, path: PathBuf, rx: mpsc::Receiver<Append>) {
         if let Err(e) = file.write_all(&buf).and_then(|()| file.sync_data()) {
             // Acknowledging now would promise durability we do not have: stop instead, and
             // let every waiter see the journal closed.
-            tracing::error!(path = %path.display(), error = %e, "journal write failed; no further transaction is acknowledged");
+            tracing::error!(path = %path.display(), error = %e, "journal write failed; no further record is acknowledged");
             return;
         }
         for mut a in batch {
@@ -122,7 +136,7 @@ fn writer(mut file: File, path: PathBuf, rx: mpsc::Receiver<Append>) {
     }
 }
 
-fn read_records(path: &Path, file: &File) -> Result<(Vec<Record>, u64), DevnetError> {
+fn read_records<R: DeserializeOwned>(path: &Path, file: &File) -> Result<(Vec<R>, u64), JournalError> {
     let mut reader = BufReader::new(file);
     let mut records = Vec::new();
     let mut offset = 0u64;
@@ -131,7 +145,7 @@ fn read_records(path: &Path, file: &File) -> Result<(Vec<Record>, u64), DevnetEr
         match reader.read_exact(&mut header) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(source) => return Err(DevnetError::Io { action: "reading", path: path.to_path_buf(), source }),
+            Err(source) => return Err(JournalError::Io { action: "reading", path: path.to_path_buf(), source }),
         }
         let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));
@@ -140,7 +154,7 @@ fn read_records(path: &Path, file: &File) -> Result<(Vec<Record>, u64), DevnetEr
             tracing::warn!(path = %path.display(), offset, "discarding a torn record at the end of the journal");
             break;
         }
-        let record = bcs::from_bytes(&body).map_err(|e| DevnetError::CorruptJournal {
+        let record = bcs::from_bytes(&body).map_err(|e| JournalError::Corrupt {
             path: path.to_path_buf(),
             offset,
             reason: e.to_string(),

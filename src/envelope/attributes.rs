@@ -1,0 +1,134 @@
+//! Kubernetes request attributes (verb, API group, resource, namespace, name) derived from an
+//! HTTP method and path, the way the API server's request-info resolver derives them. The
+//! proxy publishes them as audit metadata; the node re-derives them from the sealed request
+//! and refuses to execute when they differ from what the contract approved.
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::Verb;
+
+/// What a Kubernetes API request acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestAttributes {
+    /// The verb.
+    pub verb: u8,
+    /// API group (`""` for the core group).
+    pub group: String,
+    /// Resource, with its subresource after a slash (`pods/log`).
+    pub resource: String,
+    /// Namespace (`""` for cluster-scoped requests).
+    pub namespace: String,
+    /// Object name (`""` for collections).
+    pub name: String,
+}
+
+/// Why a path is not a resource request the chain path can carry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttributesError {
+    /// A path outside `/api` and `/apis` resources (discovery, `/version`, `/openapi`, ...).
+    #[error("{0} is not a resource request")]
+    NotResource(String),
+    /// A method the API server does not use for resources.
+    #[error("method {0} is not a Kubernetes verb")]
+    Method(String),
+}
+
+impl RequestAttributes {
+    /// The attributes of `method path` (the path may carry a query).
+    pub fn from_http(method: &str, path_and_query: &str) -> Result<RequestAttributes, AttributesError> {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let not_resource = || AttributesError::NotResource(path.to_string());
+        let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|p| !p.is_empty()).collect();
+        let (group, rest) = match parts.as_slice() {
+            ["api", _version, rest @ ..] => ("", rest),
+            ["apis", group, _version, rest @ ..] => (*group, rest),
+            _ => return Err(not_resource()),
+        };
+        let (namespace, rest) = match rest {
+            ["namespaces", ns, rest @ ..] if !rest.is_empty() => (*ns, rest),
+            // `/api/v1/namespaces/foo` is the namespace object itself, cluster-scoped.
+            rest => ("", rest),
+        };
+        let (resource, name, subresource) = match rest {
+            [resource] => (*resource, "", None),
+            [resource, name] => (*resource, *name, None),
+            [resource, name, sub] => (*resource, *name, Some(*sub)),
+            _ => return Err(not_resource()),
+        };
+        let watching = query.split('&').any(|kv| kv == "watch=true" || kv == "watch=1");
+        let verb = match (method, name.is_empty()) {
+            ("GET" | "HEAD", _) if watching => Verb::Watch,
+            ("GET" | "HEAD", true) => Verb::List,
+            ("GET" | "HEAD", false) => Verb::Get,
+            ("POST", _) => Verb::Create,
+            ("PUT", _) => Verb::Update,
+            ("PATCH", _) => Verb::Patch,
+            ("DELETE", true) => Verb::DeleteCollection,
+            ("DELETE", false) => Verb::Delete,
+            (other, _) => return Err(AttributesError::Method(other.to_string())),
+        };
+        Ok(RequestAttributes {
+            verb: verb.code(),
+            group: group.to_string(),
+            resource: match subresource {
+                Some(sub) => format!("{resource}/{sub}"),
+                None => resource.to_string(),
+            },
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    /// The digest sealed into a request's binding: ties the body to this metadata.
+    pub fn digest(&self) -> [u8; 32] {
+        super::digest(&bcs::to_bytes(self).expect("attributes encode"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(method: &str, path: &str) -> (Verb, String, String, String, String) {
+        let a = RequestAttributes::from_http(method, path).unwrap();
+        (Verb::from_code(a.verb).unwrap(), a.group, a.resource, a.namespace, a.name)
+    }
+
+    fn t(v: Verb, g: &str, r: &str, ns: &str, n: &str) -> (Verb, String, String, String, String) {
+        (v, g.into(), r.into(), ns.into(), n.into())
+    }
+
+    #[test]
+    fn resolves_like_the_api_server() {
+        assert_eq!(attrs("GET", "/api/v1/pods"), t(Verb::List, "", "pods", "", ""));
+        assert_eq!(attrs("GET", "/api/v1/namespaces/default/pods?limit=500"), t(Verb::List, "", "pods", "default", ""));
+        assert_eq!(attrs("GET", "/api/v1/namespaces/default/pods/web"), t(Verb::Get, "", "pods", "default", "web"));
+        assert_eq!(attrs("GET", "/api/v1/namespaces/default/pods/web/log"), t(Verb::Get, "", "pods/log", "default", "web"));
+        assert_eq!(attrs("GET", "/api/v1/namespaces/default/pods?watch=true"), t(Verb::Watch, "", "pods", "default", ""));
+        assert_eq!(attrs("POST", "/apis/apps/v1/namespaces/prod/deployments"), t(Verb::Create, "apps", "deployments", "prod", ""));
+        assert_eq!(attrs("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web/scale"), t(Verb::Patch, "apps", "deployments/scale", "prod", "web"));
+        assert_eq!(attrs("PUT", "/api/v1/namespaces/a/configmaps/c"), t(Verb::Update, "", "configmaps", "a", "c"));
+        assert_eq!(attrs("DELETE", "/api/v1/namespaces/a/secrets/s"), t(Verb::Delete, "", "secrets", "a", "s"));
+        assert_eq!(attrs("DELETE", "/api/v1/namespaces/a/secrets"), t(Verb::DeleteCollection, "", "secrets", "a", ""));
+        assert_eq!(attrs("GET", "/api/v1/namespaces"), t(Verb::List, "", "namespaces", "", ""));
+        assert_eq!(attrs("GET", "/api/v1/namespaces/kube-system"), t(Verb::Get, "", "namespaces", "", "kube-system"));
+        assert_eq!(attrs("GET", "/api/v1/nodes/kwok-node-0"), t(Verb::Get, "", "nodes", "", "kwok-node-0"));
+        assert_eq!(attrs("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles"), t(Verb::List, "rbac.authorization.k8s.io", "clusterroles", "", ""));
+    }
+
+    #[test]
+    fn non_resource_paths_and_odd_methods_are_refused() {
+        for path in ["/api", "/apis", "/version", "/openapi/v3", "/apis/apps/v1", "/healthz", "/api/v1/namespaces/a/pods/b/c/d"] {
+            assert!(matches!(RequestAttributes::from_http("GET", path), Err(AttributesError::NotResource(_))), "{path}");
+        }
+        assert!(matches!(RequestAttributes::from_http("TRACE", "/api/v1/pods"), Err(AttributesError::Method(_))));
+    }
+
+    #[test]
+    fn digest_depends_on_every_field() {
+        let a = RequestAttributes::from_http("GET", "/api/v1/namespaces/a/pods/b").unwrap();
+        let mut b = a.clone();
+        b.name = "c".into();
+        assert_ne!(a.digest(), b.digest());
+    }
+}
