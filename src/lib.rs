@@ -11,3 +11,5 @@ pub mod controlplane;
 pub mod devnet;
 pub mod envelope;
 pub mod journal;
+pub mod node;
+pub mod proxy;

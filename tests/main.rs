@@ -16,3 +16,6 @@ mod devnet;
 
 // The official TypeScript SDK as an independent peer of the devnet.
 mod sdk_peer;
+
+// The Nautilus node against the devnet and a real control plane.
+mod node;

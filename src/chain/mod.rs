@@ -131,6 +131,23 @@ impl ChainClient {
         Ok(info.into_inner().chain_id.unwrap_or_default())
     }
 
+    /// The sequence number of the newest checkpoint.
+    pub async fn latest_checkpoint(&mut self) -> Result<u64, ChainError> {
+        let mut request = proto::GetCheckpointRequest::default();
+        request.read_mask = Some(mask("sequence_number"));
+        let response = self
+            .rpc
+            .ledger_client()
+            .get_checkpoint(request)
+            .await
+            .map_err(|status| ChainError::rpc("GetCheckpoint", status))?;
+        response
+            .into_inner()
+            .checkpoint
+            .and_then(|c| c.sequence_number)
+            .ok_or(ChainError::Missing { what: "checkpoint" })
+    }
+
     /// The current version of an object.
     pub async fn object(&mut self, id: Address) -> Result<Object, ChainError> {
         let mut request = proto::GetObjectRequest::default();

@@ -37,6 +37,26 @@ pub enum CliError {
     /// The async runtime or a signal handler could not be set up.
     #[error("starting the runtime")]
     Runtime(#[source] std::io::Error),
+    /// The node failed.
+    #[error(transparent)]
+    Node(#[from] crate::node::NodeError),
+    /// A file could not be read.
+    #[error("reading {path}")]
+    ReadFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A configuration file is invalid.
+    #[error("configuration {path}: {message}")]
+    InvalidConfig {
+        /// The file (or "flags").
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// No home directory to put default paths under.
     #[error("no home directory found; pass the path explicitly (e.g. --data-dir)")]
     NoHomeDirectory,

@@ -1,10 +1,12 @@
 //! `nautilus`, the node daemon: its commands and their flags.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use super::CliError;
+use crate::node::{self, NodeConfig};
 
 /// The Nautilus node: follows the chain, executes approved requests on the cluster's
 /// Kubernetes API as the requester, and answers on chain with sealed responses.
@@ -26,40 +28,89 @@ enum Command {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Node")]
 struct RunArgs {
-    /// Configuration file (flags override it).
+    /// Configuration file (YAML, keys as the flags' names); flags override it.
     #[arg(long, short)]
     config: Option<PathBuf>,
     /// Sui gRPC endpoint.
     #[arg(long, env = "NAUTILUS_CHAIN_URL")]
     chain_url: Option<String>,
+    /// The contract package id.
+    #[arg(long, env = "NAUTILUS_PACKAGE")]
+    package: Option<String>,
     /// The cluster object this node serves.
     #[arg(long, env = "NAUTILUS_CLUSTER")]
     cluster: Option<String>,
-    /// File holding the node's key.
-    #[arg(long)]
-    key_file: Option<PathBuf>,
     /// Kubeconfig of the cluster; in-cluster configuration when absent.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-    /// Where the cursor and the execution journal are kept.
+    /// Keys, checkpoint cursor and execution journal [default: the user's data directory].
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Requests executed at once.
-    #[arg(long, default_value_t = 32)]
-    concurrency: usize,
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, default_value = "127.0.0.1:9184")]
-    metrics_listen: String,
-    /// More logging (-v, -vv).
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
+    metrics_listen: SocketAddr,
 }
 
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Run(_) => Err(CliError::NotYetAvailable { command: "nautilus run", issue: 6 }),
+        Command::Run(args) => run_node(args),
     }
+}
+
+fn run_node(args: RunArgs) -> Result<(), CliError> {
+    let config = node_config(args)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    runtime.block_on(async move {
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(CliError::Runtime)?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            let _ = stop_tx.send(true);
+        });
+        node::run(config, stop, None).await.map_err(CliError::Node)
+    })
+}
+
+/// The config file, then flags over it, validated before anything starts.
+fn node_config(args: RunArgs) -> Result<NodeConfig, CliError> {
+    let mut value: serde_yaml::Mapping = match &args.config {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| CliError::ReadFile { path: path.clone(), source })?;
+            serde_yaml::from_str(&text)
+                .map_err(|e| CliError::InvalidConfig { path: path.clone(), message: e.to_string() })?
+        }
+        None => serde_yaml::Mapping::new(),
+    };
+    let mut set = |key: &str, v: Option<serde_yaml::Value>| {
+        if let Some(v) = v {
+            value.insert(key.into(), v);
+        }
+    };
+    set("chain-url", args.chain_url.map(Into::into));
+    set("package", args.package.map(Into::into));
+    set("cluster", args.cluster.map(Into::into));
+    set("kubeconfig", args.kubeconfig.map(|p| p.display().to_string().into()));
+    set("concurrency", args.concurrency.map(|c| (c as u64).into()));
+    set("metrics-listen", Some(args.metrics_listen.to_string().into()));
+    set("data-dir", args.data_dir.map(|p| p.display().to_string().into()));
+    if !value.contains_key("data-dir") {
+        let default = directories::ProjectDirs::from("", "", "nautilus").ok_or(CliError::NoHomeDirectory)?;
+        value.insert("data-dir".into(), default.data_dir().display().to_string().into());
+    }
+    let origin = args.config.unwrap_or_else(|| PathBuf::from("flags"));
+    serde_yaml::from_value(serde_yaml::Value::Mapping(value)).map_err(|e| CliError::InvalidConfig {
+        path: origin,
+        message: format!("{e} (set it in the file or with its flag)"),
+    })
 }
 
 #[cfg(test)]
@@ -72,11 +123,27 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    fn args(argv: &[&str]) -> RunArgs {
+        let Command::Run(args) =
+            Cli::try_parse_from(std::iter::once("nautilus").chain(argv.iter().copied())).unwrap().command;
+        args
+    }
+
     #[test]
-    fn run_defaults() {
-        let cli = Cli::try_parse_from(["nautilus", "run"]).unwrap();
-        let Command::Run(args) = cli.command;
-        assert_eq!(args.concurrency, 32);
-        assert_eq!(args.metrics_listen, "127.0.0.1:9184");
+    fn flags_override_the_file_and_missing_fields_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.yaml");
+        std::fs::write(&file, "chain-url: http://127.0.0.1:9000\npackage: '0x2'\ncluster: '0xc1'\nconcurrency: 4\n")
+            .unwrap();
+        let f = file.to_str().unwrap();
+        let config = node_config(args(&["run", "-c", f, "--concurrency", "8", "--data-dir", "/tmp/n"])).unwrap();
+        assert_eq!((config.concurrency, config.chain_url.as_str()), (8, "http://127.0.0.1:9000"));
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/n"));
+        assert_eq!(config.metrics_listen.unwrap().to_string(), "127.0.0.1:9184");
+        let err = node_config(args(&["run", "--data-dir", "/tmp/n"])).unwrap_err().to_string();
+        assert!(err.contains("chain-url"), "{err}");
+        std::fs::write(&file, "chain-url: x\nbogus: 1\n").unwrap();
+        let err = node_config(args(&["run", "-c", f])).unwrap_err().to_string();
+        assert!(err.contains("bogus"), "{err}");
     }
 }

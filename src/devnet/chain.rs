@@ -16,9 +16,9 @@ use tokio::sync::broadcast;
 
 use super::error::DevnetError;
 use super::execute::{self, ClockContents, CoinContents, Outcome, REFERENCE_GAS_PRICE, Rejection};
+use super::state::{CheckpointRecord, Ledger, TransactionRecord, changed_objects};
 use super::state::{Genesis, Record};
 use crate::journal::Journal;
-use super::state::{CheckpointRecord, Ledger, TransactionRecord, changed_objects};
 
 /// SUI in the faucet at genesis, in MIST.
 pub const FAUCET_SUPPLY: u64 = 10_000_000_000 * 1_000_000_000;

@@ -103,23 +103,43 @@ mod tests {
         assert_eq!(attrs("GET", "/api/v1/pods"), t(Verb::List, "", "pods", "", ""));
         assert_eq!(attrs("GET", "/api/v1/namespaces/default/pods?limit=500"), t(Verb::List, "", "pods", "default", ""));
         assert_eq!(attrs("GET", "/api/v1/namespaces/default/pods/web"), t(Verb::Get, "", "pods", "default", "web"));
-        assert_eq!(attrs("GET", "/api/v1/namespaces/default/pods/web/log"), t(Verb::Get, "", "pods/log", "default", "web"));
-        assert_eq!(attrs("GET", "/api/v1/namespaces/default/pods?watch=true"), t(Verb::Watch, "", "pods", "default", ""));
-        assert_eq!(attrs("POST", "/apis/apps/v1/namespaces/prod/deployments"), t(Verb::Create, "apps", "deployments", "prod", ""));
-        assert_eq!(attrs("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web/scale"), t(Verb::Patch, "apps", "deployments/scale", "prod", "web"));
+        assert_eq!(
+            attrs("GET", "/api/v1/namespaces/default/pods/web/log"),
+            t(Verb::Get, "", "pods/log", "default", "web")
+        );
+        assert_eq!(
+            attrs("GET", "/api/v1/namespaces/default/pods?watch=true"),
+            t(Verb::Watch, "", "pods", "default", "")
+        );
+        assert_eq!(
+            attrs("POST", "/apis/apps/v1/namespaces/prod/deployments"),
+            t(Verb::Create, "apps", "deployments", "prod", "")
+        );
+        assert_eq!(
+            attrs("PATCH", "/apis/apps/v1/namespaces/prod/deployments/web/scale"),
+            t(Verb::Patch, "apps", "deployments/scale", "prod", "web")
+        );
         assert_eq!(attrs("PUT", "/api/v1/namespaces/a/configmaps/c"), t(Verb::Update, "", "configmaps", "a", "c"));
         assert_eq!(attrs("DELETE", "/api/v1/namespaces/a/secrets/s"), t(Verb::Delete, "", "secrets", "a", "s"));
         assert_eq!(attrs("DELETE", "/api/v1/namespaces/a/secrets"), t(Verb::DeleteCollection, "", "secrets", "a", ""));
         assert_eq!(attrs("GET", "/api/v1/namespaces"), t(Verb::List, "", "namespaces", "", ""));
         assert_eq!(attrs("GET", "/api/v1/namespaces/kube-system"), t(Verb::Get, "", "namespaces", "", "kube-system"));
         assert_eq!(attrs("GET", "/api/v1/nodes/kwok-node-0"), t(Verb::Get, "", "nodes", "", "kwok-node-0"));
-        assert_eq!(attrs("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles"), t(Verb::List, "rbac.authorization.k8s.io", "clusterroles", "", ""));
+        assert_eq!(
+            attrs("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles"),
+            t(Verb::List, "rbac.authorization.k8s.io", "clusterroles", "", "")
+        );
     }
 
     #[test]
     fn non_resource_paths_and_odd_methods_are_refused() {
-        for path in ["/api", "/apis", "/version", "/openapi/v3", "/apis/apps/v1", "/healthz", "/api/v1/namespaces/a/pods/b/c/d"] {
-            assert!(matches!(RequestAttributes::from_http("GET", path), Err(AttributesError::NotResource(_))), "{path}");
+        for path in
+            ["/api", "/apis", "/version", "/openapi/v3", "/apis/apps/v1", "/healthz", "/api/v1/namespaces/a/pods/b/c/d"]
+        {
+            assert!(
+                matches!(RequestAttributes::from_http("GET", path), Err(AttributesError::NotResource(_))),
+                "{path}"
+            );
         }
         assert!(matches!(RequestAttributes::from_http("TRACE", "/api/v1/pods"), Err(AttributesError::Method(_))));
     }

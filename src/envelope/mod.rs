@@ -85,6 +85,27 @@ pub struct ResponseEnvelope {
     pub body: Vec<u8>,
 }
 
+impl ResponseEnvelope {
+    /// A Kubernetes `Status` failure, as the API server itself would answer: `reason` is the
+    /// Kubernetes reason (`Forbidden`, `BadRequest`, ...), `message` a sentence for the user.
+    pub fn status(code: u16, reason: &str, message: &str) -> ResponseEnvelope {
+        let body = serde_json::json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "code": code,
+        });
+        ResponseEnvelope {
+            status: code,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: serde_json::to_vec(&body).expect("JSON"),
+        }
+    }
+}
+
 /// What a ciphertext belongs to; sealed as associated data, so opening it anywhere else fails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Binding {
@@ -216,7 +237,7 @@ impl Sealed {
         let mut plain = Vec::new();
         zstd::stream::read::Decoder::new(compressed.as_slice())
             .map_err(|e| EnvelopeError::Decompress(e.to_string()))?
-            .take(max_len as u64 + 1)
+            .take((max_len as u64).saturating_add(1))
             .read_to_end(&mut plain)
             .map_err(|e| EnvelopeError::Decompress(e.to_string()))?;
         if plain.len() > max_len {

@@ -1,0 +1,107 @@
+//! `/healthz`, `/readyz` and Prometheus `/metrics`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use prometheus::{Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+use super::error::NodeError;
+
+/// The node's metrics.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests answered, by verb and HTTP status.
+    pub requests: IntCounterVec,
+    /// Time from seeing a complete request to its response landing, by verb.
+    pub latency: HistogramVec,
+    /// Time the Kubernetes API took, by verb.
+    pub kube_latency: HistogramVec,
+    /// Errors, by kind.
+    pub errors: IntCounterVec,
+    /// Last checkpoint processed.
+    pub checkpoint: IntGauge,
+    /// Seconds between the last processed checkpoint's timestamp and now.
+    pub lag: Gauge,
+    ready: Arc<AtomicBool>,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("nautilus".into()), None).expect("registry");
+        let requests =
+            IntCounterVec::new(Opts::new("requests_total", "Requests answered"), &["verb", "code"]).expect("metric");
+        let buckets = vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+        let latency = HistogramVec::new(
+            HistogramOpts::new("request_seconds", "From a complete request seen on chain to its response on chain")
+                .buckets(buckets.clone()),
+            &["verb"],
+        )
+        .expect("metric");
+        let kube_latency =
+            HistogramVec::new(HistogramOpts::new("kube_seconds", "Kubernetes API time").buckets(buckets), &["verb"])
+                .expect("metric");
+        let errors = IntCounterVec::new(Opts::new("errors_total", "Errors by kind"), &["kind"]).expect("metric");
+        let checkpoint = IntGauge::new("checkpoint", "Last checkpoint processed").expect("metric");
+        let lag = Gauge::new("chain_lag_seconds", "Age of the last processed checkpoint").expect("metric");
+        for m in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(kube_latency.clone()),
+            Box::new(errors.clone()),
+            Box::new(checkpoint.clone()),
+            Box::new(lag.clone()),
+        ] {
+            registry.register(m).expect("unique metric");
+        }
+        Metrics { registry, requests, latency, kube_latency, errors, checkpoint, lag, ready: Arc::default() }
+    }
+
+    /// Marks the node ready (following the chain).
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// Serves the endpoints on `addr` until the task is dropped; returns the bound address.
+    pub async fn serve(self, addr: SocketAddr) -> Result<SocketAddr, NodeError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| NodeError::Bind { addr: addr.to_string(), source })?;
+        let bound = listener.local_addr().map_err(|source| NodeError::Bind { addr: addr.to_string(), source })?;
+        let router = axum::Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .route("/readyz", axum::routing::get(readyz))
+            .route("/metrics", axum::routing::get(metrics))
+            .with_state(self);
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "metrics server stopped");
+            }
+        });
+        Ok(bound)
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+async fn readyz(State(m): State<Metrics>) -> (StatusCode, &'static str) {
+    if m.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not following the chain yet")
+    }
+}
+
+async fn metrics(State(m): State<Metrics>) -> String {
+    let mut out = Vec::new();
+    TextEncoder::new().encode(&m.registry.gather(), &mut out).expect("text encoding");
+    String::from_utf8(out).expect("UTF-8")
+}

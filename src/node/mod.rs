@@ -1,0 +1,234 @@
+//! The Nautilus node: follows the chain, executes the requests addressed to it on the
+//! cluster's Kubernetes API as the requester, and answers on chain with sealed responses.
+//!
+//! This module owns the node's keys ([`keys`]), its checkpoint cursor and the follower
+//! ([`follow`]), request handling with its exactly-once journal ([`requests`]), the Kubernetes
+//! client ([`kube`]), the gas coin pool ([`gas`]) and its health and metrics endpoints
+//! ([`health`]). It has no inbound API for users: the chain is its only input. Its main type is
+//! [`NodeConfig`], run with [`run`].
+
+mod error;
+pub mod follow;
+mod gas;
+pub mod health;
+pub mod keys;
+pub mod kube;
+pub mod requests;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use sui_sdk_types::Address;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+pub use error::NodeError;
+use follow::CheckpointEvents;
+use requests::{Entry, Processor};
+
+use crate::chain::ChainClient;
+use crate::contract::events::{RequestChunk, RequestSubmitted, ResponseStored};
+use crate::contract::objects::{Cluster, MoveType};
+use crate::envelope::Reassembly;
+use crate::journal::Journal;
+
+/// File of the checkpoint cursor in the data directory.
+pub const CURSOR_FILE: &str = "cursor";
+/// File of the execution journal in the data directory.
+pub const JOURNAL_FILE: &str = "executions.journal";
+/// Default number of requests executed at once.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+/// Default largest request body (decompressed), in bytes.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// How to run a node (the config file's shape; flags override it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Sui gRPC endpoint.
+    pub chain_url: String,
+    /// The contract package.
+    pub package: Address,
+    /// The cluster object this node serves.
+    pub cluster: Address,
+    /// Keys, cursor and execution journal.
+    pub data_dir: PathBuf,
+    /// Kubeconfig of the cluster; in-cluster configuration when absent.
+    pub kubeconfig: Option<PathBuf>,
+    /// Requests executed at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Address of /healthz, /readyz and /metrics.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body: usize,
+}
+
+fn default_concurrency() -> usize {
+    DEFAULT_CONCURRENCY
+}
+
+fn default_max_body() -> usize {
+    DEFAULT_MAX_BODY
+}
+
+/// A request seen on chain whose body is still arriving.
+struct Pending {
+    submitted: RequestSubmitted,
+    chunks: Reassembly,
+    checkpoint: u64,
+}
+
+/// Runs the node until `stop` turns true. Returns the metrics address once bound through
+/// `bound` (if given), so callers on port 0 can find it.
+pub async fn run(
+    config: NodeConfig,
+    mut stop: watch::Receiver<bool>,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> Result<(), NodeError> {
+    let keys = keys::NodeKeys::load_or_create(&config.data_dir)?;
+    let me = keys.address();
+    let mut client = ChainClient::new(&config.chain_url, config.package)?;
+    let cluster: Cluster = client.move_object(config.cluster).await?;
+    let registered = cluster.node(&me).is_some_and(|n| {
+        n.sealing_key == keys.sealing.public_key().to_bytes()
+            || n.previous_sealing_key == keys.sealing.public_key().to_bytes()
+    });
+    if !registered {
+        return Err(NodeError::NotRegistered {
+            address: me.to_string(),
+            cluster: config.cluster.to_string(),
+            signing_key: hex(keys.signing.public_key().inner()),
+            sealing_key: hex(&keys.sealing.public_key().to_bytes()),
+        });
+    }
+    let cluster_arg = client.object_arg(config.cluster).await?;
+    let metrics = health::Metrics::new();
+    if let Some(addr) = config.metrics_listen {
+        let addr = metrics.clone().serve(addr).await?;
+        if let Some(bound) = bound {
+            let _ = bound.send(addr);
+        }
+    }
+    let kube = kube::KubeApi::connect(config.kubeconfig.as_deref()).await?;
+    let gas = gas::GasPool::prepare(&mut client, &keys.signing, me, config.concurrency.clamp(1, 64)).await?;
+    let (journal, entries) = Journal::<Entry>::open(&config.data_dir.join(JOURNAL_FILE))?;
+    let processor = Arc::new(Processor::new(
+        config.cluster,
+        cluster_arg,
+        keys,
+        client.clone(),
+        kube,
+        gas,
+        journal,
+        entries,
+        metrics.clone(),
+        config.max_body,
+    ));
+
+    let cursor_path = config.data_dir.join(CURSOR_FILE);
+    let start = read_cursor(&cursor_path)?;
+    let (tx, mut rx) = mpsc::channel::<CheckpointEvents>(64);
+    let follower = tokio::spawn(follow::follow(client, config.package, start, tx));
+    metrics.set_ready();
+    tracing::info!(node = %me, cluster = %config.cluster, from_checkpoint = start, "node running");
+
+    let limit = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let running: Arc<Mutex<HashMap<Address, u64>>> = Arc::default();
+    let mut pending: HashMap<Address, Pending> = HashMap::new();
+    loop {
+        let checkpoint = tokio::select! {
+            c = rx.recv() => match c { Some(c) => c, None => break },
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        for event in &checkpoint.events {
+            let (module, name) = (event.module.as_str(), event.type_.name().as_str());
+            if (module, name) == (RequestSubmitted::MODULE, RequestSubmitted::NAME) {
+                let Ok(s) = bcs::from_bytes::<RequestSubmitted>(&event.contents) else { continue };
+                if s.cluster_id == config.cluster && s.node == me && !processor.is_answered(&s.request_id) {
+                    let chunks =
+                        Reassembly::new(s.chunk_count, s.body_len, s.body_digest.clone().try_into().unwrap_or([0; 32]));
+                    pending.insert(s.request_id, Pending { submitted: s, chunks, checkpoint: checkpoint.sequence });
+                }
+            } else if (module, name) == (RequestChunk::MODULE, RequestChunk::NAME) {
+                let Ok(c) = bcs::from_bytes::<RequestChunk>(&event.contents) else { continue };
+                if let Some(p) = pending.get_mut(&c.request_id)
+                    && let Err(e) = p.chunks.add(c.index, c.data)
+                {
+                    tracing::warn!(request = %c.request_id, error = %e, "bad request chunk");
+                }
+            } else if (module, name) == (ResponseStored::MODULE, ResponseStored::NAME) {
+                let Ok(r) = bcs::from_bytes::<ResponseStored>(&event.contents) else { continue };
+                pending.remove(&r.request_id);
+            }
+        }
+        let complete: Vec<Address> =
+            pending.iter().filter(|(_, p)| p.chunks.is_complete()).map(|(id, _)| *id).collect();
+        for id in complete {
+            let Pending { submitted, chunks, checkpoint: seen } = pending.remove(&id).expect("listed");
+            running.lock().expect("lock").insert(id, seen);
+            let (processor, running, limit) = (processor.clone(), running.clone(), limit.clone());
+            tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await.expect("never closed");
+                let outcome = match chunks.finish() {
+                    Ok(sealed) => processor.handle(submitted, sealed).await,
+                    Err(e) => {
+                        tracing::warn!(request = %id, error = %e, "request body does not reassemble");
+                        Ok(())
+                    }
+                };
+                match outcome {
+                    Ok(()) => {
+                        running.lock().expect("lock").remove(&id);
+                    }
+                    // Left in `running`: the cursor stays before it, and a restart retries it.
+                    Err(e) => {
+                        processor.metrics.errors.with_label_values(&["answer"]).inc();
+                        tracing::error!(request = %id, error = %e, "request not answered");
+                    }
+                }
+            });
+        }
+        // The cursor never passes a request that is not answered yet.
+        let oldest_open =
+            running.lock().expect("lock").values().chain(pending.values().map(|p| &p.checkpoint)).min().copied();
+        let cursor = oldest_open.unwrap_or(checkpoint.sequence + 1).min(checkpoint.sequence + 1);
+        write_cursor(&cursor_path, cursor)?;
+        metrics.checkpoint.set(checkpoint.sequence as i64);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        metrics.lag.set(now_ms.saturating_sub(checkpoint.timestamp_ms) as f64 / 1000.0);
+    }
+    follower.abort();
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read_cursor(path: &std::path::Path) -> Result<u64, NodeError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| NodeError::Config(format!("{} does not hold a checkpoint number", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(source) => Err(NodeError::Io { action: "reading", path: path.into(), source }),
+    }
+}
+
+/// Replaces the cursor atomically (write, fsync, rename).
+fn write_cursor(path: &std::path::Path, cursor: u64) -> Result<(), NodeError> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let io = |action, source| NodeError::Io { action, path: path.into(), source };
+    let mut file = std::fs::File::create(&tmp).map_err(|e| io("writing", e))?;
+    file.write_all(cursor.to_string().as_bytes()).and_then(|()| file.sync_data()).map_err(|e| io("writing", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io("replacing", e))
+}

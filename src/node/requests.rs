@@ -1,0 +1,352 @@
+//! Handling one request: open it, check it is what the contract approved, execute it once,
+//! answer on chain.
+//!
+//! Exactly once: a mutating request is journaled `Started` (durably) before it reaches the
+//! Kubernetes API and `Executed`, with its sealed response, right after; `Answered` once the
+//! response is on chain. After a crash, a request found again on the chain is answered from
+//! the journal: `Answered` is skipped, `Executed` gets its stored response submitted, and
+//! `Started` without `Executed` (the crash hit during execution, its outcome unknown) is never
+//! run again: it is answered with a 500 Status saying so. Reads are not journaled before
+//! execution: running one twice changes nothing. The contract deletes the `Request` when it is
+//! answered, so a response can land only once whatever the node does.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sui_sdk_types::Address;
+use sui_transaction_builder::TransactionBuilder;
+
+use super::error::NodeError;
+use super::gas::GasPool;
+use super::health::Metrics;
+use super::keys::NodeKeys;
+use super::kube::{KubeApi, impersonated_groups, impersonated_user};
+use crate::chain::{ChainClient, ChainError};
+use crate::contract::calls::{MAX_CHUNK_LEN, ResponseRecord};
+use crate::contract::events::RequestSubmitted;
+use crate::contract::objects::SealToken;
+use crate::contract::{Contract, ObjectArg, Role, Verb};
+use crate::envelope::{Binding, PublicKey, RequestAttributes, RequestEnvelope, ResponseEnvelope, Sealed};
+use crate::journal::Journal;
+
+/// Chunks per transaction: 7 × 16 KiB stays under Sui's 128 KiB transaction limit.
+const CHUNKS_PER_TRANSACTION: usize = 7;
+
+/// One entry of the execution journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Entry {
+    /// A mutating request is about to reach the Kubernetes API.
+    Started(Address),
+    /// It was executed; the sealed response (and its status) to submit.
+    Executed {
+        /// The request.
+        request: Address,
+        /// HTTP status.
+        status: u16,
+        /// The sealed response.
+        sealed: Vec<u8>,
+    },
+    /// The response is on chain.
+    Answered(Address),
+}
+
+/// Where a request stands, from the journal.
+#[derive(Debug, Clone)]
+enum State {
+    Started,
+    Executed { status: u16, sealed: Sealed },
+    Answered,
+}
+
+/// Everything a request handler needs; shared by all of them.
+#[derive(Debug)]
+pub struct Processor {
+    pub(super) cluster: Address,
+    pub(super) cluster_arg: ObjectArg,
+    pub(super) keys: NodeKeys,
+    pub(super) contract: Contract,
+    pub(super) client: ChainClient,
+    pub(super) kube: KubeApi,
+    pub(super) gas: GasPool,
+    pub(super) journal: Journal<Entry>,
+    states: Mutex<HashMap<Address, State>>,
+    roles: Mutex<HashMap<Address, Role>>,
+    pub(super) metrics: Metrics,
+    pub(super) max_body: usize,
+}
+
+impl Processor {
+    /// A processor whose journal state is `entries`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        cluster: Address,
+        cluster_arg: ObjectArg,
+        keys: NodeKeys,
+        client: ChainClient,
+        kube: KubeApi,
+        gas: GasPool,
+        journal: Journal<Entry>,
+        entries: Vec<Entry>,
+        metrics: Metrics,
+        max_body: usize,
+    ) -> Processor {
+        let mut states = HashMap::new();
+        for entry in entries {
+            match entry {
+                Entry::Started(r) => {
+                    states.insert(r, State::Started);
+                }
+                Entry::Executed { request, status, sealed } => {
+                    states.insert(request, State::Executed { status, sealed: Sealed(sealed) });
+                }
+                Entry::Answered(r) => {
+                    states.insert(r, State::Answered);
+                }
+            }
+        }
+        let contract = Contract::new(client.package());
+        Processor {
+            cluster,
+            cluster_arg,
+            keys,
+            contract,
+            client,
+            kube,
+            gas,
+            journal,
+            states: Mutex::new(states),
+            roles: Mutex::default(),
+            metrics,
+            max_body,
+        }
+    }
+
+    /// Whether the journal says the request is answered.
+    pub fn is_answered(&self, request: &Address) -> bool {
+        matches!(self.states.lock().expect("lock").get(request), Some(State::Answered))
+    }
+
+    async fn record(&self, entry: Entry) -> Result<(), NodeError> {
+        let state = match &entry {
+            Entry::Started(_) => State::Started,
+            Entry::Executed { status, sealed, .. } => {
+                State::Executed { status: *status, sealed: Sealed(sealed.clone()) }
+            }
+            Entry::Answered(_) => State::Answered,
+        };
+        let request = match &entry {
+            Entry::Started(r) | Entry::Answered(r) => *r,
+            Entry::Executed { request, .. } => *request,
+        };
+        self.journal.append(&entry)?.await.map_err(|_| crate::journal::JournalError::Closed)?;
+        self.states.lock().expect("lock").insert(request, state);
+        Ok(())
+    }
+
+    /// Handles a complete request: executes it at most once and answers it on chain.
+    pub async fn handle(&self, submitted: RequestSubmitted, sealed: Sealed) -> Result<(), NodeError> {
+        let started = Instant::now();
+        let request = submitted.request_id;
+        let verb = Verb::from_code(submitted.verb).unwrap_or(Verb::Get);
+        let known = self.states.lock().expect("lock").get(&request).cloned();
+        let (status, response) = match known {
+            Some(State::Answered) => return Ok(()),
+            Some(State::Executed { status, sealed }) => (status, sealed),
+            Some(State::Started) => {
+                let response = ResponseEnvelope::status(
+                    500,
+                    "InternalError",
+                    &format!(
+                        "node {} restarted while executing request {request}; its outcome is unknown and it was not run again: check the object's state before retrying",
+                        self.keys.address()
+                    ),
+                );
+                (500, self.seal_response(&submitted, &response)?)
+            }
+            None => {
+                let response = self.execute(&submitted, &sealed, verb).await?;
+                let status = response.status;
+                let sealed = self.seal_response(&submitted, &response)?;
+                if !verb.is_read() {
+                    self.record(Entry::Executed { request, status, sealed: sealed.0.clone() }).await?;
+                }
+                (status, sealed)
+            }
+        };
+        self.answer(request, status, &response).await?;
+        self.record(Entry::Answered(request)).await?;
+        self.metrics.requests.with_label_values(&[verb.as_str(), &status.to_string()]).inc();
+        self.metrics.latency.with_label_values(&[verb.as_str()]).observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// Opens, checks and executes a request never seen before.
+    async fn execute(
+        &self,
+        submitted: &RequestSubmitted,
+        sealed: &Sealed,
+        verb: Verb,
+    ) -> Result<ResponseEnvelope, NodeError> {
+        let approved = RequestAttributes {
+            verb: submitted.verb,
+            group: submitted.group.clone(),
+            resource: submitted.resource.clone(),
+            namespace: submitted.namespace.clone(),
+            name: submitted.name.clone(),
+        };
+        let binding =
+            Binding::Request { cluster: self.cluster, requester: submitted.requester, audit: approved.digest() };
+        let key = if submitted.sealing_key == self.keys.sealing.public_key().to_bytes() {
+            &self.keys.sealing
+        } else {
+            self.metrics.errors.with_label_values(&["unknown_sealing_key"]).inc();
+            return Ok(ResponseEnvelope::status(
+                409,
+                "Conflict",
+                "the request was sealed to a key this node does not hold; retry to seal it to the node's current key",
+            ));
+        };
+        let envelope: RequestEnvelope = match sealed.open(key, &binding, self.max_body) {
+            Ok(e) => e,
+            Err(e) => {
+                self.metrics.errors.with_label_values(&["unsealable"]).inc();
+                return Ok(ResponseEnvelope::status(
+                    400,
+                    "BadRequest",
+                    &format!("the sealed request could not be opened: {e}"),
+                ));
+            }
+        };
+        match RequestAttributes::from_http(&envelope.method, &envelope.path) {
+            Ok(actual) if actual == approved => {}
+            Ok(actual) => {
+                self.metrics.errors.with_label_values(&["mismatch"]).inc();
+                return Ok(ResponseEnvelope::status(
+                    403,
+                    "Forbidden",
+                    &format!(
+                        "the request {} {} is {} on {}, not the {} on {} the contract approved; it was not executed",
+                        envelope.method,
+                        envelope.path,
+                        Verb::from_code(actual.verb).map(Verb::as_str).unwrap_or("?"),
+                        describe(&actual),
+                        verb,
+                        describe(&approved)
+                    ),
+                ));
+            }
+            Err(e) => {
+                self.metrics.errors.with_label_values(&["mismatch"]).inc();
+                return Ok(ResponseEnvelope::status(403, "Forbidden", &format!("{e}; it was not executed")));
+            }
+        }
+        let role = self.role(submitted.token_id).await?;
+        if !verb.is_read() {
+            self.record(Entry::Started(submitted.request_id)).await?;
+        }
+        let kube_started = Instant::now();
+        let result =
+            self.kube.execute(&envelope, &impersonated_user(&submitted.requester), &impersonated_groups(role)).await;
+        self.metrics.kube_latency.with_label_values(&[verb.as_str()]).observe(kube_started.elapsed().as_secs_f64());
+        Ok(result.unwrap_or_else(|e| {
+            self.metrics.errors.with_label_values(&["kubernetes"]).inc();
+            ResponseEnvelope::status(502, "InternalError", &format!("the node could not reach the Kubernetes API: {e}"))
+        }))
+    }
+
+    /// The role of a token, read once from the chain.
+    async fn role(&self, token: Address) -> Result<Role, NodeError> {
+        if let Some(role) = self.roles.lock().expect("lock").get(&token) {
+            return Ok(*role);
+        }
+        let object: SealToken = self.client.clone().move_object(token).await?;
+        let role = Role::from_code(object.role).unwrap_or(Role::None);
+        self.roles.lock().expect("lock").insert(token, role);
+        Ok(role)
+    }
+
+    fn seal_response(&self, submitted: &RequestSubmitted, response: &ResponseEnvelope) -> Result<Sealed, NodeError> {
+        let reply = PublicKey::from_bytes(&submitted.reply_key).map_err(|e| NodeError::Config(e.to_string()))?;
+        let binding = Binding::Response { cluster: self.cluster, request: submitted.request_id };
+        Sealed::seal(response, &reply, &binding).map_err(|e| NodeError::Config(e.to_string()))
+    }
+
+    /// Puts the response on chain: `respond` (+ `close` when it fits), then `respond_more`.
+    async fn answer(&self, request: Address, status: u16, sealed: &Sealed) -> Result<(), NodeError> {
+        let mut client = self.client.clone();
+        let request_arg = match client.object_arg(request).await {
+            Ok(arg) => arg,
+            // Already answered and deleted, by this node before a crash.
+            Err(e) if e.code() == Some(tonic::Code::NotFound) || e.code() == Some(tonic::Code::FailedPrecondition) => {
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let chunks = sealed.chunks(MAX_CHUNK_LEN);
+        let mut batches = chunks.chunks(CHUNKS_PER_TRANSACTION).map(<[Vec<u8>]>::to_vec).collect::<Vec<_>>();
+        if batches.is_empty() {
+            batches.push(vec![]);
+        }
+        let last = batches.len() - 1;
+        for (i, batch) in batches.into_iter().enumerate() {
+            let mut tx = TransactionBuilder::new();
+            let built = if i == 0 {
+                let record = ResponseRecord {
+                    status,
+                    body_len: sealed.0.len() as u64,
+                    body_digest: sealed.digest(),
+                    chunk_count: chunks.len() as u32,
+                    chunks: batch,
+                };
+                self.contract.respond(&mut tx, request_arg, self.cluster_arg, &record)
+            } else {
+                self.contract.respond_more(&mut tx, request_arg, batch)
+            };
+            built.map_err(|e| NodeError::Config(e.to_string()))?;
+            if i == last {
+                self.contract.close(&mut tx, request_arg).map_err(|e| NodeError::Config(e.to_string()))?;
+            }
+            match self.submit(&mut client, tx).await {
+                Ok(()) => {}
+                Err(ChainError::Abort { abort: Some(a), .. }) if a.name == "EAlreadyAnswered" && i == 0 => {
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Executes `tx` paying with a pooled gas coin, and returns the coin at its new version.
+    async fn submit(&self, client: &mut ChainClient, tx: TransactionBuilder) -> Result<(), ChainError> {
+        let coin = self.gas.take().await;
+        let id = *coin.object_id();
+        let result = client.execute(tx, &self.keys.signing, coin).await;
+        let next = match &result {
+            Ok(executed) => executed.written(id),
+            Err(_) => None,
+        };
+        let next = match next {
+            Some(next) => next,
+            // After a failure, or to be safe, read the coin's current version back.
+            None => match client.object(id).await {
+                Ok(o) => sui_sdk_types::ObjectReference::new(id, o.version(), o.digest()),
+                Err(e) => {
+                    tracing::error!(coin = %id, error = %e, "gas coin lost from the pool");
+                    return result.map(|_| ());
+                }
+            },
+        };
+        self.gas.put(next).await;
+        result.map(|_| ())
+    }
+}
+
+fn describe(a: &RequestAttributes) -> String {
+    let group = if a.group.is_empty() { String::new() } else { format!(".{}", a.group) };
+    let scope = if a.namespace.is_empty() { "cluster scope".to_string() } else { format!("namespace {}", a.namespace) };
+    let name = if a.name.is_empty() { String::new() } else { format!(" {}", a.name) };
+    format!("{}{group}{name} in {scope}", a.resource)
+}

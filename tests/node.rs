@@ -1,0 +1,274 @@
+//! The Nautilus node against the devnet and a real control plane, with requests submitted as a
+//! client would (`proxy::RoundTrip`).
+
+use std::time::Duration;
+
+use kubectl_sui::chain::ChainClient;
+use kubectl_sui::contract::events::TokenIssued;
+use kubectl_sui::contract::objects::Policy;
+use kubectl_sui::contract::{CallArg, Contract, Role};
+use kubectl_sui::controlplane::ControlPlane;
+use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
+use kubectl_sui::envelope::{RequestAttributes, RequestEnvelope};
+use kubectl_sui::node::keys::NodeKeys;
+use kubectl_sui::node::{self, NodeConfig};
+use kubectl_sui::proxy::RoundTrip;
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use sui_sdk_types::Address;
+use sui_transaction_builder::TransactionBuilder;
+use tokio::sync::watch;
+
+use crate::util::start_control_plane;
+
+const SUI: u64 = 1_000_000_000;
+
+/// RBAC for the groups the node impersonates.
+const BINDINGS: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: sui-view}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "sui:view"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: sui-edit}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "sui:edit"}]
+"#;
+
+struct Setup {
+    plane: ControlPlane,
+    _plane_dir: tempfile::TempDir,
+    devnet: Devnet,
+    _chain_dir: tempfile::TempDir,
+    node_dir: tempfile::TempDir,
+    cluster: Address,
+    faucet: sui_rpc::faucet::FaucetClient,
+}
+
+fn addr(k: &Ed25519PrivateKey) -> Address {
+    k.public_key().derive_address()
+}
+
+async fn funded(faucet: &sui_rpc::faucet::FaucetClient) -> Ed25519PrivateKey {
+    let key = Ed25519PrivateKey::generate(rand_core::OsRng);
+    faucet.request(addr(&key)).await.expect("faucet");
+    key
+}
+
+async fn execute(
+    client: &mut ChainClient,
+    key: &Ed25519PrivateKey,
+    tx: TransactionBuilder,
+) -> kubectl_sui::chain::Executed {
+    let gas = client.gas_coins(addr(key)).await.unwrap().remove(0);
+    client.execute(tx, key, gas).await.expect("transaction")
+}
+
+async fn setup() -> Setup {
+    let (plane, plane_dir) = start_control_plane(1);
+    plane.kubectl_stdin(&["apply", "-f", "-"], BINDINGS).unwrap();
+    let chain_dir = tempfile::tempdir().unwrap();
+    let devnet = Devnet::start(DevnetConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        faucet_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: chain_dir.path().to_path_buf(),
+        checkpoint_interval: Duration::from_millis(20),
+    })
+    .await
+    .unwrap();
+    let faucet = sui_rpc::faucet::FaucetClient::new(format!("{}/", devnet.faucet_url())).unwrap();
+    let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
+    let contract = Contract::new(package_id());
+    let admin = funded(&faucet).await;
+    let policy = Policy {
+        min_write_stake: SUI,
+        token_lifetime_ms: 3_600_000,
+        unstake_lock_ms: 0,
+        allow_debug_nodes: true,
+        self_service_role: Role::Edit.code(),
+        slashing_enabled: false,
+    };
+    let mut tx = TransactionBuilder::new();
+    contract.create_cluster(&mut tx, "test", &policy).unwrap();
+    let created = execute(&mut client, &admin, tx).await.created();
+    let cluster = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Shared(_))).unwrap().0;
+    let cap = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Address(_))).unwrap().0;
+
+    let node_dir = tempfile::tempdir().unwrap();
+    let keys = NodeKeys::load_or_create(node_dir.path()).unwrap();
+    faucet.request(keys.address()).await.unwrap();
+    let mut tx = TransactionBuilder::new();
+    let (cap, cluster_arg) = (client.object_arg(cap).await.unwrap(), client.object_arg(cluster).await.unwrap());
+    contract
+        .register_debug_node(
+            &mut tx,
+            cap,
+            cluster_arg,
+            keys.address(),
+            keys.signing.public_key().inner(),
+            &keys.sealing.public_key().to_bytes(),
+        )
+        .unwrap();
+    execute(&mut client, &admin, tx).await;
+    Setup { plane, _plane_dir: plane_dir, devnet, _chain_dir: chain_dir, node_dir, cluster, faucet }
+}
+
+impl Setup {
+    fn node_config(&self) -> NodeConfig {
+        NodeConfig {
+            chain_url: self.devnet.grpc_url(),
+            package: package_id(),
+            cluster: self.cluster,
+            data_dir: self.node_dir.path().to_path_buf(),
+            kubeconfig: Some(self.plane.kubeconfig().to_path_buf()),
+            concurrency: 8,
+            metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+            max_body: node::DEFAULT_MAX_BODY,
+        }
+    }
+
+    /// Starts the node; dropping the sender stops it.
+    fn start_node(&self) -> (watch::Sender<bool>, tokio::task::JoinHandle<Result<(), node::NodeError>>) {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(node::run(self.node_config(), stopped, None));
+        (stop, task)
+    }
+
+    /// A requester with a token of `role` and `stake`, and its round trip to the node.
+    async fn requester(&self, role: Role, stake: u64) -> RoundTrip {
+        let key = funded(&self.faucet).await;
+        let mut client = ChainClient::new(&self.devnet.grpc_url(), package_id()).unwrap();
+        let cluster_arg = client.object_arg(self.cluster).await.unwrap();
+        let mut tx = TransactionBuilder::new();
+        let amount = tx.pure(&stake);
+        let gas_arg = tx.gas();
+        let coin = tx.split_coins(gas_arg, vec![amount]).remove(0);
+        Contract::new(package_id()).stake(&mut tx, cluster_arg, CallArg::Result(coin), role).unwrap();
+        let staked = execute(&mut client, &key, tx).await;
+        let token = staked.events_of::<TokenIssued>()[0].token_id;
+        let token_arg = client.object_arg(token).await.unwrap();
+        let keys = NodeKeys::load_or_create(self.node_dir.path()).unwrap();
+        let gas = client.gas_coins(addr(&key)).await.unwrap().remove(0);
+        RoundTrip {
+            client,
+            key,
+            cluster: self.cluster,
+            cluster_arg,
+            token_arg,
+            node: keys.address(),
+            node_key: keys.sealing.public_key(),
+            gas: tokio::sync::Mutex::new(gas),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+fn request(method: &str, path: &str, body: &str) -> RequestEnvelope {
+    let mut headers = vec![("accept".to_string(), "application/json".to_string())];
+    if !body.is_empty() {
+        let ct = if method == "PATCH" { "application/merge-patch+json" } else { "application/json" };
+        headers.push(("content-type".to_string(), ct.to_string()));
+    }
+    RequestEnvelope { method: method.into(), path: path.into(), headers, body: body.as_bytes().to_vec() }
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|_| panic!("JSON body: {}", String::from_utf8_lossy(body)))
+}
+
+const CONFIGMAPS: &str = "/api/v1/namespaces/default/configmaps";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_list_create_patch_delete_through_the_chain() {
+    let setup = setup().await;
+    let (_stop, _node) = setup.start_node();
+    let user = setup.requester(Role::Edit, 2 * SUI).await;
+
+    let created = user
+        .call(&request("POST", CONFIGMAPS, r#"{"metadata":{"name":"via-chain"},"data":{"k":"v1"}}"#))
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", String::from_utf8_lossy(&created.body));
+    assert_eq!(setup.plane.kubectl(&["get", "configmap", "via-chain", "-o", "jsonpath={.data.k}"]).unwrap(), "v1");
+
+    let got = user.call(&request("GET", &format!("{CONFIGMAPS}/via-chain"), "")).await.unwrap();
+    assert_eq!((got.status, json(&got.body)["data"]["k"].as_str()), (200, Some("v1")));
+    assert!(got.headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("application/json")));
+
+    let patched =
+        user.call(&request("PATCH", &format!("{CONFIGMAPS}/via-chain"), r#"{"data":{"k":"v2"}}"#)).await.unwrap();
+    assert_eq!(patched.status, 200);
+    assert_eq!(setup.plane.kubectl(&["get", "configmap", "via-chain", "-o", "jsonpath={.data.k}"]).unwrap(), "v2");
+
+    let listed = user.call(&request("GET", CONFIGMAPS, "")).await.unwrap();
+    let names: Vec<String> = json(&listed.body)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"via-chain".to_string()), "{names:?}");
+
+    let deleted = user.call(&request("DELETE", &format!("{CONFIGMAPS}/via-chain"), "")).await.unwrap();
+    assert_eq!(deleted.status, 200);
+    assert!(setup.plane.kubectl(&["get", "configmap", "via-chain"]).is_err());
+
+    // The API server saw the requester, not the node: RBAC applies to sui:0x… in sui:edit,
+    // and the edit role cannot touch cluster roles.
+    let refused =
+        user.call(&request("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", "")).await.unwrap();
+    assert_eq!(refused.status, 403);
+    let message = json(&refused.body)["message"].as_str().unwrap().to_string();
+    assert!(message.contains(&format!("sui:{}", addr(&user.key))), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_that_does_not_match_its_approval_is_refused_and_not_run() {
+    let setup = setup().await;
+    let (_stop, _node) = setup.start_node();
+    setup.plane.kubectl(&["create", "configmap", "keep-me"]).unwrap();
+    let user = setup.requester(Role::Edit, 2 * SUI).await;
+    // The envelope deletes, the published metadata says "get".
+    let lie = RequestAttributes::from_http("GET", &format!("{CONFIGMAPS}/keep-me")).unwrap();
+    let response =
+        user.call_with_attributes(&request("DELETE", &format!("{CONFIGMAPS}/keep-me"), ""), lie).await.unwrap();
+    assert_eq!(response.status, 403);
+    let message = json(&response.body)["message"].as_str().unwrap().to_string();
+    assert!(message.contains("not executed") || message.contains("not the get"), "{message}");
+    setup.plane.kubectl(&["get", "configmap", "keep-me"]).expect("still there");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_node_misses_nothing_and_runs_nothing_twice() {
+    let setup = setup().await;
+    let (stop, node_task) = setup.start_node();
+    let user = std::sync::Arc::new(setup.requester(Role::Edit, 2 * SUI).await);
+    let create = |i: usize| {
+        request(
+            "POST",
+            CONFIGMAPS,
+            &format!(r#"{{"metadata":{{"generateName":"restart-","labels":{{"batch":"r"}}}},"data":{{"i":"{i}"}}}}"#),
+        )
+    };
+
+    // One request answered while the node runs.
+    assert_eq!(user.call(&create(0)).await.unwrap().status, 201);
+    // Stop it; submit four more while it is down.
+    stop.send(true).unwrap();
+    node_task.await.unwrap().unwrap();
+    let mut calls = Vec::new();
+    for i in 1..5 {
+        let (user, request) = (user.clone(), create(i));
+        calls.push(tokio::spawn(async move { user.call(&request).await }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_stop, _node) = setup.start_node();
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap().status, 201);
+    }
+    // generateName makes a second execution visible as a sixth object.
+    let names = setup.plane.kubectl(&["get", "configmaps", "-l", "batch=r", "-o", "name"]).unwrap();
+    assert_eq!(names.lines().count(), 5, "{names}");
+}
