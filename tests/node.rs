@@ -41,7 +41,7 @@ struct Setup {
     plane: ControlPlane,
     _plane_dir: tempfile::TempDir,
     devnet: Devnet,
-    _chain_dir: tempfile::TempDir,
+    chain_dir: tempfile::TempDir,
     node_dir: tempfile::TempDir,
     cluster: Address,
     faucet: sui_rpc::faucet::FaucetClient,
@@ -112,7 +112,7 @@ async fn setup() -> Setup {
         )
         .unwrap();
     execute(&mut client, &admin, tx).await;
-    Setup { plane, _plane_dir: plane_dir, devnet, _chain_dir: chain_dir, node_dir, cluster, faucet }
+    Setup { plane, _plane_dir: plane_dir, devnet, chain_dir, node_dir, cluster, faucet }
 }
 
 impl Setup {
@@ -271,4 +271,102 @@ async fn a_restarted_node_misses_nothing_and_runs_nothing_twice() {
     // generateName makes a second execution visible as a sixth object.
     let names = setup.plane.kubectl(&["get", "configmaps", "-l", "batch=r", "-o", "name"]).unwrap();
     assert_eq!(names.lines().count(), 5, "{names}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_node_reconnects_when_the_devnet_restarts_under_it() {
+    let mut setup = setup().await;
+    let (_stop, _node) = setup.start_node();
+    let user = setup.requester(Role::Edit, 2 * SUI).await;
+    let path = format!("{CONFIGMAPS}/before-restart");
+    let first = user.call(&request("POST", CONFIGMAPS, r#"{"metadata":{"name":"before-restart"}}"#)).await.unwrap();
+    assert_eq!(first.status, 201);
+
+    // Same data directory, same addresses: the node's stream breaks, it backs off and resumes.
+    let grpc: std::net::SocketAddr = setup.devnet.grpc_url().trim_start_matches("http://").parse().unwrap();
+    let faucet: std::net::SocketAddr = setup.devnet.faucet_url().trim_start_matches("http://").parse().unwrap();
+    let old = std::mem::replace(
+        &mut setup.devnet,
+        Devnet::start(DevnetConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            faucet_listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: tempfile::tempdir().unwrap().keep(),
+            checkpoint_interval: Duration::from_millis(20),
+        })
+        .await
+        .unwrap(),
+    );
+    old.shutdown().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let restarted = Devnet::start(DevnetConfig {
+        listen: grpc,
+        faucet_listen: faucet,
+        data_dir: setup.chain_dir.path().to_path_buf(),
+        checkpoint_interval: Duration::from_millis(20),
+    })
+    .await
+    .expect("devnet restarts on its old addresses");
+    let placeholder = std::mem::replace(&mut setup.devnet, restarted);
+    placeholder.shutdown().await.unwrap();
+
+    let after = user.call(&request("GET", &path, "")).await.unwrap();
+    assert_eq!(after.status, 200, "{}", String::from_utf8_lossy(&after.body));
+    let second = user.call(&request("POST", CONFIGMAPS, r#"{"metadata":{"name":"after-restart"}}"#)).await.unwrap();
+    assert_eq!(second.status, 201);
+}
+
+/// `nautilus run` as a separate process, so it can be killed with SIGKILL.
+fn spawn_nautilus(setup: &Setup) -> std::process::Child {
+    let config = setup.node_config();
+    std::process::Command::new(env!("CARGO_BIN_EXE_nautilus"))
+        .args(["run", "--chain-url", &config.chain_url, "--package", &package_id().to_string()])
+        .args(["--cluster", &setup.cluster.to_string(), "--metrics-listen", "127.0.0.1:0", "--concurrency", "8"])
+        .arg("--kubeconfig")
+        .arg(setup.plane.kubeconfig())
+        .arg("--data-dir")
+        .arg(setup.node_dir.path())
+        .env("NAUTILUS_LOG", "warn")
+        .spawn()
+        .expect("nautilus starts")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_at_any_moment_never_runs_a_request_twice() {
+    let setup = setup().await;
+    let user = std::sync::Arc::new(setup.requester(Role::Edit, 2 * SUI).await);
+    let mut node = spawn_nautilus(&setup);
+    let mut calls = Vec::new();
+    for round in 0..3u64 {
+        for i in 0..6 {
+            let user = user.clone();
+            let body = format!(
+                r#"{{"metadata":{{"generateName":"kill-","labels":{{"batch":"k"}}}},"data":{{"n":"{round}-{i}"}}}}"#
+            );
+            calls.push(tokio::spawn(async move { user.call(&request("POST", CONFIGMAPS, &body)).await }));
+        }
+        // Kill at a different point of the pipeline each round.
+        tokio::time::sleep(Duration::from_millis(300 + 400 * round)).await;
+        node.kill().unwrap();
+        node.wait().unwrap();
+        node = spawn_nautilus(&setup);
+    }
+    let mut created = 0;
+    let mut unknown = 0;
+    for call in calls {
+        let response = call.await.unwrap().expect("every request is answered");
+        match response.status {
+            201 => created += 1,
+            // Killed mid-execution: answered, never re-run.
+            500 => unknown += 1,
+            other => panic!("unexpected status {other}: {}", String::from_utf8_lossy(&response.body)),
+        }
+    }
+    node.kill().unwrap();
+    node.wait().unwrap();
+    let objects = setup.plane.kubectl(&["get", "configmaps", "-l", "batch=k", "-o", "name"]).unwrap().lines().count();
+    assert_eq!(created + unknown, 18);
+    assert!(
+        objects >= created && objects <= created + unknown,
+        "{objects} objects for {created} created and {unknown} unknown"
+    );
 }

@@ -23,8 +23,8 @@ pub struct DevnetArgs {
     /// ~/.local/share/kubectl-sui/devnet].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Time between checkpoints (e.g. 100ms, 1s).
-    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    /// Time between checkpoints (e.g. 20ms, 1s); a request through the chain waits for two.
+    #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
     pub checkpoint_interval: Duration,
 }
 

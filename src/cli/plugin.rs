@@ -234,7 +234,7 @@ mod tests {
         let Command::Devnet(args) = parse(&["devnet"]).unwrap().command else { panic!("devnet") };
         assert_eq!(args.listen.to_string(), "127.0.0.1:9000");
         assert_eq!(args.faucet_listen.to_string(), "127.0.0.1:9123");
-        assert_eq!(args.checkpoint_interval, std::time::Duration::from_millis(100));
+        assert_eq!(args.checkpoint_interval, std::time::Duration::from_millis(20));
         let Command::Devnet(args) = parse(&["devnet", "--checkpoint-interval", "1s"]).unwrap().command else {
             panic!()
         };

@@ -41,7 +41,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 /// Default faucet address (the one `sui-rpc`'s `FaucetClient::LOCAL` uses).
 pub const DEFAULT_FAUCET_LISTEN: &str = "127.0.0.1:9123";
 /// Default time between checkpoints.
-pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(20);
 /// Largest gRPC message accepted or sent (tonic's default is 4 MiB).
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 

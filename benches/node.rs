@@ -1,0 +1,274 @@
+//! Node benchmark: requests a single `nautilus` process sustains, and its own overhead per
+//! request, against the API server's latency for the same call in the same run.
+//!
+//! Starts a real control plane (tests/k8s/build.sh must have built it), the devnet, and
+//! `nautilus run` as a separate process (release build of this package), then has 1, 8 and 32
+//! requesters send `GET configmap` through the chain for `BENCH_SECONDS` (default 5) each.
+//! Reported: end-to-end round trips per second and latency through the chain; the same GET
+//! sent straight to the API server as the same impersonated user, at the same concurrency
+//! (the direct path); the node's overhead (a complete request
+//! seen on chain → its response on chain, minus the Kubernetes call) from its own metrics; and
+//! the node's resident memory after each level.
+//!
+//! Run: `cargo build --release --bin nautilus && cargo bench --bench node`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kubectl_sui::chain::ChainClient;
+use kubectl_sui::contract::events::TokenIssued;
+use kubectl_sui::contract::objects::Policy;
+use kubectl_sui::contract::{CallArg, Contract, Role};
+use kubectl_sui::controlplane::{ControlPlane, ControlPlaneSpec};
+use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
+use kubectl_sui::envelope::RequestEnvelope;
+use kubectl_sui::node::keys::NodeKeys;
+use kubectl_sui::node::kube::{KubeApi, impersonated_groups};
+use kubectl_sui::proxy::RoundTrip;
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use sui_sdk_types::Address;
+use sui_transaction_builder::TransactionBuilder;
+
+fn addr(k: &Ed25519PrivateKey) -> Address {
+    k.public_key().derive_address()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// A histogram's quantile from Prometheus text, by linear interpolation inside its bucket.
+fn metric_quantile(text: &str, name: &str, q: f64) -> Option<f64> {
+    let mut buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}_bucket")))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((le, l.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    let total = buckets.last()?.1;
+    let rank = q * total;
+    let mut previous = (0.0, 0.0);
+    for (le, count) in buckets {
+        if count >= rank {
+            if le.is_infinite() {
+                return Some(previous.0);
+            }
+            let fraction = if count > previous.1 { (rank - previous.1) / (count - previous.1) } else { 1.0 };
+            return Some(previous.0 + (le - previous.0) * fraction);
+        }
+        previous = (le, count);
+    }
+    None
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let bin = std::process::Command::new("tests/k8s/build.sh").output().expect("tests/k8s/build.sh");
+    let bin_dir = String::from_utf8(bin.stdout).unwrap().lines().last().expect("binary directory").to_string();
+    let plane_dir = tempfile::tempdir().unwrap();
+    let plane =
+        ControlPlane::start(&ControlPlaneSpec { bin_dir: bin_dir.into(), work_dir: plane_dir.path().into(), nodes: 1 })
+            .unwrap();
+    plane
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: sui-view}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: \"sui:view\"}]\n",
+        )
+        .unwrap();
+    plane.kubectl(&["create", "configmap", "bench", "--from-literal=k=v"]).unwrap();
+
+    let chain_dir = tempfile::tempdir_in(".").unwrap();
+    let devnet = Devnet::start(DevnetConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        faucet_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: chain_dir.path().into(),
+        checkpoint_interval: kubectl_sui::devnet::DEFAULT_CHECKPOINT_INTERVAL,
+    })
+    .await
+    .unwrap();
+    let faucet = sui_rpc::faucet::FaucetClient::new(format!("{}/", devnet.faucet_url())).unwrap();
+    let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
+    let contract = Contract::new(package_id());
+    let admin = Ed25519PrivateKey::generate(rand_core::OsRng);
+    faucet.request(addr(&admin)).await.unwrap();
+    let policy = Policy {
+        min_write_stake: 0,
+        token_lifetime_ms: 3_600_000,
+        unstake_lock_ms: 0,
+        allow_debug_nodes: true,
+        self_service_role: Role::View.code(),
+        slashing_enabled: false,
+    };
+    let mut tx = TransactionBuilder::new();
+    contract.create_cluster(&mut tx, "bench", &policy).unwrap();
+    let gas = client.gas_coins(addr(&admin)).await.unwrap().remove(0);
+    let created = client.execute(tx, &admin, gas).await.unwrap().created();
+    let cluster = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Shared(_))).unwrap().0;
+    let cap = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Address(_))).unwrap().0;
+    let node_dir = tempfile::tempdir().unwrap();
+    let keys = NodeKeys::load_or_create(node_dir.path()).unwrap();
+    faucet.request(keys.address()).await.unwrap();
+    let cluster_arg = client.object_arg(cluster).await.unwrap();
+    let mut tx = TransactionBuilder::new();
+    contract
+        .register_debug_node(
+            &mut tx,
+            client.object_arg(cap).await.unwrap(),
+            cluster_arg,
+            keys.address(),
+            keys.signing.public_key().inner(),
+            &keys.sealing.public_key().to_bytes(),
+        )
+        .unwrap();
+    let gas = client.gas_coins(addr(&admin)).await.unwrap().remove(0);
+    client.execute(tx, &admin, gas).await.unwrap();
+
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut node = std::process::Command::new("target/release/nautilus")
+        .args(["run", "--chain-url", &devnet.grpc_url(), "--package", &package_id().to_string()])
+        .args(["--cluster", &cluster.to_string(), "--concurrency", "32"])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+        .arg("--kubeconfig")
+        .arg(plane.kubeconfig())
+        .arg("--data-dir")
+        .arg(node_dir.path())
+        .env("NAUTILUS_LOG", "warn")
+        .spawn()
+        .expect("target/release/nautilus (cargo build --release --bin nautilus)");
+
+    let levels = [1usize, 8, 32];
+    let mut requesters = Vec::new();
+    for _ in 0..*levels.iter().max().unwrap() {
+        let key = Ed25519PrivateKey::generate(rand_core::OsRng);
+        faucet.request(addr(&key)).await.unwrap();
+        let mut tx = TransactionBuilder::new();
+        let zero = tx.pure(&0u64);
+        let gas_arg = tx.gas();
+        let coin = tx.split_coins(gas_arg, vec![zero]).remove(0);
+        contract.stake(&mut tx, cluster_arg, CallArg::Result(coin), Role::View).unwrap();
+        let gas = client.gas_coins(addr(&key)).await.unwrap().remove(0);
+        let gas_id = *gas.object_id();
+        let staked = client.execute(tx, &key, gas).await.unwrap();
+        let token = staked.events_of::<TokenIssued>()[0].token_id;
+        requesters.push(Arc::new(RoundTrip {
+            client: ChainClient::new(&devnet.grpc_url(), package_id()).unwrap(),
+            cluster,
+            cluster_arg,
+            token_arg: client.object_arg(token).await.unwrap(),
+            node: keys.address(),
+            node_key: keys.sealing.public_key(),
+            gas: tokio::sync::Mutex::new(staked.written(gas_id).unwrap()),
+            key,
+            timeout: Duration::from_secs(30),
+        }));
+    }
+    let get = RequestEnvelope {
+        method: "GET".into(),
+        path: "/api/v1/namespaces/default/configmaps/bench".into(),
+        headers: vec![("accept".into(), "application/json".into())],
+        body: vec![],
+    };
+    let kube = KubeApi::connect(Some(plane.kubeconfig())).await.unwrap();
+    // Warm up the node (first request also loads the token's role).
+    for r in &requesters {
+        assert_eq!(r.call(&get).await.unwrap().status, 200);
+    }
+
+    println!(
+        "| concurrency | through chain req/s | p50 ms | p99 ms | direct GET p50 ms | direct p99 ms | p50 ratio | node RSS MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for level in levels {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let tasks: Vec<_> = requesters
+            .iter()
+            .take(level)
+            .map(|r| {
+                let (r, get) = (r.clone(), get.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    while Instant::now() < deadline {
+                        let start = Instant::now();
+                        let response = r.call(&get).await.unwrap();
+                        assert_eq!(response.status, 200);
+                        latencies.push(start.elapsed());
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all.sort();
+        // The direct path, right after: the same GET, as the same impersonated user, from as
+        // many concurrent clients straight to the API server.
+        let direct_deadline = Instant::now() + Duration::from_secs(2);
+        let direct_tasks: Vec<_> = (0..level)
+            .map(|_| {
+                let (kube, get) = (kube.clone(), get.clone());
+                tokio::spawn(async move {
+                    let groups = impersonated_groups(Role::View);
+                    let mut latencies = Vec::new();
+                    while Instant::now() < direct_deadline {
+                        let start = Instant::now();
+                        assert_eq!(kube.execute(&get, "sui:bench", &groups).await.unwrap().status, 200);
+                        latencies.push(start.elapsed());
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut direct = Vec::new();
+        for t in direct_tasks {
+            direct.extend(t.await.unwrap());
+        }
+        direct.sort();
+        let (p50, p99) = (percentile(&all, 0.5), percentile(&all, 0.99));
+        println!(
+            "| {level} | {:.1} | {} | {} | {} | {} | {:.1}x | {:.0} |",
+            all.len() as f64 / seconds as f64,
+            ms(p50),
+            ms(p99),
+            ms(percentile(&direct, 0.5)),
+            ms(percentile(&direct, 0.99)),
+            p50.as_secs_f64() / percentile(&direct, 0.5).as_secs_f64(),
+            rss_mib(node.id())
+        );
+    }
+    let text = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
+    let q = |name: &str, p: f64| {
+        metric_quantile(&text, name, p).map(|s| format!("{:.2}", s * 1000.0)).unwrap_or("?".into())
+    };
+    println!();
+    println!(
+        "node, complete request seen → response on chain: p50 {} ms, p99 {} ms; of which the Kubernetes call: p50 {} ms, p99 {} ms (from its histograms)",
+        q("nautilus_request_seconds", 0.5),
+        q("nautilus_request_seconds", 0.99),
+        q("nautilus_kube_seconds", 0.5),
+        q("nautilus_kube_seconds", 0.99)
+    );
+    node.kill().unwrap();
+    node.wait().unwrap();
+    devnet.shutdown().await.unwrap();
+}
