@@ -42,6 +42,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 pub const DEFAULT_FAUCET_LISTEN: &str = "127.0.0.1:9123";
 /// Default time between checkpoints.
 pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(20);
+/// How long a clean shutdown waits for open streams.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// Largest gRPC message accepted or sent (tonic's default is 4 MiB).
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
@@ -85,7 +87,7 @@ impl Devnet {
             .map_err(|source| DevnetError::Bind { addr: config.faucet_listen.to_string(), source })?;
         let (shutdown, stop) = watch::channel(false);
 
-        let services = service::Services::new(chain.clone());
+        let services = service::Services::new(chain.clone(), stop.clone());
         let stop_grpc = stop.clone();
         let grpc_task = tokio::spawn(async move {
             tonic::transport::Server::builder()
@@ -171,10 +173,15 @@ impl Devnet {
     }
 
     /// Stops serving, seals pending transactions into a last checkpoint, and waits.
+    /// Open streams (checkpoint subscriptions) get [`SHUTDOWN_GRACE`] to finish; then their
+    /// connections are dropped, which their clients see as a lost stream.
     pub async fn shutdown(mut self) -> Result<(), DevnetError> {
         let _ = self.shutdown.send(true);
-        for task in self.tasks.drain(..) {
-            task.await.expect("devnet task panicked")?;
+        for mut task in self.tasks.drain(..) {
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await {
+                Ok(result) => result.expect("devnet task panicked")?,
+                Err(_) => task.abort(),
+            }
         }
         Ok(())
     }

@@ -23,12 +23,13 @@ use crate::contract::calls::MAX_PURE_ARGUMENT_SIZE;
 #[derive(Debug, Clone)]
 pub struct Services {
     chain: Arc<Chain>,
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Services {
-    /// Services over `chain`.
-    pub fn new(chain: Arc<Chain>) -> Self {
-        Services { chain }
+    /// Services over `chain`; streams end when `stop` turns true.
+    pub fn new(chain: Arc<Chain>, stop: tokio::sync::watch::Receiver<bool>) -> Self {
+        Services { chain, stop }
     }
 }
 
@@ -600,7 +601,12 @@ impl proto::subscription_service_server::SubscriptionService for Services {
         let r = request.into_inner();
         let mask = mask(r.read_mask, "sequence_number,digest");
         let feed = tokio_stream::wrappers::BroadcastStream::new(self.chain.subscribe());
-        let stream = feed.map(move |item| match item {
+        // On shutdown the stream ends, so subscribers notice at once and reconnect.
+        let mut stop = self.stop.clone();
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        let stream = feed.take_until(stopped).map(move |item| match item {
             Ok(full) => {
                 let mut response = proto::SubscribeCheckpointsResponse::default();
                 response.cursor = Some(full.checkpoint.summary.sequence_number);
