@@ -370,3 +370,39 @@ async fn sigkill_at_any_moment_never_runs_a_request_twice() {
         "{objects} objects for {created} created and {unknown} unknown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_ready_together_share_transactions_and_metrics_say_so() {
+    let setup = setup().await;
+    let (stop, stopped) = watch::channel(false);
+    let (bound_tx, bound) = tokio::sync::oneshot::channel();
+    let _node = tokio::spawn(node::run(setup.node_config(), stopped, Some(bound_tx)));
+    let metrics = format!("http://{}", bound.await.expect("metrics address"));
+    assert_eq!(reqwest::get(format!("{metrics}/healthz")).await.unwrap().text().await.unwrap(), "ok");
+    let mut users = Vec::new();
+    for _ in 0..8 {
+        users.push(std::sync::Arc::new(setup.requester(Role::View, 0).await));
+    }
+    for _ in 0..2 {
+        let calls: Vec<_> = users
+            .iter()
+            .map(|u| {
+                let u = u.clone();
+                tokio::spawn(async move { u.call(&request("GET", CONFIGMAPS, "")).await })
+            })
+            .collect();
+        for c in calls {
+            assert_eq!(c.await.unwrap().unwrap().status, 200);
+        }
+    }
+    assert_eq!(reqwest::get(format!("{metrics}/readyz")).await.unwrap().status(), 200);
+    let text = reqwest::get(format!("{metrics}/metrics")).await.unwrap().text().await.unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    };
+    let answered = value("nautilus_requests_total{");
+    let transactions = value("nautilus_answer_transactions_total");
+    assert_eq!(answered, 16.0, "{text}");
+    assert!(transactions < answered, "{transactions} transactions for {answered} answers");
+    stop.send(true).unwrap();
+}

@@ -38,7 +38,7 @@ pub enum NodeError {
     Kube(String),
     /// The node is not registered on the cluster.
     #[error(
-        "node {address} is not registered on cluster {cluster}; the cluster admin registers it with: kubectl sui cluster node add {address} --signing-key {signing_key} --sealing-key {sealing_key}"
+        "node {address} is not registered on cluster {cluster} with this data directory's keys; the cluster admin registers it with its admin capability: kubectl_sui::cluster::register_debug_node(cap, {cluster}, {address}, signing key 0x{signing_key}, sealing key 0x{sealing_key}, 0x6)"
     )]
     NotRegistered {
         /// The node's address.

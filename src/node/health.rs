@@ -22,6 +22,8 @@ pub struct Metrics {
     pub kube_latency: HistogramVec,
     /// Errors, by kind.
     pub errors: IntCounterVec,
+    /// Transactions that carried answers (several answers can share one).
+    pub answer_transactions: prometheus::IntCounter,
     /// Last checkpoint processed.
     pub checkpoint: IntGauge,
     /// Seconds between the last processed checkpoint's timestamp and now.
@@ -46,6 +48,9 @@ impl Metrics {
             HistogramVec::new(HistogramOpts::new("kube_seconds", "Kubernetes API time").buckets(buckets), &["verb"])
                 .expect("metric");
         let errors = IntCounterVec::new(Opts::new("errors_total", "Errors by kind"), &["kind"]).expect("metric");
+        let answer_transactions =
+            prometheus::IntCounter::new("answer_transactions_total", "Transactions that carried answers")
+                .expect("metric");
         let checkpoint = IntGauge::new("checkpoint", "Last checkpoint processed").expect("metric");
         let lag = Gauge::new("chain_lag_seconds", "Age of the last processed checkpoint").expect("metric");
         for m in [
@@ -53,12 +58,23 @@ impl Metrics {
             Box::new(latency.clone()),
             Box::new(kube_latency.clone()),
             Box::new(errors.clone()),
+            Box::new(answer_transactions.clone()),
             Box::new(checkpoint.clone()),
             Box::new(lag.clone()),
         ] {
             registry.register(m).expect("unique metric");
         }
-        Metrics { registry, requests, latency, kube_latency, errors, checkpoint, lag, ready: Arc::default() }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            kube_latency,
+            errors,
+            answer_transactions,
+            checkpoint,
+            lag,
+            ready: Arc::default(),
+        }
     }
 
     /// Marks the node ready (following the chain).

@@ -116,6 +116,7 @@ pub async fn run(
     let kube = kube::KubeApi::connect(config.kubeconfig.as_deref()).await?;
     let gas = gas::GasPool::prepare(&mut client, &keys.signing, me, config.concurrency.clamp(1, 64)).await?;
     let (journal, entries) = Journal::<Entry>::open(&config.data_dir.join(JOURNAL_FILE))?;
+    let (answers, answers_rx) = mpsc::channel(256);
     let processor = Arc::new(Processor::new(
         config.cluster,
         cluster_arg,
@@ -127,7 +128,9 @@ pub async fn run(
         entries,
         metrics.clone(),
         config.max_body,
+        answers,
     ));
+    let batcher = tokio::spawn(requests::batch_answers(processor.clone(), answers_rx));
 
     let cursor_path = config.data_dir.join(CURSOR_FILE);
     let start = read_cursor(&cursor_path)?;
@@ -205,6 +208,7 @@ pub async fn run(
         metrics.lag.set(now_ms.saturating_sub(checkpoint.timestamp_ms) as f64 / 1000.0);
     }
     follower.abort();
+    batcher.abort();
     Ok(())
 }
 

@@ -75,7 +75,23 @@ pub struct Processor {
     roles: Mutex<HashMap<Address, Role>>,
     pub(super) metrics: Metrics,
     pub(super) max_body: usize,
+    answers: tokio::sync::mpsc::Sender<Answer>,
 }
+
+/// A response that fits one transaction, waiting to share one with others.
+#[derive(Debug)]
+pub struct Answer {
+    request: ObjectArg,
+    record: ResponseRecord,
+    done: tokio::sync::oneshot::Sender<Result<(), ChainError>>,
+}
+
+/// Most answers in one transaction, and the most chunk bytes they may carry together
+/// (Sui's transaction limit is 128 KiB).
+const ANSWERS_PER_TRANSACTION: usize = 16;
+const BATCH_BYTES: usize = 96 * 1024;
+/// How long the first answer of a batch waits for company.
+const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl Processor {
     /// A processor whose journal state is `entries`.
@@ -91,6 +107,7 @@ impl Processor {
         entries: Vec<Entry>,
         metrics: Metrics,
         max_body: usize,
+        answers: tokio::sync::mpsc::Sender<Answer>,
     ) -> Processor {
         let mut states = HashMap::new();
         for entry in entries {
@@ -120,6 +137,7 @@ impl Processor {
             roles: Mutex::default(),
             metrics,
             max_body,
+            answers,
         }
     }
 
@@ -290,6 +308,25 @@ impl Processor {
             batches.push(vec![]);
         }
         let last = batches.len() - 1;
+        if last == 0 {
+            let record = ResponseRecord {
+                status,
+                body_len: sealed.0.len() as u64,
+                body_digest: sealed.digest(),
+                chunk_count: chunks.len() as u32,
+                chunks: batches.remove(0),
+            };
+            let (done, answered) = tokio::sync::oneshot::channel();
+            self.answers
+                .send(Answer { request: request_arg, record, done })
+                .await
+                .expect("the batcher runs as long as the node");
+            return match answered.await.expect("the batcher always answers") {
+                Ok(()) => Ok(()),
+                Err(ChainError::Abort { abort: Some(a), .. }) if a.name == "EAlreadyAnswered" => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+        }
         for (i, batch) in batches.into_iter().enumerate() {
             let mut tx = TransactionBuilder::new();
             let built = if i == 0 {
@@ -324,6 +361,9 @@ impl Processor {
         let coin = self.gas.take().await;
         let id = *coin.object_id();
         let result = client.execute(tx, &self.keys.signing, coin).await;
+        if result.is_ok() {
+            self.metrics.answer_transactions.inc();
+        }
         let next = match &result {
             Ok(executed) => executed.written(id),
             Err(_) => None,
@@ -341,6 +381,71 @@ impl Processor {
         };
         self.gas.put(next).await;
         result.map(|_| ())
+    }
+}
+
+/// Puts answers on chain, several to a transaction when several are ready together: each
+/// request is its own object, so one transaction can answer many. If a shared transaction
+/// fails, its answers are retried one by one so one bad answer does not sink the others.
+pub async fn batch_answers(processor: std::sync::Arc<Processor>, mut answers: tokio::sync::mpsc::Receiver<Answer>) {
+    while let Some(first) = answers.recv().await {
+        let mut batch = vec![first];
+        let mut bytes = batch[0].record.chunks.iter().map(Vec::len).sum::<usize>();
+        let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+        while batch.len() < ANSWERS_PER_TRANSACTION {
+            match tokio::time::timeout_at(deadline, answers.recv()).await {
+                Ok(Some(next)) => {
+                    bytes += next.record.chunks.iter().map(Vec::len).sum::<usize>();
+                    batch.push(next);
+                    if bytes > BATCH_BYTES {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        let processor = processor.clone();
+        tokio::spawn(async move { processor.submit_answers(batch).await });
+    }
+}
+
+impl Processor {
+    async fn submit_answers(&self, mut batch: Vec<Answer>) {
+        let mut client = self.client.clone();
+        let build = |answers: &[Answer]| {
+            let mut tx = TransactionBuilder::new();
+            for a in answers {
+                self.contract
+                    .respond(&mut tx, a.request, self.cluster_arg, &a.record)
+                    .expect("respond matches its signature");
+                self.contract.close(&mut tx, a.request).expect("close matches its signature");
+            }
+            tx
+        };
+        // Too many bytes for one transaction: the last one goes alone.
+        let overflow = (batch.len() > 1
+            && batch.iter().map(|a| a.record.chunks.iter().map(Vec::len).sum::<usize>()).sum::<usize>() > BATCH_BYTES)
+            .then(|| batch.pop())
+            .flatten();
+        let result = self.submit(&mut client, build(&batch)).await;
+        match result {
+            Ok(()) => batch.into_iter().for_each(|a| {
+                let _ = a.done.send(Ok(()));
+            }),
+            Err(e) if batch.len() == 1 => {
+                let _ = batch.pop().expect("one").done.send(Err(e));
+            }
+            Err(_) => {
+                for a in batch {
+                    let result = self.submit(&mut client, build(std::slice::from_ref(&a))).await;
+                    let _ = a.done.send(result);
+                }
+            }
+        }
+        if let Some(a) = overflow {
+            let result = self.submit(&mut client, build(std::slice::from_ref(&a))).await;
+            let _ = a.done.send(result);
+        }
     }
 }
 
