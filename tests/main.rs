@@ -19,3 +19,6 @@ mod sdk_peer;
 
 // The Nautilus node against the devnet and a real control plane.
 mod node;
+
+// Nothing secret on the public chain.
+mod sealing;

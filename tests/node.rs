@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::util::start_control_plane;
 
-const SUI: u64 = 1_000_000_000;
+pub(crate) const SUI: u64 = 1_000_000_000;
 
 /// RBAC for the groups the node impersonates.
 const BINDINGS: &str = r#"
@@ -37,13 +37,13 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "sui:edit"}]
 "#;
 
-struct Setup {
-    plane: ControlPlane,
+pub(crate) struct Setup {
+    pub(crate) plane: ControlPlane,
     _plane_dir: tempfile::TempDir,
-    devnet: Devnet,
-    chain_dir: tempfile::TempDir,
+    pub(crate) devnet: Devnet,
+    pub(crate) chain_dir: tempfile::TempDir,
     node_dir: tempfile::TempDir,
-    cluster: Address,
+    pub(crate) cluster: Address,
     faucet: sui_rpc::faucet::FaucetClient,
 }
 
@@ -66,7 +66,7 @@ async fn execute(
     client.execute(tx, key, gas).await.expect("transaction")
 }
 
-async fn setup() -> Setup {
+pub(crate) async fn setup() -> Setup {
     let (plane, plane_dir) = start_control_plane(1);
     plane.kubectl_stdin(&["apply", "-f", "-"], BINDINGS).unwrap();
     let chain_dir = tempfile::tempdir().unwrap();
@@ -130,14 +130,14 @@ impl Setup {
     }
 
     /// Starts the node; dropping the sender stops it.
-    fn start_node(&self) -> (watch::Sender<bool>, tokio::task::JoinHandle<Result<(), node::NodeError>>) {
+    pub(crate) fn start_node(&self) -> (watch::Sender<bool>, tokio::task::JoinHandle<Result<(), node::NodeError>>) {
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(node::run(self.node_config(), stopped, None));
         (stop, task)
     }
 
     /// A requester with a token of `role` and `stake`, and its round trip to the node.
-    async fn requester(&self, role: Role, stake: u64) -> RoundTrip {
+    pub(crate) async fn requester(&self, role: Role, stake: u64) -> RoundTrip {
         let key = funded(&self.faucet).await;
         let mut client = ChainClient::new(&self.devnet.grpc_url(), package_id()).unwrap();
         let cluster_arg = client.object_arg(self.cluster).await.unwrap();
@@ -165,7 +165,7 @@ impl Setup {
     }
 }
 
-fn request(method: &str, path: &str, body: &str) -> RequestEnvelope {
+pub(crate) fn request(method: &str, path: &str, body: &str) -> RequestEnvelope {
     let mut headers = vec![("accept".to_string(), "application/json".to_string())];
     if !body.is_empty() {
         let ct = if method == "PATCH" { "application/merge-patch+json" } else { "application/json" };
