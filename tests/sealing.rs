@@ -29,7 +29,11 @@ fn forms(secret: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 fn found(haystack: &[u8], secret: &[u8]) -> Vec<&'static str> {
-    forms(secret).into_iter().filter(|(_, needle)| haystack.windows(needle.len()).any(|w| w == needle.as_slice())).map(|(n, _)| n).collect()
+    forms(secret)
+        .into_iter()
+        .filter(|(_, needle)| haystack.windows(needle.len()).any(|w| w == needle.as_slice()))
+        .map(|(n, _)| n)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

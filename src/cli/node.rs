@@ -17,6 +17,20 @@ use crate::node::{self, NodeConfig};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More logging: -v debug, -vv trace (NAUTILUS_LOG, e.g. `kubectl_sui::node=debug`, wins).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+impl Cli {
+    /// The log filter the flags ask for.
+    pub fn log_filter(&self) -> &'static str {
+        match self.verbose {
+            0 => "info",
+            1 => "debug",
+            _ => "trace",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +131,13 @@ fn node_config(args: RunArgs) -> Result<NodeConfig, CliError> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn verbosity_raises_the_log_level() {
+        assert_eq!(Cli::try_parse_from(["nautilus", "run"]).unwrap().log_filter(), "info");
+        assert_eq!(Cli::try_parse_from(["nautilus", "run", "-v"]).unwrap().log_filter(), "debug");
+        assert_eq!(Cli::try_parse_from(["nautilus", "-vv", "run"]).unwrap().log_filter(), "trace");
+    }
 
     #[test]
     fn command_definition_is_consistent() {

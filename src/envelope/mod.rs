@@ -233,17 +233,7 @@ impl Sealed {
             &binding.aad(),
         )
         .map_err(|_| EnvelopeError::Open)?;
-        // Read at most one byte past the limit, so a compression bomb costs nothing.
-        let mut plain = Vec::new();
-        zstd::stream::read::Decoder::new(compressed.as_slice())
-            .map_err(|e| EnvelopeError::Decompress(e.to_string()))?
-            .take((max_len as u64).saturating_add(1))
-            .read_to_end(&mut plain)
-            .map_err(|e| EnvelopeError::Decompress(e.to_string()))?;
-        if plain.len() > max_len {
-            return Err(EnvelopeError::TooLarge { limit: max_len });
-        }
-        bcs::from_bytes(&plain).map_err(|e| EnvelopeError::Decode(e.to_string()))
+        decode_payload(&compressed, max_len)
     }
 
     /// Blake2b-256 of the sealed bytes: the digest recorded on chain.
@@ -255,6 +245,22 @@ impl Sealed {
     pub fn chunks(&self, max_chunk: usize) -> Vec<Vec<u8>> {
         self.0.chunks(max_chunk).map(<[u8]>::to_vec).collect()
     }
+}
+
+/// The inner decoder of an opened envelope: zstd, at most `max_len` bytes, then BCS. Public so
+/// the fuzz target (`fuzz/`) can reach it, which authenticated encryption otherwise shields.
+pub fn decode_payload<T: DeserializeOwned>(compressed: &[u8], max_len: usize) -> Result<T, EnvelopeError> {
+    // Read at most one byte past the limit, so a compression bomb costs nothing.
+    let mut plain = Vec::new();
+    zstd::stream::read::Decoder::new(compressed)
+        .map_err(|e| EnvelopeError::Decompress(e.to_string()))?
+        .take((max_len as u64).saturating_add(1))
+        .read_to_end(&mut plain)
+        .map_err(|e| EnvelopeError::Decompress(e.to_string()))?;
+    if plain.len() > max_len {
+        return Err(EnvelopeError::TooLarge { limit: max_len });
+    }
+    bcs::from_bytes(&plain).map_err(|e| EnvelopeError::Decode(e.to_string()))
 }
 
 /// Blake2b-256, as Sui hashes.
