@@ -14,14 +14,15 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use kubectl_sui::chain::ChainClient;
 use kubectl_sui::contract::calls::Submission;
-use kubectl_sui::contract::events::TokenIssued;
-use kubectl_sui::contract::objects::Policy;
-use kubectl_sui::contract::{CallArg, Contract, ObjectArg, Role, Verb};
+use kubectl_sui::contract::{Contract, ObjectArg, Role, Verb};
 use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{Digest, ObjectReference};
 use sui_transaction_builder::TransactionBuilder;
+
+#[path = "../tests/fixtures.rs"]
+mod fixtures;
 
 struct Worker {
     key: Ed25519PrivateKey,
@@ -55,45 +56,19 @@ async fn main() {
     let mut client = ChainClient::new(&url, package_id()).unwrap();
 
     // One cluster and node; one key, gas coin and view token per worker.
-    let admin = Ed25519PrivateKey::generate(rand_core::OsRng);
-    let node = Ed25519PrivateKey::generate(rand_core::OsRng);
-    let addr = |k: &Ed25519PrivateKey| k.public_key().derive_address();
-    faucet.request(addr(&admin)).await.unwrap();
-    let policy = Policy {
-        min_write_stake: 0,
-        token_lifetime_ms: 24 * 3_600_000,
-        unstake_lock_ms: 0,
-        allow_debug_nodes: true,
-        self_service_role: Role::View.code(),
-        slashing_enabled: false,
-    };
-    let mut tx = TransactionBuilder::new();
-    contract.create_cluster(&mut tx, "bench", &policy).unwrap();
-    let gas = client.gas_coins(addr(&admin)).await.unwrap().remove(0);
-    let created = client.execute(tx, &admin, gas).await.unwrap().created();
-    let cluster_id = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Shared(_))).unwrap().0;
-    let cap_id = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Address(_))).unwrap().0;
+    let admin = fixtures::funded(&faucet).await;
+    let node = fixtures::new_key();
+    let addr = fixtures::address;
+    let (cluster_id, cap_id) = fixtures::create_cluster(&mut client, &admin, &fixtures::policy(0, Role::View)).await;
+    fixtures::register_node(&mut client, &admin, (cluster_id, cap_id), &node, &[7; 32]).await;
     let cluster = client.object_arg(cluster_id).await.unwrap();
-    let mut tx = TransactionBuilder::new();
-    let cap = client.object_arg(cap_id).await.unwrap();
-    contract.register_debug_node(&mut tx, cap, cluster, addr(&node), node.public_key().inner(), &[7; 32]).unwrap();
-    let gas = client.gas_coins(addr(&admin)).await.unwrap().remove(0);
-    client.execute(tx, &admin, gas).await.unwrap();
 
     let levels = [1usize, 16, 64];
     let mut workers = Vec::new();
     for _ in 0..*levels.iter().max().unwrap() {
-        let key = Ed25519PrivateKey::generate(rand_core::OsRng);
-        faucet.request(addr(&key)).await.unwrap();
-        let mut tx = TransactionBuilder::new();
-        let zero = tx.pure(&0u64);
-        let gas_arg = tx.gas();
-        let coin = tx.split_coins(gas_arg, vec![zero]).remove(0);
-        contract.stake(&mut tx, cluster, CallArg::Result(coin), Role::View).unwrap();
-        let gas = client.gas_coins(addr(&key)).await.unwrap().remove(0);
-        let gas_id = *gas.object_id();
-        let staked = client.execute(tx, &key, gas).await.unwrap();
-        let token_id = staked.events_of::<TokenIssued>()[0].token_id;
+        let key = fixtures::funded(&faucet).await;
+        let gas_id = *client.gas_coins(addr(&key)).await.unwrap()[0].object_id();
+        let (token_id, staked) = fixtures::stake(&mut client, &key, cluster, Role::View, 0).await;
         let token = client.object_arg(token_id).await.unwrap();
         workers.push(Worker { gas: staked.written(gas_id).unwrap(), key, token });
     }

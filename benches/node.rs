@@ -16,22 +16,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kubectl_sui::chain::ChainClient;
-use kubectl_sui::contract::events::TokenIssued;
-use kubectl_sui::contract::objects::Policy;
-use kubectl_sui::contract::{CallArg, Contract, Role};
+use kubectl_sui::contract::Role;
 use kubectl_sui::controlplane::{ControlPlane, ControlPlaneSpec};
 use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
 use kubectl_sui::envelope::RequestEnvelope;
 use kubectl_sui::node::keys::NodeKeys;
 use kubectl_sui::node::kube::{KubeApi, impersonated_groups};
 use kubectl_sui::proxy::RoundTrip;
-use sui_crypto::ed25519::Ed25519PrivateKey;
-use sui_sdk_types::Address;
-use sui_transaction_builder::TransactionBuilder;
 
-fn addr(k: &Ed25519PrivateKey) -> Address {
-    k.public_key().derive_address()
-}
+use fixtures::address as addr;
+
+#[path = "../tests/fixtures.rs"]
+mod fixtures;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
@@ -105,42 +101,16 @@ async fn main() {
     })
     .await
     .unwrap();
-    let faucet = sui_rpc::faucet::FaucetClient::new(format!("{}/", devnet.faucet_url())).unwrap();
+    let faucet = fixtures::faucet(&devnet);
     let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
-    let contract = Contract::new(package_id());
-    let admin = Ed25519PrivateKey::generate(rand_core::OsRng);
-    faucet.request(addr(&admin)).await.unwrap();
-    let policy = Policy {
-        min_write_stake: 0,
-        token_lifetime_ms: 3_600_000,
-        unstake_lock_ms: 0,
-        allow_debug_nodes: true,
-        self_service_role: Role::View.code(),
-        slashing_enabled: false,
-    };
-    let mut tx = TransactionBuilder::new();
-    contract.create_cluster(&mut tx, "bench", &policy).unwrap();
-    let gas = client.gas_coins(addr(&admin)).await.unwrap().remove(0);
-    let created = client.execute(tx, &admin, gas).await.unwrap().created();
-    let cluster = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Shared(_))).unwrap().0;
-    let cap = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Address(_))).unwrap().0;
+    let admin = fixtures::funded(&faucet).await;
+    let (cluster, cap) = fixtures::create_cluster(&mut client, &admin, &fixtures::policy(0, Role::View)).await;
     let node_dir = tempfile::tempdir().unwrap();
     let keys = NodeKeys::load_or_create(node_dir.path()).unwrap();
     faucet.request(keys.address()).await.unwrap();
+    fixtures::register_node(&mut client, &admin, (cluster, cap), &keys.signing, &keys.sealing.public_key().to_bytes())
+        .await;
     let cluster_arg = client.object_arg(cluster).await.unwrap();
-    let mut tx = TransactionBuilder::new();
-    contract
-        .register_debug_node(
-            &mut tx,
-            client.object_arg(cap).await.unwrap(),
-            cluster_arg,
-            keys.address(),
-            keys.signing.public_key().inner(),
-            &keys.sealing.public_key().to_bytes(),
-        )
-        .unwrap();
-    let gas = client.gas_coins(addr(&admin)).await.unwrap().remove(0);
-    client.execute(tx, &admin, gas).await.unwrap();
 
     let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut node = std::process::Command::new("target/release/nautilus")
@@ -158,17 +128,9 @@ async fn main() {
     let levels = [1usize, 8, 32];
     let mut requesters = Vec::new();
     for _ in 0..*levels.iter().max().unwrap() {
-        let key = Ed25519PrivateKey::generate(rand_core::OsRng);
-        faucet.request(addr(&key)).await.unwrap();
-        let mut tx = TransactionBuilder::new();
-        let zero = tx.pure(&0u64);
-        let gas_arg = tx.gas();
-        let coin = tx.split_coins(gas_arg, vec![zero]).remove(0);
-        contract.stake(&mut tx, cluster_arg, CallArg::Result(coin), Role::View).unwrap();
-        let gas = client.gas_coins(addr(&key)).await.unwrap().remove(0);
-        let gas_id = *gas.object_id();
-        let staked = client.execute(tx, &key, gas).await.unwrap();
-        let token = staked.events_of::<TokenIssued>()[0].token_id;
+        let key = fixtures::funded(&faucet).await;
+        let gas_id = *client.gas_coins(addr(&key)).await.unwrap()[0].object_id();
+        let (token, staked) = fixtures::stake(&mut client, &key, cluster_arg, Role::View, 0).await;
         requesters.push(Arc::new(RoundTrip {
             client: ChainClient::new(&devnet.grpc_url(), package_id()).unwrap(),
             cluster,

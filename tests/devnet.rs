@@ -7,16 +7,16 @@ use std::time::Duration;
 use futures::StreamExt;
 use kubectl_sui::chain::{ChainClient, ChainError, Executed};
 use kubectl_sui::contract::calls::{ResponseRecord, Submission};
-use kubectl_sui::contract::events::{RequestChunk, RequestSubmitted, ResponseStored, TokenIssued};
-use kubectl_sui::contract::objects::{Cluster, Policy, SealToken};
-use kubectl_sui::contract::{CallArg, Contract, Role, Verb};
-use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
+use kubectl_sui::contract::events::{RequestChunk, RequestSubmitted, ResponseStored};
+use kubectl_sui::contract::objects::{Cluster, SealToken};
+use kubectl_sui::contract::{Contract, Role, Verb};
+use kubectl_sui::devnet::{Devnet, package_id};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{Address, ObjectReference};
 use sui_transaction_builder::TransactionBuilder;
 
-const SUI: u64 = 1_000_000_000;
+use crate::fixtures::{self, SUI, address, new_key, policy, start_devnet};
 
 struct TestChain {
     devnet: Devnet,
@@ -25,13 +25,7 @@ struct TestChain {
 }
 
 async fn start_in(dir: tempfile::TempDir) -> TestChain {
-    let config = DevnetConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        faucet_listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        checkpoint_interval: Duration::from_millis(20),
-    };
-    let devnet = Devnet::start(config).await.expect("devnet starts");
+    let devnet = start_devnet(dir.path(), Duration::from_millis(20)).await;
     let client = ChainClient::new(&devnet.grpc_url(), package_id()).expect("client");
     TestChain { devnet, dir, client }
 }
@@ -40,21 +34,9 @@ async fn start() -> TestChain {
     start_in(tempfile::tempdir().unwrap()).await
 }
 
-fn new_key() -> Ed25519PrivateKey {
-    Ed25519PrivateKey::generate(rand_core::OsRng)
-}
-
-fn address(key: &Ed25519PrivateKey) -> Address {
-    key.public_key().derive_address()
-}
-
 /// A new key funded by the faucet, through `sui-rpc`'s own faucet client.
 async fn funded(chain: &TestChain) -> Ed25519PrivateKey {
-    let key = new_key();
-    let faucet = sui_rpc::faucet::FaucetClient::new(format!("{}/", chain.devnet.faucet_url())).unwrap();
-    let coins = faucet.request(address(&key)).await.expect("faucet");
-    assert_eq!(coins.len(), 1);
-    key
+    fixtures::funded(&fixtures::faucet(&chain.devnet)).await
 }
 
 async fn gas(client: &mut ChainClient, key: &Ed25519PrivateKey) -> ObjectReference {
@@ -82,38 +64,13 @@ struct World {
 }
 
 async fn world(chain: &mut TestChain, role: Role, stake: u64) -> World {
-    let contract = Contract::new(package_id());
     let (admin, node, user) = (funded(chain).await, funded(chain).await, funded(chain).await);
     let client = &mut chain.client;
-    let policy = Policy {
-        min_write_stake: SUI,
-        token_lifetime_ms: 3_600_000,
-        unstake_lock_ms: 0,
-        allow_debug_nodes: true,
-        self_service_role: Role::Edit.code(),
-        slashing_enabled: true,
-    };
-    let mut tx = TransactionBuilder::new();
-    contract.create_cluster(&mut tx, "dev", &policy).unwrap();
-    let created = run(client, &admin, tx).await.expect("create_cluster").created();
-    let cluster = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Shared(_))).unwrap().0;
-    let cap = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Address(_))).unwrap().0;
-
-    let mut tx = TransactionBuilder::new();
-    let (cap_arg, cluster_arg) = (client.object_arg(cap).await.unwrap(), client.object_arg(cluster).await.unwrap());
-    let signing = node.public_key().inner().to_vec();
-    contract.register_debug_node(&mut tx, cap_arg, cluster_arg, address(&node), &signing, &[7; 32]).unwrap();
-    run(client, &admin, tx).await.expect("register_debug_node");
-
-    let mut tx = TransactionBuilder::new();
-    let amount = tx.pure(&stake);
-    let gas_arg = tx.gas();
-    let coin = tx.split_coins(gas_arg, vec![amount]).remove(0);
-    contract.stake(&mut tx, cluster_arg, CallArg::Result(coin), role).unwrap();
-    let staked = run(client, &user, tx).await.expect("stake");
-    let issued: Vec<TokenIssued> = staked.events_of();
-    assert_eq!(issued.len(), 1);
-    World { contract, admin, node, user, cluster, cap, token: issued[0].token_id }
+    let (cluster, cap) = fixtures::create_cluster(client, &admin, &policy(SUI, Role::Edit)).await;
+    fixtures::register_node(client, &admin, (cluster, cap), &node, &[7; 32]).await;
+    let cluster_arg = client.object_arg(cluster).await.unwrap();
+    let (token, _) = fixtures::stake(client, &user, cluster_arg, role, stake).await;
+    World { contract: Contract::new(package_id()), admin, node, user, cluster, cap, token }
 }
 
 fn submission(world: &World, verb: Verb, chunks: Vec<Vec<u8>>) -> Submission {

@@ -1,5 +1,6 @@
 //! Integration tests: one crate, a module per area.
 
+mod fixtures;
 mod util;
 
 // The Rust mirror against the Move sources, and against mutated copies of them.

@@ -4,23 +4,19 @@
 use std::time::Duration;
 
 use kubectl_sui::chain::ChainClient;
-use kubectl_sui::contract::events::TokenIssued;
-use kubectl_sui::contract::objects::Policy;
-use kubectl_sui::contract::{CallArg, Contract, Role};
+use kubectl_sui::contract::Role;
 use kubectl_sui::controlplane::ControlPlane;
 use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
 use kubectl_sui::envelope::{RequestAttributes, RequestEnvelope};
 use kubectl_sui::node::keys::NodeKeys;
 use kubectl_sui::node::{self, NodeConfig};
 use kubectl_sui::proxy::RoundTrip;
-use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::Address;
-use sui_transaction_builder::TransactionBuilder;
 use tokio::sync::watch;
 
+pub(crate) use crate::fixtures::SUI;
+use crate::fixtures::{self, address, funded, policy, start_devnet};
 use crate::util::start_control_plane;
-
-pub(crate) const SUI: u64 = 1_000_000_000;
 
 /// RBAC for the groups the node impersonates.
 const BINDINGS: &str = r#"
@@ -47,71 +43,20 @@ pub(crate) struct Setup {
     faucet: sui_rpc::faucet::FaucetClient,
 }
 
-fn addr(k: &Ed25519PrivateKey) -> Address {
-    k.public_key().derive_address()
-}
-
-async fn funded(faucet: &sui_rpc::faucet::FaucetClient) -> Ed25519PrivateKey {
-    let key = Ed25519PrivateKey::generate(rand_core::OsRng);
-    faucet.request(addr(&key)).await.expect("faucet");
-    key
-}
-
-async fn execute(
-    client: &mut ChainClient,
-    key: &Ed25519PrivateKey,
-    tx: TransactionBuilder,
-) -> kubectl_sui::chain::Executed {
-    let gas = client.gas_coins(addr(key)).await.unwrap().remove(0);
-    client.execute(tx, key, gas).await.expect("transaction")
-}
-
 pub(crate) async fn setup() -> Setup {
     let (plane, plane_dir) = start_control_plane(1);
     plane.kubectl_stdin(&["apply", "-f", "-"], BINDINGS).unwrap();
     let chain_dir = tempfile::tempdir().unwrap();
-    let devnet = Devnet::start(DevnetConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        faucet_listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: chain_dir.path().to_path_buf(),
-        checkpoint_interval: Duration::from_millis(20),
-    })
-    .await
-    .unwrap();
-    let faucet = sui_rpc::faucet::FaucetClient::new(format!("{}/", devnet.faucet_url())).unwrap();
+    let devnet = start_devnet(chain_dir.path(), Duration::from_millis(20)).await;
+    let faucet = fixtures::faucet(&devnet);
     let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
-    let contract = Contract::new(package_id());
     let admin = funded(&faucet).await;
-    let policy = Policy {
-        min_write_stake: SUI,
-        token_lifetime_ms: 3_600_000,
-        unstake_lock_ms: 0,
-        allow_debug_nodes: true,
-        self_service_role: Role::Edit.code(),
-        slashing_enabled: false,
-    };
-    let mut tx = TransactionBuilder::new();
-    contract.create_cluster(&mut tx, "test", &policy).unwrap();
-    let created = execute(&mut client, &admin, tx).await.created();
-    let cluster = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Shared(_))).unwrap().0;
-    let cap = created.iter().find(|(_, o)| matches!(o, sui_sdk_types::Owner::Address(_))).unwrap().0;
-
+    let (cluster, cap) = fixtures::create_cluster(&mut client, &admin, &policy(SUI, Role::Edit)).await;
     let node_dir = tempfile::tempdir().unwrap();
     let keys = NodeKeys::load_or_create(node_dir.path()).unwrap();
     faucet.request(keys.address()).await.unwrap();
-    let mut tx = TransactionBuilder::new();
-    let (cap, cluster_arg) = (client.object_arg(cap).await.unwrap(), client.object_arg(cluster).await.unwrap());
-    contract
-        .register_debug_node(
-            &mut tx,
-            cap,
-            cluster_arg,
-            keys.address(),
-            keys.signing.public_key().inner(),
-            &keys.sealing.public_key().to_bytes(),
-        )
-        .unwrap();
-    execute(&mut client, &admin, tx).await;
+    fixtures::register_node(&mut client, &admin, (cluster, cap), &keys.signing, &keys.sealing.public_key().to_bytes())
+        .await;
     Setup { plane, _plane_dir: plane_dir, devnet, chain_dir, node_dir, cluster, faucet }
 }
 
@@ -141,16 +86,10 @@ impl Setup {
         let key = funded(&self.faucet).await;
         let mut client = ChainClient::new(&self.devnet.grpc_url(), package_id()).unwrap();
         let cluster_arg = client.object_arg(self.cluster).await.unwrap();
-        let mut tx = TransactionBuilder::new();
-        let amount = tx.pure(&stake);
-        let gas_arg = tx.gas();
-        let coin = tx.split_coins(gas_arg, vec![amount]).remove(0);
-        Contract::new(package_id()).stake(&mut tx, cluster_arg, CallArg::Result(coin), role).unwrap();
-        let staked = execute(&mut client, &key, tx).await;
-        let token = staked.events_of::<TokenIssued>()[0].token_id;
+        let (token, _) = fixtures::stake(&mut client, &key, cluster_arg, role, stake).await;
         let token_arg = client.object_arg(token).await.unwrap();
         let keys = NodeKeys::load_or_create(self.node_dir.path()).unwrap();
-        let gas = client.gas_coins(addr(&key)).await.unwrap().remove(0);
+        let gas = client.gas_coins(address(&key)).await.unwrap().remove(0);
         RoundTrip {
             client,
             key,
@@ -221,7 +160,7 @@ async fn get_list_create_patch_delete_through_the_chain() {
         user.call(&request("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", "")).await.unwrap();
     assert_eq!(refused.status, 403);
     let message = json(&refused.body)["message"].as_str().unwrap().to_string();
-    assert!(message.contains(&format!("sui:{}", addr(&user.key))), "{message}");
+    assert!(message.contains(&format!("sui:{}", address(&user.key))), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,7 +6,8 @@ use base64ct::Encoding;
 use kubectl_sui::contract::Role;
 use sui_transaction_builder::TransactionBuilder;
 
-use crate::node::{SUI, request, setup};
+use crate::fixtures::SUI;
+use crate::node::{request, setup};
 
 /// Every file of the devnet's data directory, concatenated.
 fn stored_bytes(dir: &std::path::Path) -> Vec<u8> {

@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 
 use super::error::DevnetError;
 use super::execute::{self, ClockContents, CoinContents, Outcome, REFERENCE_GAS_PRICE, Rejection};
-use super::state::{CheckpointRecord, Ledger, TransactionRecord, changed_objects};
+use super::state::{FullCheckpoint, Ledger, TransactionRecord, changed_objects};
 use super::state::{Genesis, Record};
 use crate::journal::Journal;
 
@@ -33,15 +33,6 @@ pub const FAUCET_KEY_FILE: &str = "faucet.key";
 /// know it without asking.
 pub fn package_id() -> Address {
     Address::new(sui_sdk_types::hash::Hasher::digest(b"kubectl-sui devnet package kubectl_sui").into_inner())
-}
-
-/// A checkpoint with the transactions it includes, as subscribers receive it.
-#[derive(Debug, Clone)]
-pub struct FullCheckpoint {
-    /// Summary and contents.
-    pub checkpoint: CheckpointRecord,
-    /// The transactions, in order.
-    pub transactions: Vec<TransactionRecord>,
 }
 
 /// The chain.
@@ -143,14 +134,9 @@ impl Chain {
         let (full, durable) = {
             let mut ledger = self.ledger();
             let Some(checkpoint) = ledger.form_checkpoint(now_ms()) else { return Ok(None) };
-            let transactions = checkpoint
-                .contents
-                .transactions()
-                .iter()
-                .filter_map(|t| ledger.transaction(t.transaction()).cloned())
-                .collect();
             let durable = self.journal.append(&Record::Checkpoint(Box::new(checkpoint.clone())))?;
-            (FullCheckpoint { checkpoint, transactions }, durable)
+            let full = ledger.full_checkpoint(checkpoint.summary.sequence_number).expect("just formed");
+            (full, durable)
         };
         durable.await.map_err(|_| crate::journal::JournalError::Closed)?;
         let sequence = full.checkpoint.summary.sequence_number;

@@ -14,9 +14,9 @@ use sui_sdk_types::{Address, Digest, Object, StructTag};
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use super::chain::{Chain, FullCheckpoint};
+use super::chain::Chain;
 use super::execute::{CoinContents, MAX_TRANSACTION_SIZE, REFERENCE_GAS_PRICE, Rejection};
-use super::state::{TransactionRecord, changed_objects};
+use super::state::{FullCheckpoint, TransactionRecord, changed_objects};
 use crate::contract::calls::MAX_PURE_ARGUMENT_SIZE;
 
 /// The gRPC services of the devnet, sharing one chain.
@@ -108,15 +108,7 @@ fn checkpoint_message(full: &FullCheckpoint, mask: &FieldMaskTree) -> proto::Che
 
 impl Services {
     fn full_checkpoint(&self, sequence: u64) -> Option<FullCheckpoint> {
-        let ledger = self.chain.ledger();
-        let checkpoint = ledger.checkpoint(sequence)?.clone();
-        let transactions = checkpoint
-            .contents
-            .transactions()
-            .iter()
-            .filter_map(|t| ledger.transaction(t.transaction()).cloned())
-            .collect();
-        Some(FullCheckpoint { checkpoint, transactions })
+        self.chain.ledger().full_checkpoint(sequence)
     }
 
     /// Objects a transaction wrote, at their versions after it, when still current.

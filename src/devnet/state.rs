@@ -54,6 +54,15 @@ pub struct CheckpointRecord {
     pub contents: CheckpointContents,
 }
 
+/// A checkpoint with the transactions it includes, as subscribers receive it.
+#[derive(Debug, Clone)]
+pub struct FullCheckpoint {
+    /// Summary and contents.
+    pub checkpoint: CheckpointRecord,
+    /// The transactions, in order.
+    pub transactions: Vec<TransactionRecord>,
+}
+
 /// One record of the devnet's journal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Record {
@@ -141,6 +150,18 @@ impl Ledger {
     /// A checkpoint by sequence number.
     pub fn checkpoint(&self, sequence: u64) -> Option<&CheckpointRecord> {
         usize::try_from(sequence).ok().and_then(|i| self.checkpoints.get(i))
+    }
+
+    /// A checkpoint with its transactions.
+    pub fn full_checkpoint(&self, sequence: u64) -> Option<FullCheckpoint> {
+        let checkpoint = self.checkpoint(sequence)?.clone();
+        let transactions = checkpoint
+            .contents
+            .transactions()
+            .iter()
+            .filter_map(|t| self.transaction(t.transaction()).cloned())
+            .collect();
+        Some(FullCheckpoint { checkpoint, transactions })
     }
 
     /// The newest checkpoint.

@@ -1,0 +1,120 @@
+//! Chain fixtures shared by the integration tests and the benchmarks (which include this file
+//! with `#[path]`): devnets, funded keys, clusters, nodes and tokens, made through the contract
+//! as a real client would.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use kubectl_sui::chain::{ChainClient, Executed};
+use kubectl_sui::contract::events::TokenIssued;
+use kubectl_sui::contract::objects::Policy;
+use kubectl_sui::contract::{CallArg, Contract, ObjectArg, Role};
+use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use sui_sdk_types::{Address, Owner};
+use sui_transaction_builder::TransactionBuilder;
+
+/// One SUI in MIST.
+pub const SUI: u64 = 1_000_000_000;
+
+/// A devnet on free loopback ports, its ledger in `data_dir`.
+pub async fn start_devnet(data_dir: &std::path::Path, checkpoint_interval: Duration) -> Devnet {
+    Devnet::start(DevnetConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        faucet_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_path_buf(),
+        checkpoint_interval,
+    })
+    .await
+    .expect("devnet starts")
+}
+
+/// The faucet client of `devnet` (`sui-rpc`'s own).
+pub fn faucet(devnet: &Devnet) -> sui_rpc::faucet::FaucetClient {
+    sui_rpc::faucet::FaucetClient::new(format!("{}/", devnet.faucet_url())).unwrap()
+}
+
+/// A fresh key.
+pub fn new_key() -> Ed25519PrivateKey {
+    Ed25519PrivateKey::generate(rand_core::OsRng)
+}
+
+/// The Sui address of a key.
+pub fn address(key: &Ed25519PrivateKey) -> Address {
+    key.public_key().derive_address()
+}
+
+/// A fresh key with 100 SUI from the faucet.
+pub async fn funded(faucet: &sui_rpc::faucet::FaucetClient) -> Ed25519PrivateKey {
+    let key = new_key();
+    faucet.request(address(&key)).await.expect("faucet");
+    key
+}
+
+/// Executes `tx` signed by `key`, paying with its first coin.
+pub async fn execute(client: &mut ChainClient, key: &Ed25519PrivateKey, tx: TransactionBuilder) -> Executed {
+    let gas = client.gas_coins(address(key)).await.unwrap().remove(0);
+    client.execute(tx, key, gas).await.expect("transaction")
+}
+
+/// A policy allowing debug nodes, self-service up to `self_service_role`, no lock, no slashing.
+pub fn policy(min_write_stake: u64, self_service_role: Role) -> Policy {
+    Policy {
+        min_write_stake,
+        token_lifetime_ms: 3_600_000,
+        unstake_lock_ms: 0,
+        allow_debug_nodes: true,
+        self_service_role: self_service_role.code(),
+        slashing_enabled: true,
+    }
+}
+
+/// Creates a cluster; returns its id and the admin capability's id.
+pub async fn create_cluster(
+    client: &mut ChainClient,
+    admin: &Ed25519PrivateKey,
+    policy: &Policy,
+) -> (Address, Address) {
+    let mut tx = TransactionBuilder::new();
+    Contract::new(package_id()).create_cluster(&mut tx, "test", policy).unwrap();
+    let created = execute(client, admin, tx).await.created();
+    let shared = created.iter().find(|(_, o)| matches!(o, Owner::Shared(_))).expect("the cluster").0;
+    let owned = created.iter().find(|(_, o)| matches!(o, Owner::Address(_))).expect("the admin cap").0;
+    (shared, owned)
+}
+
+/// Registers a debug node with its keys.
+pub async fn register_node(
+    client: &mut ChainClient,
+    admin: &Ed25519PrivateKey,
+    (cluster, cap): (Address, Address),
+    node: &Ed25519PrivateKey,
+    sealing_key: &[u8],
+) {
+    let mut tx = TransactionBuilder::new();
+    let (cap, cluster) = (client.object_arg(cap).await.unwrap(), client.object_arg(cluster).await.unwrap());
+    Contract::new(package_id())
+        .register_debug_node(&mut tx, cap, cluster, address(node), node.public_key().inner(), sealing_key)
+        .unwrap();
+    execute(client, admin, tx).await;
+}
+
+/// Stakes `stake` for a token of `role`; returns the token id and the staking transaction.
+pub async fn stake(
+    client: &mut ChainClient,
+    key: &Ed25519PrivateKey,
+    cluster: ObjectArg,
+    role: Role,
+    stake: u64,
+) -> (Address, Executed) {
+    let mut tx = TransactionBuilder::new();
+    let amount = tx.pure(&stake);
+    let gas_arg = tx.gas();
+    let coin = tx.split_coins(gas_arg, vec![amount]).remove(0);
+    Contract::new(package_id()).stake(&mut tx, cluster, CallArg::Result(coin), role).unwrap();
+    let staked = execute(client, key, tx).await;
+    let issued: Vec<TokenIssued> = staked.events_of();
+    assert_eq!(issued.len(), 1);
+    (issued[0].token_id, staked)
+}
