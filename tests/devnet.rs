@@ -123,6 +123,20 @@ async fn faucet_coins_and_a_coin_split() {
     assert_eq!(coins.len(), 3);
     let fee = 100 * SUI - chain.client.balance(address(&key)).await.unwrap();
     assert!(fee > 0 && fee < SUI / 100, "gas charged: {fee}");
+
+    // And merged back into the gas coin.
+    let gas_ref = gas(&mut chain.client, &key).await;
+    let others: Vec<_> = coins.iter().filter(|c| c.object_id() != gas_ref.object_id()).cloned().collect();
+    let mut tx = TransactionBuilder::new();
+    let sources = others
+        .iter()
+        .map(|c| tx.object(sui_transaction_builder::ObjectInput::owned(*c.object_id(), c.version(), *c.digest())))
+        .collect();
+    let gas_arg = tx.gas();
+    tx.merge_coins(gas_arg, sources);
+    let merged = chain.client.execute(tx, &key, gas_ref).await.expect("merge");
+    assert_eq!(chain.client.gas_coins(address(&key)).await.unwrap().len(), 1);
+    assert!(merged.created().is_empty());
 }
 
 #[tokio::test]
