@@ -9,7 +9,7 @@ use super::error::NodeError;
 use crate::chain::ChainClient;
 use sui_crypto::ed25519::Ed25519PrivateKey;
 
-/// Coins of at least this much (MIST) each are kept in the pool.
+/// What each new pool coin is split off with (MIST), when the balance allows.
 const COIN_VALUE: u64 = 2_000_000_000;
 
 /// Gas coins, each used by one transaction at a time.
@@ -34,8 +34,11 @@ impl GasPool {
             )));
         }
         if coins.len() < size {
+            // Up to COIN_VALUE each, but never more than the balance can give every coin.
+            let balance = client.balance(owner).await?;
+            let value = COIN_VALUE.min(balance / (size as u64 + 1));
             let mut tx = TransactionBuilder::new();
-            let amounts = (coins.len()..size).map(|_| tx.pure(&COIN_VALUE)).collect();
+            let amounts = (coins.len()..size).map(|_| tx.pure(&value)).collect();
             let gas_arg = tx.gas();
             let split = tx.split_coins(gas_arg, amounts);
             let me = tx.pure(&owner);
