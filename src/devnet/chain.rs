@@ -15,8 +15,8 @@ use sui_sdk_types::{
 use tokio::sync::broadcast;
 
 use super::error::DevnetError;
-use super::execute::{self, ClockContents, CoinContents, Outcome, REFERENCE_GAS_PRICE, Rejection};
-use super::state::{FullCheckpoint, Ledger, TransactionRecord, changed_objects};
+use super::execute::{self, ClockContents, CoinContents, REFERENCE_GAS_PRICE, Rejection};
+use super::state::{Commit, FullCheckpoint, Ledger, TransactionRecord, changed_objects};
 use super::state::{Genesis, Record};
 use crate::journal::Journal;
 
@@ -108,8 +108,7 @@ impl Chain {
             if let Some(done) = ledger.transaction(&digest) {
                 return Ok(done.clone());
             }
-            let Outcome { commit, .. } =
-                execute::execute(&ledger, package_id(), transaction, Some(signatures), now_ms())?;
+            let commit = execute::execute(&ledger, package_id(), transaction, Some(signatures), now_ms())?;
             let durable = self
                 .journal
                 .append(&Record::Transaction(Box::new(commit.clone())))
@@ -125,7 +124,7 @@ impl Chain {
     }
 
     /// Executes `transaction` without signatures and without committing it.
-    pub fn simulate(&self, transaction: Transaction) -> Result<Outcome, Rejection> {
+    pub fn simulate(&self, transaction: Transaction) -> Result<Commit, Rejection> {
         execute::execute(&self.ledger(), package_id(), transaction, None, now_ms())
     }
 

@@ -227,15 +227,6 @@ impl Session {
     }
 }
 
-/// The outcome of executing one transaction.
-#[derive(Debug)]
-pub struct Outcome {
-    /// What to apply.
-    pub commit: Commit,
-    /// Success, or the failure (gas was still charged).
-    pub status: ExecutionStatus,
-}
-
 /// Executes `transaction`. With `signatures` `None` (simulation) no signature is checked.
 pub fn execute(
     ledger: &Ledger,
@@ -243,7 +234,7 @@ pub fn execute(
     transaction: Transaction,
     signatures: Option<Vec<UserSignature>>,
     now_ms: u64,
-) -> Result<Outcome, Rejection> {
+) -> Result<Commit, Rejection> {
     let size = bcs::to_bytes(&transaction).map(|b| b.len()).unwrap_or(usize::MAX);
     if size > MAX_TRANSACTION_SIZE {
         return Err(Rejection::InvalidArgument(format!(
@@ -421,7 +412,7 @@ fn storage_charge(object: &Object) -> u64 {
     bcs::to_bytes(object).map(|b| b.len() as u64).unwrap_or(0) * STORAGE_PRICE_PER_BYTE
 }
 
-fn finish(ledger: &Ledger, mut session: Session, before: Session, e: Effected) -> Outcome {
+fn finish(ledger: &Ledger, mut session: Session, before: Session, e: Effected) -> Commit {
     let Effected { transaction, signatures, mut status, lamport, gas_id, read_only_shared } = e;
     let digest = session.digest;
     let price = transaction.gas_payment.price;
@@ -508,20 +499,17 @@ fn finish(ledger: &Ledger, mut session: Session, before: Session, e: Effected) -
         auxiliary_data_digest: None,
     }));
     let deleted = session.deleted.iter().copied().collect();
-    Outcome {
-        status,
-        commit: Commit {
-            record: TransactionRecord {
-                transaction,
-                signatures,
-                effects,
-                events,
-                timestamp_ms: session.now_ms,
-                checkpoint: None,
-            },
-            written: written_objects,
-            deleted,
+    Commit {
+        record: TransactionRecord {
+            transaction,
+            signatures,
+            effects,
+            events,
+            timestamp_ms: session.now_ms,
+            checkpoint: None,
         },
+        written: written_objects,
+        deleted,
     }
 }
 

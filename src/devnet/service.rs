@@ -470,13 +470,13 @@ impl proto::transaction_execution_service_server::TransactionExecutionService fo
         if needs_budget {
             // The budget a client leaves open is what the simulation cost, with a margin,
             // within what the gas coins hold.
-            let used = outcome.commit.record.effects.gas_summary();
+            let used = outcome.record.effects.gas_summary();
             let cost = used.computation_cost + used.storage_cost;
             transaction.gas_payment.budget = (cost + cost / 5).max(COMPUTATION_FLOOR * transaction.gas_payment.price);
             outcome = self.chain.simulate(transaction.clone())?;
         }
         let mask = mask(r.read_mask, "transaction.effects.status");
-        let mut executed = executed(&outcome.commit.record, &outcome.commit.written);
+        let mut executed = executed(&outcome.record, &outcome.written);
         executed.transaction = Some(proto::Transaction::merge_from(transaction, &FieldMaskTree::new_wildcard()));
         let mut response = proto::SimulateTransactionResponse::default();
         response.merge_transaction(executed, &mask);

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use sui_sdk_types::{
     Address, CheckpointContents, CheckpointSummary, CheckpointTransactionInfo, Digest, GasCostSummary, Object,
-    Transaction, TransactionEffects, TransactionEvents, UserSignature, Version,
+    Transaction, TransactionEffects, TransactionEvents, UserSignature,
 };
 
 /// An executed transaction as the ledger keeps it.
@@ -137,11 +137,6 @@ impl Ledger {
         self.deleted.get(id).copied()
     }
 
-    /// Every live object.
-    pub fn objects(&self) -> impl Iterator<Item = &Object> {
-        self.objects.values()
-    }
-
     /// An executed transaction.
     pub fn transaction(&self, digest: &Digest) -> Option<&TransactionRecord> {
         self.transactions.get(digest)
@@ -247,10 +242,5 @@ impl Ledger {
             .filter(|o| matches!(o.owner(), sui_sdk_types::Owner::Address(a) if a == owner))
             .map(|o| (o.object_id(), o))
             .collect()
-    }
-
-    /// The current version of a live object.
-    pub fn version_of(&self, id: &Address) -> Option<Version> {
-        self.objects.get(id).map(Object::version)
     }
 }
