@@ -6,8 +6,10 @@
 
 pub mod chain;
 pub mod cli;
+pub mod config;
 pub mod contract;
 pub mod controlplane;
+pub mod credential;
 pub mod devnet;
 pub mod envelope;
 pub mod journal;

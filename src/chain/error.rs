@@ -55,6 +55,12 @@ pub enum ChainError {
         /// The transaction.
         digest: Digest,
     },
+    /// The signer owns no coin to pay gas with.
+    #[error("{owner} owns no SUI to pay gas; fund it (on the devnet: `kubectl sui login` uses the faucet)")]
+    NoGas {
+        /// The address.
+        owner: sui_sdk_types::Address,
+    },
     /// The transaction failed otherwise.
     #[error("transaction {digest} failed: {error}")]
     Failed {

@@ -6,6 +6,7 @@
 //! contract abort when there is one. It holds no keys of its own: callers pass the signer.
 
 mod error;
+mod gas;
 
 use std::str::FromStr;
 
@@ -22,6 +23,7 @@ use sui_sdk_types::{
 use sui_transaction_builder::TransactionBuilder;
 
 pub use error::ChainError;
+pub use gas::GasPool;
 
 use crate::contract::{ObjectArg, lookup_abort};
 

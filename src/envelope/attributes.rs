@@ -22,12 +22,26 @@ pub struct RequestAttributes {
     pub name: String,
 }
 
-/// Why a path is not a resource request the chain path can carry.
+/// Longest path a non-resource request may have: the contract's limit on `name`.
+const MAX_NON_RESOURCE_PATH: usize = 253;
+
+/// Why a request is not one the chain path can carry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AttributesError {
-    /// A path outside `/api` and `/apis` resources (discovery, `/version`, `/openapi`, ...).
-    #[error("{0} is not a resource request")]
+    /// A path under `/api` or `/apis` deeper than any resource or subresource.
+    #[error("{0} is not a Kubernetes API path")]
     NotResource(String),
+    /// A write to a non-resource path (discovery, `/version`, `/openapi`, ...).
+    #[error("{method} {path}: only GET is carried for non-resource paths")]
+    NonResourceWrite {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// A non-resource path longer than the contract records.
+    #[error("the path {0} is longer than the 253 bytes the audit trail records")]
+    PathTooLong(String),
     /// A method the API server does not use for resources.
     #[error("method {0} is not a Kubernetes verb")]
     Method(String),
@@ -35,14 +49,19 @@ pub enum AttributesError {
 
 impl RequestAttributes {
     /// The attributes of `method path` (the path may carry a query).
+    ///
+    /// Non-resource requests (discovery, `/version`, `/openapi/...`) are GETs with an empty
+    /// group, resource and namespace, and the path as the name: the contract authorises them
+    /// like a cluster-scoped read of resource `""`, as Kubernetes' `system:discovery` role
+    /// lets every authenticated user read them.
     pub fn from_http(method: &str, path_and_query: &str) -> Result<RequestAttributes, AttributesError> {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let not_resource = || AttributesError::NotResource(path.to_string());
         let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|p| !p.is_empty()).collect();
         let (group, rest) = match parts.as_slice() {
-            ["api", _version, rest @ ..] => ("", rest),
-            ["apis", group, _version, rest @ ..] => (*group, rest),
-            _ => return Err(not_resource()),
+            ["api", _version, rest @ ..] if !rest.is_empty() => ("", rest),
+            ["apis", group, _version, rest @ ..] if !rest.is_empty() => (*group, rest),
+            _ => return RequestAttributes::non_resource(method, path),
         };
         let (namespace, rest) = match rest {
             ["namespaces", ns, rest @ ..] if !rest.is_empty() => (*ns, rest),
@@ -77,6 +96,27 @@ impl RequestAttributes {
             namespace: namespace.to_string(),
             name: name.to_string(),
         })
+    }
+
+    fn non_resource(method: &str, path: &str) -> Result<RequestAttributes, AttributesError> {
+        if method != "GET" && method != "HEAD" {
+            return Err(AttributesError::NonResourceWrite { method: method.to_string(), path: path.to_string() });
+        }
+        if path.len() > MAX_NON_RESOURCE_PATH {
+            return Err(AttributesError::PathTooLong(path.to_string()));
+        }
+        Ok(RequestAttributes {
+            verb: Verb::Get.code(),
+            group: String::new(),
+            resource: String::new(),
+            namespace: String::new(),
+            name: path.to_string(),
+        })
+    }
+
+    /// Whether this is a non-resource request (discovery, `/version`, `/openapi/...`).
+    pub fn is_non_resource(&self) -> bool {
+        self.resource.is_empty()
     }
 
     /// The digest sealed into a request's binding: ties the body to this metadata.
@@ -132,15 +172,26 @@ mod tests {
     }
 
     #[test]
-    fn non_resource_paths_and_odd_methods_are_refused() {
-        for path in
-            ["/api", "/apis", "/version", "/openapi/v3", "/apis/apps/v1", "/healthz", "/api/v1/namespaces/a/pods/b/c/d"]
-        {
-            assert!(
-                matches!(RequestAttributes::from_http("GET", path), Err(AttributesError::NotResource(_))),
-                "{path}"
-            );
+    fn non_resource_paths_are_reads_named_by_path() {
+        for path in ["/api", "/apis", "/api/v1", "/version", "/openapi/v3", "/apis/apps/v1", "/healthz"] {
+            assert_eq!(attrs("GET", &format!("{path}?timeout=32s")), t(Verb::Get, "", "", "", path), "{path}");
+            assert!(RequestAttributes::from_http("GET", path).unwrap().is_non_resource());
+            assert!(matches!(
+                RequestAttributes::from_http("POST", path),
+                Err(AttributesError::NonResourceWrite { .. })
+            ));
         }
+        assert!(!RequestAttributes::from_http("GET", "/api/v1/pods").unwrap().is_non_resource());
+        let long = format!("/openapi/{}", "x".repeat(250));
+        assert!(matches!(RequestAttributes::from_http("GET", &long), Err(AttributesError::PathTooLong(_))));
+    }
+
+    #[test]
+    fn malformed_paths_and_odd_methods_are_refused() {
+        assert!(matches!(
+            RequestAttributes::from_http("GET", "/api/v1/namespaces/a/pods/b/c/d"),
+            Err(AttributesError::NotResource(_))
+        ));
         assert!(matches!(RequestAttributes::from_http("TRACE", "/api/v1/pods"), Err(AttributesError::Method(_))));
     }
 

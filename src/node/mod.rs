@@ -9,7 +9,6 @@
 
 mod error;
 pub mod follow;
-mod gas;
 pub mod health;
 pub mod keys;
 pub mod kube;
@@ -114,7 +113,7 @@ pub async fn run(
         }
     }
     let kube = kube::KubeApi::connect(config.kubeconfig.as_deref()).await?;
-    let gas = gas::GasPool::prepare(&mut client, &keys.signing, me, config.concurrency.clamp(1, 64)).await?;
+    let gas = crate::chain::GasPool::prepare(&mut client, &keys.signing, me, config.concurrency.clamp(1, 64)).await?;
     let (journal, entries) = Journal::<Entry>::open(&config.data_dir.join(JOURNAL_FILE))?;
     let (answers, answers_rx) = mpsc::channel(256);
     let processor = Arc::new(Processor::new(

@@ -19,10 +19,10 @@ use sui_sdk_types::Address;
 use sui_transaction_builder::TransactionBuilder;
 
 use super::error::NodeError;
-use super::gas::GasPool;
 use super::health::Metrics;
 use super::keys::NodeKeys;
 use super::kube::{KubeApi, impersonated_groups, impersonated_user};
+use crate::chain::GasPool;
 use crate::chain::{ChainClient, ChainError};
 use crate::contract::calls::{MAX_CHUNK_LEN, ResponseRecord};
 use crate::contract::events::RequestSubmitted;

@@ -1,12 +1,11 @@
-//! A pool of gas coins, so the node's transactions run in parallel instead of queueing
-//! behind one owned coin.
+//! A pool of gas coins, so one signer's transactions run in parallel instead of queueing
+//! behind one owned coin (the node's answers, the proxy's requests).
 
 use sui_sdk_types::{Address, ObjectReference};
 use sui_transaction_builder::TransactionBuilder;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::error::NodeError;
-use crate::chain::ChainClient;
+use super::{ChainClient, ChainError};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 
 /// What each new pool coin is split off with (MIST), when the balance allows.
@@ -26,12 +25,10 @@ impl GasPool {
         key: &Ed25519PrivateKey,
         owner: Address,
         size: usize,
-    ) -> Result<GasPool, NodeError> {
+    ) -> Result<GasPool, ChainError> {
         let mut coins = client.gas_coins(owner).await?;
         if coins.is_empty() {
-            return Err(NodeError::Config(format!(
-                "node {owner} owns no SUI to pay gas; fund it (on the devnet: the faucet)"
-            )));
+            return Err(ChainError::NoGas { owner });
         }
         if coins.len() < size {
             // Up to COIN_VALUE each, but never more than the balance can give every coin.
