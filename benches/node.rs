@@ -24,8 +24,6 @@ use kubectl_sui::node::keys::NodeKeys;
 use kubectl_sui::node::kube::{KubeApi, impersonated_groups};
 use kubectl_sui::proxy::RoundTrip;
 
-use fixtures::address as addr;
-
 #[path = "../tests/fixtures.rs"]
 mod fixtures;
 
@@ -129,19 +127,10 @@ async fn main() {
     let mut requesters = Vec::new();
     for _ in 0..*levels.iter().max().unwrap() {
         let key = fixtures::funded(&faucet).await;
-        let gas_id = *client.gas_coins(addr(&key)).await.unwrap()[0].object_id();
-        let (token, staked) = fixtures::stake(&mut client, &key, cluster_arg, Role::View, 0).await;
-        requesters.push(Arc::new(RoundTrip {
-            client: ChainClient::new(&devnet.grpc_url(), package_id()).unwrap(),
-            cluster,
-            cluster_arg,
-            token_arg: client.object_arg(token).await.unwrap(),
-            node: keys.address(),
-            node_key: keys.sealing.public_key(),
-            gas: tokio::sync::Mutex::new(staked.written(gas_id).unwrap()),
-            key,
-            timeout: Duration::from_secs(30),
-        }));
+        let (token, _) = fixtures::stake(&mut client, &key, cluster_arg, Role::View, 0).await;
+        let chain = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
+        requesters
+            .push(Arc::new(RoundTrip::connect(chain, key, cluster, token, Duration::from_secs(30)).await.unwrap()));
     }
     let get = RequestEnvelope {
         method: "GET".into(),

@@ -82,25 +82,27 @@ impl Setup {
     }
 
     /// A requester with a token of `role` and `stake`, and its round trip to the node.
-    pub(crate) async fn requester(&self, role: Role, stake: u64) -> RoundTrip {
+    pub(crate) async fn requester(&self, role: Role, stake: u64) -> Requester {
         let key = funded(&self.faucet).await;
         let mut client = ChainClient::new(&self.devnet.grpc_url(), package_id()).unwrap();
         let cluster_arg = client.object_arg(self.cluster).await.unwrap();
         let (token, _) = fixtures::stake(&mut client, &key, cluster_arg, role, stake).await;
-        let token_arg = client.object_arg(token).await.unwrap();
-        let keys = NodeKeys::load_or_create(self.node_dir.path()).unwrap();
-        let gas = client.gas_coins(address(&key)).await.unwrap().remove(0);
-        RoundTrip {
-            client,
-            key,
-            cluster: self.cluster,
-            cluster_arg,
-            token_arg,
-            node: keys.address(),
-            node_key: keys.sealing.public_key(),
-            gas: tokio::sync::Mutex::new(gas),
-            timeout: Duration::from_secs(30),
-        }
+        let trip = RoundTrip::connect(client, key.clone(), self.cluster, token, Duration::from_secs(30)).await.unwrap();
+        Requester { trip, key, token }
+    }
+}
+
+/// A requester's round trip, with the key and token it was made from.
+pub(crate) struct Requester {
+    pub(crate) trip: RoundTrip,
+    pub(crate) key: sui_crypto::ed25519::Ed25519PrivateKey,
+    pub(crate) token: Address,
+}
+
+impl std::ops::Deref for Requester {
+    type Target = RoundTrip;
+    fn deref(&self) -> &RoundTrip {
+        &self.trip
     }
 }
 

@@ -62,8 +62,8 @@ async fn a_secret_through_the_chain_leaves_no_trace_on_it() {
     // Control: the same body put on chain without sealing (as a raw chunk) is found.
     let mut tx = TransactionBuilder::new();
     let mut submission = kubectl_sui::contract::calls::Submission {
-        node: user.node,
-        sealing_key: user.node_key.to_bytes().to_vec(),
+        node: user.node().await.address,
+        sealing_key: user.node().await.sealing_key.to_bytes().to_vec(),
         reply_key: vec![1; 32],
         verb: kubectl_sui::contract::Verb::Create,
         group: String::new(),
@@ -76,11 +76,13 @@ async fn a_secret_through_the_chain_leaves_no_trace_on_it() {
         chunks: vec![body.clone().into_bytes()],
     };
     submission.body_digest = kubectl_sui::envelope::digest(body.as_bytes());
+    let mut client = user.client().clone();
+    let (cluster_arg, token_arg) =
+        (client.object_arg(user.cluster()).await.unwrap(), client.object_arg(user.token).await.unwrap());
     kubectl_sui::contract::Contract::new(kubectl_sui::devnet::package_id())
-        .submit(&mut tx, user.cluster_arg, user.token_arg, &submission)
+        .submit(&mut tx, cluster_arg, token_arg, &submission)
         .unwrap();
-    let mut client = user.client.clone();
-    let gas = user.gas.lock().await.clone();
+    let gas = client.gas_coins(crate::fixtures::address(&user.key)).await.unwrap().remove(0);
     client.execute(tx, &user.key, gas).await.expect("an unsealed submission");
     let stored = stored_bytes(&data);
     assert!(found(&stored, &secret).contains(&"base64"), "the scan finds an unsealed secret");

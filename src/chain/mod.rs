@@ -5,7 +5,9 @@
 //! `proto` types do not leave it. It turns a failed execution into [`ChainError`], naming the
 //! contract abort when there is one. It holds no keys of its own: callers pass the signer.
 
+mod amount;
 mod error;
+pub mod follow;
 mod gas;
 
 use std::str::FromStr;
@@ -22,6 +24,7 @@ use sui_sdk_types::{
 };
 use sui_transaction_builder::TransactionBuilder;
 
+pub use amount::{MIST_PER_SUI, format_sui, parse_sui};
 pub use error::ChainError;
 pub use gas::GasPool;
 

@@ -32,7 +32,6 @@ const fn abort(
 const FORBIDDEN: (u16, &str) = (403, "Forbidden");
 const BAD_REQUEST: (u16, &str) = (400, "BadRequest");
 const CONFLICT: (u16, &str) = (409, "Conflict");
-const UNAUTHORIZED: (u16, &str) = (401, "Unauthorized");
 const UNAVAILABLE: (u16, &str) = (503, "ServiceUnavailable");
 
 macro_rules! aborts {
@@ -69,7 +68,7 @@ aborts! {
         "the seal token belongs to another cluster; run `kubectl sui login --cluster` for this one";
     "seal_token" ENotTokenOwner = 21, FORBIDDEN,
         "the seal token is bound to another address than the key signing this request; run `kubectl sui login` with your key";
-    "seal_token" ETokenExpired = 22, UNAUTHORIZED,
+    "seal_token" ETokenExpired = 22, FORBIDDEN,
         "the seal token has expired; run `kubectl sui login` to renew it";
     "seal_token" ETokenRevoked = 23, FORBIDDEN,
         "the cluster admin revoked this seal token; ask the admin, or stake for a new one with `kubectl sui login`";

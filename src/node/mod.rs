@@ -8,7 +8,6 @@
 //! [`NodeConfig`], run with [`run`].
 
 mod error;
-pub mod follow;
 pub mod health;
 pub mod keys;
 pub mod kube;
@@ -23,8 +22,8 @@ use serde::Deserialize;
 use sui_sdk_types::Address;
 use tokio::sync::{Semaphore, mpsc, watch};
 
+use crate::chain::follow::{self, CheckpointEvents};
 pub use error::NodeError;
-use follow::CheckpointEvents;
 use requests::{Entry, Processor};
 
 use crate::chain::ChainClient;

@@ -1,193 +1,124 @@
-//! The proxy's chain round trip: a Kubernetes request sealed, submitted to the contract, and
-//! its sealed response collected from the checkpoint stream and opened.
+//! The local proxy: kubectl's HTTPS endpoint on loopback, which turns each Kubernetes call
+//! into a contract call and the node's on-chain answer back into an HTTP response.
 //!
-//! This module owns the client side of the request path. The localhost HTTPS server that
-//! feeds it from kubectl comes with the proxy issue; [`RoundTrip`] is what it calls for each
-//! request, and what tests and benchmarks use as a client would.
+//! This module owns the client side of the request path: the TLS identity kubeconfig trusts
+//! ([`tls`]), the server and its refusals ([`server`], [`explain`]), the chain round trip
+//! ([`RoundTrip`]) with its shared checkpoint subscription ([`router`]), and the background
+//! process kubectl's credential command starts ([`daemon`]). It reads the login and key it is
+//! given but never writes configuration or kubeconfig, and never sees a body in clear that
+//! it did not get from kubectl or open with its own reply key.
 
+pub mod daemon;
+pub mod explain;
+mod roundtrip;
+pub mod router;
+pub mod server;
+pub mod tls;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sui_crypto::ed25519::Ed25519PrivateKey;
-use sui_sdk_types::{Address, ObjectReference};
-use sui_transaction_builder::TransactionBuilder;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::watch;
 
-use crate::chain::{ChainClient, ChainError};
-use crate::contract::calls::{MAX_CHUNK_LEN, Submission};
-use crate::contract::events::{RequestSubmitted, ResponseChunk, ResponseStored};
-use crate::contract::objects::MoveType;
-use crate::contract::{Contract, ObjectArg, Verb};
-use crate::envelope::{
-    Binding, EnvelopeError, PublicKey, Reassembly, RequestAttributes, RequestEnvelope, ResponseEnvelope, Sealed,
-    SecretKey,
-};
+pub use roundtrip::{GAS_COINS, MAX_RESPONSE_BODY, NodeTarget, RoundTrip, RoundTripError};
+pub use server::{DEFAULT_MAX_BODY, Proxy};
 
-/// Chunks carried by the `submit` transaction itself; the rest go in `upload`s of 7.
-const FIRST_CHUNKS: usize = 6;
-const UPLOAD_CHUNKS: usize = 7;
+use crate::chain::ChainClient;
+use crate::config::{ConfigError, Login, Paths};
 
-/// Largest response accepted (decompressed): bigger than any object the API server returns.
-pub const MAX_RESPONSE_BODY: usize = 256 * 1024 * 1024;
+/// How long the proxy waits for a node's answer by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Why a round trip failed.
+/// Why the proxy could not start or run.
 #[derive(Debug, thiserror::Error)]
-pub enum RoundTripError {
-    /// The request is not a resource request.
-    #[error(transparent)]
-    Attributes(#[from] crate::envelope::AttributesError),
-    /// Sealing or opening failed.
-    #[error(transparent)]
-    Envelope(#[from] EnvelopeError),
-    /// The chain refused or failed.
-    #[error(transparent)]
-    Chain(#[from] ChainError),
-    /// No node answered in time.
-    #[error("no response from node {node} of cluster {cluster} within {waited:?}")]
-    Timeout {
-        /// The node.
-        node: Address,
-        /// The cluster.
-        cluster: Address,
-        /// How long.
-        waited: Duration,
+pub enum ProxyError {
+    /// TLS material could not be made or used.
+    #[error("proxy TLS: {0}")]
+    Tls(String),
+    /// A file operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
+    /// The configured port is taken.
+    #[error(
+        "port {port} is in use; another proxy for this cluster may be running (`kubectl sui proxy --stop --cluster {context}`), or another program holds it"
+    )]
+    PortInUse {
+        /// The port.
+        port: u16,
+        /// The context.
+        context: String,
+    },
+    /// The background proxy did not come up.
+    #[error("the proxy did not start: {why}; see {log}:\n{tail}")]
+    DidNotStart {
+        /// Its log.
+        log: PathBuf,
+        /// What happened.
+        why: String,
+        /// The log's last lines.
+        tail: String,
+    },
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The chain setup failed.
+    #[error(transparent)]
+    RoundTrip(#[from] RoundTripError),
 }
 
-/// One requester's way to one cluster's node.
-#[derive(Debug)]
-pub struct RoundTrip {
-    /// Chain client.
-    pub client: ChainClient,
-    /// The requester's key.
-    pub key: Ed25519PrivateKey,
-    /// The cluster.
-    pub cluster: Address,
-    /// The cluster as a call argument.
-    pub cluster_arg: ObjectArg,
-    /// The requester's token as a call argument.
-    pub token_arg: ObjectArg,
-    /// The node addressed.
-    pub node: Address,
-    /// The node's sealing key.
-    pub node_key: PublicKey,
-    /// The requester's gas coin.
-    pub gas: Mutex<ObjectReference>,
-    /// How long to wait for a response.
+/// What a proxy run needs beyond the login.
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    /// Largest request body carried.
+    pub max_body: usize,
+    /// How long to wait for a node.
     pub timeout: Duration,
 }
 
-impl RoundTrip {
-    /// Seals `request`, submits it, and waits for the node's answer.
-    pub async fn call(&self, request: &RequestEnvelope) -> Result<ResponseEnvelope, RoundTripError> {
-        let attributes = RequestAttributes::from_http(&request.method, &request.path)?;
-        self.call_with_attributes(request, attributes).await
-    }
-
-    /// As [`RoundTrip::call`], publishing `attributes` as the audit metadata. Only a client
-    /// that lies about its request would pass others than the request's own; the node
-    /// refuses those, and tests check it does.
-    pub async fn call_with_attributes(
-        &self,
-        request: &RequestEnvelope,
-        attributes: RequestAttributes,
-    ) -> Result<ResponseEnvelope, RoundTripError> {
-        let requester = self.key.public_key().derive_address();
-        let reply = SecretKey::generate();
-        let binding = Binding::Request { cluster: self.cluster, requester, audit: attributes.digest() };
-        let sealed = Sealed::seal(request, &self.node_key, &binding)?;
-        let chunks = sealed.chunks(MAX_CHUNK_LEN);
-        let mut client = self.client.clone();
-        let start = client.latest_checkpoint().await?;
-        let contract = Contract::new(client.package());
-        let submission = Submission {
-            node: self.node,
-            sealing_key: self.node_key.to_bytes().to_vec(),
-            reply_key: reply.public_key().to_bytes().to_vec(),
-            verb: Verb::from_code(attributes.verb).expect("attributes carry a verb"),
-            group: attributes.group,
-            resource: attributes.resource,
-            namespace: attributes.namespace,
-            name: attributes.name,
-            body_len: sealed.0.len() as u64,
-            body_digest: sealed.digest(),
-            chunk_count: chunks.len() as u32,
-            chunks: chunks.iter().take(FIRST_CHUNKS).cloned().collect(),
-        };
-        let mut tx = TransactionBuilder::new();
-        contract.submit(&mut tx, self.cluster_arg, self.token_arg, &submission).expect("submit matches its signature");
-        let submitted = self.execute(&mut client, tx).await?;
-        let request_id = submitted.events_of::<RequestSubmitted>()[0].request_id;
-        if chunks.len() > FIRST_CHUNKS {
-            let request_arg = client.object_arg(request_id).await?;
-            for batch in chunks[FIRST_CHUNKS..].chunks(UPLOAD_CHUNKS) {
-                let mut tx = TransactionBuilder::new();
-                contract.upload(&mut tx, request_arg, batch.to_vec()).expect("upload matches its signature");
-                self.execute(&mut client, tx).await?;
+/// Serves `login` until `stop` turns true: connects to the chain, listens on the login's
+/// port, and writes the pid file once ready (removed on the way out).
+pub async fn run(
+    paths: &Paths,
+    login: &Login,
+    key: Ed25519PrivateKey,
+    options: ProxyOptions,
+    stop: watch::Receiver<bool>,
+) -> Result<(), ProxyError> {
+    let dir = paths.proxy_dir(&login.context);
+    let tls = tls::ProxyTls::load_or_create(&dir)?.server_config()?;
+    let listener =
+        tokio::net::TcpListener::bind(("127.0.0.1", login.proxy_port)).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                ProxyError::PortInUse { port: login.proxy_port, context: login.context.clone() }
             }
-        }
-        let sealed = tokio::time::timeout(self.timeout, self.response(client, start, request_id))
-            .await
-            .map_err(|_| RoundTripError::Timeout { node: self.node, cluster: self.cluster, waited: self.timeout })??;
-        let binding = Binding::Response { cluster: self.cluster, request: request_id };
-        Ok(sealed.open(&reply, &binding, MAX_RESPONSE_BODY)?)
-    }
-
-    async fn execute(
-        &self,
-        client: &mut ChainClient,
-        tx: TransactionBuilder,
-    ) -> Result<crate::chain::Executed, ChainError> {
-        let mut gas = self.gas.lock().await;
-        let id = *gas.object_id();
-        let result = client.execute(tx, &self.key, gas.clone()).await;
-        match &result {
-            Ok(executed) => *gas = executed.written(id).expect("the gas coin is written"),
-            Err(_) => {
-                let o = client.object(id).await?;
-                *gas = ObjectReference::new(id, o.version(), o.digest());
-            }
-        }
-        result
-    }
-
-    /// Follows checkpoints from `start` until the response to `request` is complete.
-    async fn response(&self, client: ChainClient, start: u64, request: Address) -> Result<Sealed, RoundTripError> {
-        let (tx, mut rx) = mpsc::channel(64);
-        let follower = tokio::spawn(crate::node::follow::follow(client.clone(), client.package(), start, tx));
-        let mut chunks: Option<Reassembly> = None;
-        let mut early: Vec<ResponseChunk> = Vec::new();
-        let result = loop {
-            let Some(checkpoint) = rx.recv().await else {
-                break Err(RoundTripError::Chain(ChainError::Missing { what: "checkpoint stream" }));
-            };
-            for e in checkpoint.events {
-                let name = e.type_.name().as_str();
-                if name == ResponseStored::NAME {
-                    let stored: ResponseStored = match bcs::from_bytes(&e.contents) {
-                        Ok(s) => s,
-                        Err(_) => continue,
-                    };
-                    if stored.request_id == request {
-                        let digest = stored.body_digest.clone().try_into().unwrap_or([0; 32]);
-                        chunks = Some(Reassembly::new(stored.chunk_count, stored.body_len, digest));
-                    }
-                } else if name == ResponseChunk::NAME
-                    && let Ok(chunk) = bcs::from_bytes::<ResponseChunk>(&e.contents)
-                    && chunk.request_id == request
-                {
-                    early.push(chunk);
-                }
-            }
-            if let Some(r) = chunks.as_mut() {
-                for c in early.drain(..) {
-                    r.add(c.index, c.data)?;
-                }
-                if r.is_complete() {
-                    break Ok(chunks.take().expect("set").finish()?);
-                }
-            }
-        };
-        follower.abort();
-        result
-    }
+            _ => ProxyError::Io { action: "listening for", path: login.server().into(), source: e },
+        })?;
+    let client = ChainClient::new(&login.endpoints.rpc, login.package).map_err(RoundTripError::from)?;
+    let identity = key.public_key();
+    let roundtrip = RoundTrip::connect(client, key, login.cluster, login.token, options.timeout).await?;
+    let node = roundtrip.node().await.address;
+    let proxy = Arc::new(Proxy::new(
+        roundtrip,
+        identity,
+        login.token,
+        login.cluster_name.clone(),
+        options.max_body,
+        paths.settings_file().display().to_string(),
+    ));
+    let pid_file = daemon::pid_file(paths, &login.context);
+    crate::config::write_atomic(&pid_file, std::process::id().to_string().as_bytes(), 0o644)?;
+    tracing::info!(server = %login.server(), cluster = %login.cluster, %node, "proxy ready");
+    server::serve(proxy, listener, tls, stop).await;
+    let _ = std::fs::remove_file(pid_file);
+    Ok(())
 }

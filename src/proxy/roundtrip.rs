@@ -1,0 +1,234 @@
+//! The chain round trip of one request: sealed, submitted to the contract (with `upload`s
+//! for bodies too large for one transaction), and its sealed response taken from the
+//! [`ResponseRouter`] and opened.
+
+use std::time::Duration;
+
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use sui_sdk_types::Address;
+use sui_transaction_builder::TransactionBuilder;
+use tokio::sync::RwLock;
+
+use super::router::ResponseRouter;
+use crate::chain::{ChainClient, ChainError, Executed, GasPool};
+use crate::contract::calls::{MAX_CHUNK_LEN, Submission};
+use crate::contract::events::RequestSubmitted;
+use crate::contract::objects::{Cluster, SealToken};
+use crate::contract::{Contract, ObjectArg, Verb};
+use crate::envelope::{
+    Binding, EnvelopeError, PublicKey, RequestAttributes, RequestEnvelope, ResponseEnvelope, Sealed, SecretKey,
+};
+
+/// Chunks carried by the `submit` transaction itself; the rest go in `upload`s of 7.
+const FIRST_CHUNKS: usize = 6;
+const UPLOAD_CHUNKS: usize = 7;
+
+/// Largest response accepted (decompressed): bigger than any object the API server returns.
+pub const MAX_RESPONSE_BODY: usize = 256 * 1024 * 1024;
+
+/// Gas coins a requester keeps, so that many requests can be in flight at once.
+pub const GAS_COINS: usize = 8;
+
+/// Why a round trip failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundTripError {
+    /// The request is not one the chain path carries.
+    #[error(transparent)]
+    Attributes(#[from] crate::envelope::AttributesError),
+    /// Sealing or opening failed.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The chain refused or failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// No node answered in time.
+    #[error("no response from node {node} of cluster {cluster} within {waited:?}")]
+    Timeout {
+        /// The node.
+        node: Address,
+        /// The cluster.
+        cluster: Address,
+        /// How long.
+        waited: Duration,
+    },
+    /// The cluster has no node that may answer.
+    #[error("cluster {0} has no active node; its admin must register one (`kubectl sui cluster node add`)")]
+    NoNode(Address),
+    /// The checkpoint stream stopped.
+    #[error("the proxy stopped following the chain")]
+    RouterStopped,
+}
+
+/// The node requests are addressed to, and the key they are sealed to.
+#[derive(Debug, Clone)]
+pub struct NodeTarget {
+    /// The node's address.
+    pub address: Address,
+    /// Its current sealing key.
+    pub sealing_key: PublicKey,
+}
+
+/// One requester's way to one cluster's node.
+#[derive(Debug)]
+pub struct RoundTrip {
+    client: ChainClient,
+    key: Ed25519PrivateKey,
+    cluster: Address,
+    cluster_arg: ObjectArg,
+    token: Address,
+    token_arg: ObjectArg,
+    node: RwLock<NodeTarget>,
+    gas: GasPool,
+    router: ResponseRouter,
+    timeout: Duration,
+}
+
+impl RoundTrip {
+    /// Prepares `key`'s requests to `cluster` with seal token `token`: reads the cluster's
+    /// active node, pools gas coins, and starts following the chain.
+    pub async fn connect(
+        mut client: ChainClient,
+        key: Ed25519PrivateKey,
+        cluster: Address,
+        token: Address,
+        timeout: Duration,
+    ) -> Result<RoundTrip, RoundTripError> {
+        let me = key.public_key().derive_address();
+        let node = RwLock::new(active_node(&mut client, cluster).await?);
+        let cluster_arg = client.object_arg(cluster).await?;
+        let token_arg = client.object_arg(token).await?;
+        let gas = GasPool::prepare(&mut client, &key, me, GAS_COINS).await?;
+        let router = ResponseRouter::start(client.clone(), me).await?;
+        Ok(RoundTrip { client, key, cluster, cluster_arg, token, token_arg, node, gas, router, timeout })
+    }
+
+    /// The cluster.
+    pub fn cluster(&self) -> Address {
+        self.cluster
+    }
+
+    /// The node currently addressed.
+    pub async fn node(&self) -> NodeTarget {
+        self.node.read().await.clone()
+    }
+
+    /// The chain client.
+    pub fn client(&self) -> &ChainClient {
+        &self.client
+    }
+
+    /// The seal token, as the chain has it now.
+    pub async fn token(&self) -> Result<SealToken, ChainError> {
+        self.client.clone().move_object(self.token).await
+    }
+
+    /// Seals `request`, submits it, and waits for the node's answer.
+    pub async fn call(&self, request: &RequestEnvelope) -> Result<ResponseEnvelope, RoundTripError> {
+        let attributes = RequestAttributes::from_http(&request.method, &request.path)?;
+        self.call_with_attributes(request, attributes).await
+    }
+
+    /// As [`RoundTrip::call`], publishing `attributes` as the audit metadata. Only a client
+    /// that lies about its request would pass others than the request's own; the node
+    /// refuses those, and tests check it does.
+    pub async fn call_with_attributes(
+        &self,
+        request: &RequestEnvelope,
+        attributes: RequestAttributes,
+    ) -> Result<ResponseEnvelope, RoundTripError> {
+        match self.try_call(request, &attributes).await {
+            // The node rotated its key or was replaced since the proxy read the cluster.
+            Err(RoundTripError::Chain(ChainError::Abort { abort: Some(a), .. }))
+                if a.name == "EUnknownSealingKey" || a.name == "ENodeNotActive" =>
+            {
+                *self.node.write().await = active_node(&mut self.client.clone(), self.cluster).await?;
+                self.try_call(request, &attributes).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_call(
+        &self,
+        request: &RequestEnvelope,
+        attributes: &RequestAttributes,
+    ) -> Result<ResponseEnvelope, RoundTripError> {
+        let node = self.node().await;
+        let requester = self.key.public_key().derive_address();
+        let reply = SecretKey::generate();
+        let binding = Binding::Request { cluster: self.cluster, requester, audit: attributes.digest() };
+        let sealed = Sealed::seal(request, &node.sealing_key, &binding)?;
+        let chunks = sealed.chunks(MAX_CHUNK_LEN);
+        let contract = Contract::new(self.client.package());
+        let submission = Submission {
+            node: node.address,
+            sealing_key: node.sealing_key.to_bytes().to_vec(),
+            reply_key: reply.public_key().to_bytes().to_vec(),
+            verb: Verb::from_code(attributes.verb).expect("attributes carry a verb"),
+            group: attributes.group.clone(),
+            resource: attributes.resource.clone(),
+            namespace: attributes.namespace.clone(),
+            name: attributes.name.clone(),
+            body_len: sealed.0.len() as u64,
+            body_digest: sealed.digest(),
+            chunk_count: chunks.len() as u32,
+            chunks: chunks.iter().take(FIRST_CHUNKS).cloned().collect(),
+        };
+        let mut tx = TransactionBuilder::new();
+        contract.submit(&mut tx, self.cluster_arg, self.token_arg, &submission).expect("submit matches its signature");
+        let submitted = self.execute(tx).await?;
+        let request_id = submitted.events_of::<RequestSubmitted>()[0].request_id;
+        if chunks.len() > FIRST_CHUNKS {
+            let request_arg = self.client.clone().object_arg(request_id).await?;
+            for batch in chunks[FIRST_CHUNKS..].chunks(UPLOAD_CHUNKS) {
+                let mut tx = TransactionBuilder::new();
+                contract.upload(&mut tx, request_arg, batch.to_vec()).expect("upload matches its signature");
+                self.execute(tx).await?;
+            }
+        }
+        let sealed = match tokio::time::timeout(self.timeout, self.router.wait(request_id)).await {
+            Ok(Some(outcome)) => outcome?,
+            Ok(None) => return Err(RoundTripError::RouterStopped),
+            Err(_) => {
+                self.router.forget(request_id);
+                return Err(RoundTripError::Timeout {
+                    node: node.address,
+                    cluster: self.cluster,
+                    waited: self.timeout,
+                });
+            }
+        };
+        let binding = Binding::Response { cluster: self.cluster, request: request_id };
+        Ok(sealed.open(&reply, &binding, MAX_RESPONSE_BODY)?)
+    }
+
+    async fn execute(&self, tx: TransactionBuilder) -> Result<Executed, ChainError> {
+        let mut client = self.client.clone();
+        let gas = self.gas.take().await;
+        let id = *gas.object_id();
+        let result = client.execute(tx, &self.key, gas.clone()).await;
+        let next = match &result {
+            Ok(executed) => executed.written(id),
+            Err(_) => {
+                client.object(id).await.ok().map(|o| sui_sdk_types::ObjectReference::new(id, o.version(), o.digest()))
+            }
+        };
+        // A coin that cannot be re-read is retried as it was: the next use re-reads it.
+        self.gas.put(next.unwrap_or(gas)).await;
+        result
+    }
+}
+
+/// The first node of `cluster` allowed to answer (attested, or debug when the policy allows).
+async fn active_node(client: &mut ChainClient, cluster: Address) -> Result<NodeTarget, RoundTripError> {
+    let object: Cluster = client.move_object(cluster).await?;
+    object
+        .nodes
+        .contents
+        .iter()
+        .filter(|e| e.value.attested || object.policy.allow_debug_nodes)
+        .find_map(|e| {
+            Some(NodeTarget { address: e.key, sealing_key: PublicKey::from_bytes(&e.value.sealing_key).ok()? })
+        })
+        .ok_or(RoundTripError::NoNode(cluster))
+}

@@ -1,0 +1,317 @@
+//! The HTTPS server kubectl talks to: checks that a request is for loopback and carries this
+//! identity's bearer token, answers what the chain path cannot carry at once, serves
+//! discovery from a cache of node-signed answers, and sends everything else through the
+//! chain.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use sui_sdk_types::{Address, Ed25519PublicKey};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::explain::{RequestContext, TokenFacts, attributes_refusal, explain};
+use super::roundtrip::{RoundTrip, RoundTripError};
+use crate::chain::ChainError;
+use crate::credential::{BearerError, BearerToken};
+use crate::envelope::{RequestAttributes, RequestEnvelope, ResponseEnvelope};
+
+/// Default largest request body the proxy carries: more than the API server's own 3 MiB.
+pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// How long non-resource answers (discovery) are reused; OpenAPI documents addressed by
+/// content hash are immutable and kept for [`IMMUTABLE_TTL`].
+const DISCOVERY_TTL: Duration = Duration::from_secs(600);
+const IMMUTABLE_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// Request headers never put in an envelope: credentials, hop-by-hop headers, and
+/// `accept-encoding` (the node's client negotiates its own compression).
+const DROPPED_HEADERS: [&str; 11] = [
+    "authorization",
+    "host",
+    "connection",
+    "upgrade",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "content-length",
+    "accept-encoding",
+    "proxy-authorization",
+];
+
+/// How one proxy answers.
+#[derive(Debug)]
+pub struct Proxy {
+    roundtrip: RoundTrip,
+    identity: Ed25519PublicKey,
+    token: Address,
+    cluster_name: String,
+    max_body: usize,
+    settings_hint: String,
+    discovery: Mutex<HashMap<(String, String), (Instant, ResponseEnvelope)>>,
+}
+
+type Answer = Response<Full<Bytes>>;
+
+impl Proxy {
+    /// A proxy sending requests through `roundtrip`, accepting tokens signed by `identity`
+    /// for `token`; `settings_hint` names where to raise `max_body`.
+    pub fn new(
+        roundtrip: RoundTrip,
+        identity: Ed25519PublicKey,
+        token: Address,
+        cluster_name: String,
+        max_body: usize,
+        settings_hint: String,
+    ) -> Proxy {
+        Proxy { roundtrip, identity, token, cluster_name, max_body, settings_hint, discovery: Mutex::default() }
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, request: Request<Incoming>) -> Answer {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+        if let Some(refusal) = self.refuse_early(&parts.method, &parts.uri, &parts.headers, &path) {
+            return to_http(refusal, &parts.method);
+        }
+        let attributes = match RequestAttributes::from_http(parts.method.as_str(), &path) {
+            Ok(a) => a,
+            Err(e) => return to_http(attributes_refusal(&e), &parts.method),
+        };
+        let announced = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if let Some(len) = announced.filter(|len| *len > self.max_body) {
+            return to_http(self.too_large(Some(len)), &parts.method);
+        }
+        let body = match Limited::new(body, self.max_body).collect().await {
+            Ok(collected) => collected.to_bytes().to_vec(),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                return to_http(self.too_large(None), &parts.method);
+            }
+            Err(e) => {
+                return to_http(
+                    ResponseEnvelope::status(400, "BadRequest", &format!("reading the request body: {e}")),
+                    &parts.method,
+                );
+            }
+        };
+        let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let cache_key = (path.clone(), accept);
+        if attributes.is_non_resource()
+            && let Some(cached) = self.cached(&cache_key)
+        {
+            return to_http(cached, &parts.method);
+        }
+        let headers = parts
+            .headers
+            .iter()
+            .filter(|(name, _)| !DROPPED_HEADERS.contains(&name.as_str()))
+            .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+            .collect();
+        let envelope = RequestEnvelope { method: parts.method.as_str().to_string(), path: path.clone(), headers, body };
+        let started = Instant::now();
+        let answer = match self.roundtrip.call_with_attributes(&envelope, attributes.clone()).await {
+            Ok(response) => {
+                if attributes.is_non_resource() && response.status == 200 {
+                    self.remember(cache_key, response.clone());
+                }
+                response
+            }
+            Err(e) => {
+                tracing::info!(error = %e, path, "request refused or failed");
+                let facts = self.facts_for(&e).await;
+                let ctx = RequestContext {
+                    attributes: &attributes,
+                    token: self.token,
+                    cluster_name: &self.cluster_name,
+                    facts,
+                };
+                explain(&e, &ctx)
+            }
+        };
+        tracing::debug!(method = %parts.method, path, status = answer.status, elapsed = ?started.elapsed(), "answered");
+        to_http(answer, &parts.method)
+    }
+
+    /// Refusals decided from the request line and headers alone.
+    fn refuse_early(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+        path: &str,
+    ) -> Option<ResponseEnvelope> {
+        let host = uri
+            .authority()
+            .map(|a| a.host().to_string())
+            .or_else(|| headers.get(header::HOST)?.to_str().ok().map(host_of))
+            .unwrap_or_default();
+        if !is_loopback_name(&host) {
+            return Some(ResponseEnvelope::status(
+                403,
+                "Forbidden",
+                &format!("host {host:?} is not a loopback name; this proxy answers only 127.0.0.1, ::1 and localhost"),
+            ));
+        }
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(BearerError::Missing)
+            .and_then(|t| {
+                BearerToken::verify(t.trim(), &self.identity, (self.roundtrip.cluster(), self.token), now_ms)
+            });
+        if let Err(e) = bearer {
+            return Some(ResponseEnvelope::status(401, "Unauthorized", &e.to_string()));
+        }
+        let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let streaming_subresource = RequestAttributes::from_http(method.as_str(), path)
+            .is_ok_and(|a| ["/exec", "/attach", "/portforward", "/proxy"].iter().any(|s| a.resource.ends_with(s)));
+        if streaming_subresource || headers.contains_key(header::UPGRADE) || method == http::Method::CONNECT {
+            return Some(ResponseEnvelope::status(
+                501,
+                "NotImplemented",
+                "exec, attach, port-forward and proxy need a live stream to the cluster, which the chain path cannot carry; it carries request/response calls only",
+            ));
+        }
+        let flag = |name: &str| query.split('&').any(|kv| kv == format!("{name}=true") || kv == format!("{name}=1"));
+        if flag("watch") || flag("follow") {
+            return Some(ResponseEnvelope::status(
+                501,
+                "NotImplemented",
+                "watching (kubectl get -w, logs -f, rollout status, wait) is not carried through the chain: each answer is a transaction; run the command without watching, or poll",
+            ));
+        }
+        None
+    }
+
+    fn too_large(&self, len: Option<usize>) -> ResponseEnvelope {
+        let size = len.map(|l| format!("of {l} bytes ")).unwrap_or_default();
+        ResponseEnvelope::status(
+            413,
+            "RequestEntityTooLarge",
+            &format!(
+                "the request body {size}exceeds this proxy's limit of {} bytes; raise it with `max_body` under `proxy:` in {} and restart the proxy (`kubectl sui proxy --stop`)",
+                self.max_body, self.settings_hint
+            ),
+        )
+    }
+
+    fn cached(&self, key: &(String, String)) -> Option<ResponseEnvelope> {
+        let cache = self.discovery.lock().expect("discovery cache lock");
+        let (at, response) = cache.get(key)?;
+        let ttl = if key.0.starts_with("/openapi/") && key.0.contains("hash=") { IMMUTABLE_TTL } else { DISCOVERY_TTL };
+        (at.elapsed() < ttl).then(|| response.clone())
+    }
+
+    fn remember(&self, key: (String, String), response: ResponseEnvelope) {
+        self.discovery.lock().expect("discovery cache lock").insert(key, (Instant::now(), response));
+    }
+
+    /// Reads the token and policy after a refusal that is about them, to explain it.
+    async fn facts_for(&self, error: &RoundTripError) -> Option<TokenFacts> {
+        let RoundTripError::Chain(ChainError::Abort { abort: Some(abort), .. }) = error else { return None };
+        if abort.name != "EInsufficientStake" && abort.name != "ETokenExpired" {
+            return None;
+        }
+        let token = self.roundtrip.token().await.ok()?;
+        let cluster: crate::contract::objects::Cluster =
+            self.roundtrip.client().clone().move_object(self.roundtrip.cluster()).await.ok()?;
+        Some(TokenFacts {
+            stake: token.stake.value,
+            min_write_stake: cluster.policy.min_write_stake,
+            expires_at_ms: token.expires_at_ms,
+        })
+    }
+}
+
+fn host_of(authority: &str) -> String {
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or("").to_string(),
+        None => authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(authority).to_string(),
+    }
+}
+
+fn is_loopback_name(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn to_http(answer: ResponseEnvelope, method: &http::Method) -> Answer {
+    let mut builder =
+        Response::builder().status(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY));
+    for (name, value) in &answer.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let body = if method == http::Method::HEAD { Bytes::new() } else { Bytes::from(answer.body) };
+    builder
+        .body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"bad response headers"))))
+}
+
+/// Serves `proxy` on `listener` with `tls` until `stop` turns true.
+pub async fn serve(
+    proxy: Arc<Proxy>,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            let tls = match acceptor.accept(tcp).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let service = hyper::service::service_fn(move |request| {
+                let proxy = proxy.clone();
+                async move { Ok::<_, std::convert::Infallible>(proxy.handle(request).await) }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_names_pass() {
+        for ok in ["127.0.0.1", "localhost", "LOCALHOST", "::1", "[::1]", "127.0.0.2"] {
+            assert!(is_loopback_name(ok), "{ok}");
+        }
+        for bad in ["evil.example", "10.0.0.1", "", "localhost.evil.example"] {
+            assert!(!is_loopback_name(bad), "{bad}");
+        }
+        assert_eq!(host_of("127.0.0.1:6443"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:6443"), "::1");
+        assert_eq!(host_of("localhost"), "localhost");
+    }
+}
