@@ -38,19 +38,20 @@ pub fn run(args: ContractArgs) -> Result<(), CliError> {
 }
 
 fn aborts(output: OutputFormat) -> Result<(), CliError> {
-    let text = match output {
-        OutputFormat::Json => {
-            let rows: Vec<_> = ABORT_CODES
-                .iter()
-                .map(|a| {
-                    serde_json::json!({
-                        "module": a.module, "name": a.name, "code": a.code,
-                        "httpStatus": a.http_status, "reason": a.reason, "meaning": a.meaning,
-                    })
+    let rows = || -> Vec<_> {
+        ABORT_CODES
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "module": a.module, "name": a.name, "code": a.code,
+                    "httpStatus": a.http_status, "reason": a.reason, "meaning": a.meaning,
                 })
-                .collect();
-            serde_json::to_string_pretty(&rows).map_err(CliError::Json)? + "\n"
-        }
+            })
+            .collect()
+    };
+    let text = match output {
+        OutputFormat::Json => serde_json::to_string_pretty(&rows()).map_err(CliError::Json)? + "\n",
+        OutputFormat::Yaml => serde_yaml::to_string(&rows()).expect("rows serialize"),
         OutputFormat::Table => {
             let mut text = format!("{:<6}{:<11}{:<24}{:<7}MEANING\n", "CODE", "MODULE", "NAME", "HTTP");
             for a in ABORT_CODES {

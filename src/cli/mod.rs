@@ -4,10 +4,14 @@
 //! It must not hold domain logic: each command delegates to the module that owns the
 //! concern. [`plugin`] is `kubectl-sui`, [`node`] is `nautilus`.
 
+mod admin;
+mod chain_ops;
 mod contract;
 pub mod devnet;
 pub mod node;
 pub mod plugin;
+mod proxy;
+mod session;
 
 use std::io::Write;
 
@@ -60,6 +64,24 @@ pub enum CliError {
     /// No home directory to put default paths under.
     #[error("no home directory found; pass the path explicitly (e.g. --data-dir)")]
     NoHomeDirectory,
+    /// A failure explained in one line that names the next step.
+    #[error("{0}")]
+    Message(String),
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A key could not be stored or read.
+    #[error(transparent)]
+    Key(#[from] crate::credential::KeyError),
+    /// The kubeconfig could not be used.
+    #[error(transparent)]
+    Kubeconfig(#[from] crate::credential::KubeconfigError),
+    /// The chain refused or failed.
+    #[error(transparent)]
+    Chain(#[from] crate::chain::ChainError),
+    /// The proxy failed.
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyError),
     /// The Move sources differ from the Rust mirror.
     #[error("the Move sources in {path} differ from this build's contract mirror in {count} place(s)")]
     MirrorDrift {
@@ -78,6 +100,8 @@ pub enum OutputFormat {
     Table,
     /// JSON for scripts.
     Json,
+    /// YAML for scripts.
+    Yaml,
 }
 
 fn write_out(bytes: &[u8]) -> Result<(), CliError> {

@@ -4,8 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+use super::admin::{self, ClusterCommand};
 use super::contract::{self, ContractArgs};
 use super::devnet::{self, DevnetArgs};
+use super::proxy::{self, ProxyArgs};
+use super::session::{self, ClusterSelector, LoginArgs};
 use super::{CliError, OutputFormat};
 
 /// Kubernetes access governed by a Sui Move contract.
@@ -24,7 +27,7 @@ pub struct Cli {
 enum Command {
     /// Stake SUI for a seal token on a cluster and write a kubeconfig context for it.
     Login(LoginArgs),
-    /// Remove this cluster's kubeconfig entries and cached credentials.
+    /// Remove this cluster's kubeconfig entries and cached credentials; stop its proxy.
     Logout(ClusterSelector),
     /// Print an ExecCredential for kubectl (called by the kubeconfig exec hook).
     Credential(ClusterSelector),
@@ -38,7 +41,7 @@ enum Command {
     },
     /// Show the on-chain audit trail of a cluster.
     Audit(AuditArgs),
-    /// Manage your seal tokens.
+    /// Your seal tokens.
     #[command(subcommand)]
     Token(TokenCommand),
     /// Administer a cluster object (needs its admin capability).
@@ -57,51 +60,6 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-}
-
-/// Which cluster a command applies to.
-#[derive(Debug, Args)]
-struct ClusterSelector {
-    /// Cluster object id or name; defaults to the current kubeconfig context's cluster.
-    #[arg(long)]
-    cluster: Option<String>,
-}
-
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Login")]
-struct LoginArgs {
-    /// Cluster object id or name.
-    #[arg(long)]
-    cluster: String,
-    /// A predefined role: view, edit or admin.
-    #[arg(long, conflicts_with = "allow")]
-    role: Option<String>,
-    /// An explicit permission, VERB:RESOURCE[:NAMESPACE]; repeatable.
-    #[arg(long, value_name = "RULE")]
-    allow: Vec<String>,
-    /// Stake to lock, in SUI (e.g. 0.5).
-    #[arg(long)]
-    stake: Option<String>,
-    /// Network: devnet, localnet, testnet, mainnet or a gRPC URL.
-    #[arg(long, default_value = "devnet")]
-    network: String,
-    /// Do not make the new context current.
-    #[arg(long)]
-    no_switch: bool,
-    /// Never prompt; fail instead.
-    #[arg(long, short)]
-    yes: bool,
-}
-
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Proxy")]
-struct ProxyArgs {
-    /// Cluster object id or name.
-    #[arg(long)]
-    cluster: Option<String>,
-    /// Loopback address to listen on.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: String,
 }
 
 #[derive(Debug, Args)]
@@ -126,51 +84,24 @@ struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// List your seal tokens.
-    List,
-    /// Revoke a token (cluster admin).
+    /// List the seal tokens of your logins.
+    List {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Revoke a seal token (cluster admin; same as `cluster revoke`).
     Revoke {
-        /// Token object id.
-        token: String,
+        /// The seal token's object id.
+        token: sui_sdk_types::Address,
+        /// The cluster (name or id).
+        #[arg(long)]
+        cluster: Option<String>,
     },
-    /// Delete a token and get its stake back, after the lock period.
+    /// Delete one of your seal tokens and get its stake back, after the lock period.
     Unstake {
-        /// Token object id.
-        token: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum ClusterCommand {
-    /// Create a cluster object; you receive its admin capability.
-    Create {
-        /// Human name of the cluster.
-        name: String,
-    },
-    /// Grant a role or explicit rules to a token.
-    Grant {
-        /// Token object id.
-        token: String,
-        /// A predefined role: none, view, edit or admin.
-        #[arg(long, conflicts_with = "allow")]
-        role: Option<String>,
-        /// An explicit permission, VERB:RESOURCE[:NAMESPACE]; repeatable.
-        #[arg(long, value_name = "RULE")]
-        allow: Vec<String>,
-    },
-    /// Show or change the cluster policy.
-    Policy,
-    /// Manage the cluster's nodes.
-    #[command(subcommand)]
-    Node(NodeCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum NodeCommand {
-    /// Register a debug node by its keys.
-    Add {
-        /// The node's Sui address.
-        address: String,
+        /// The seal token's object id.
+        token: sui_sdk_types::Address,
     },
 }
 
@@ -196,13 +127,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             super::write_out(&out)
         }
         Command::Devnet(args) => devnet::run(args),
-        Command::Login(_) => not_yet("kubectl sui login", 4),
-        Command::Logout(_) => not_yet("kubectl sui logout", 4),
-        Command::Credential(_) => not_yet("kubectl sui credential", 4),
-        Command::Status { .. } => not_yet("kubectl sui status", 4),
-        Command::Token(_) => not_yet("kubectl sui token", 4),
-        Command::Cluster(_) => not_yet("kubectl sui cluster", 4),
-        Command::Proxy(_) => not_yet("kubectl sui proxy", 7),
+        Command::Login(args) => session::login(args),
+        Command::Logout(selector) => session::logout(selector),
+        Command::Credential(selector) => session::credential(selector),
+        Command::Status { output } => session::status(output),
+        Command::Token(TokenCommand::List { output }) => session::token_list(output),
+        Command::Token(TokenCommand::Unstake { token }) => session::token_unstake(token),
+        Command::Token(TokenCommand::Revoke { token, cluster }) => admin::run(ClusterCommand::Revoke { token, cluster }),
+        Command::Cluster(command) => admin::run(command),
+        Command::Proxy(args) => proxy::run(args),
         Command::Audit(_) => not_yet("kubectl sui audit", 7),
         Command::Up(_) => not_yet("kubectl sui up", 7),
         Command::Down => not_yet("kubectl sui down", 7),
@@ -244,7 +177,7 @@ mod tests {
 
     #[test]
     fn unimplemented_commands_name_their_issue() {
-        let err = run(parse(&["proxy"]).unwrap()).unwrap_err();
-        assert_eq!(err.to_string(), "`kubectl sui proxy` is not available in this build yet (tracked in issue #7)");
+        let err = run(parse(&["audit"]).unwrap()).unwrap_err();
+        assert_eq!(err.to_string(), "`kubectl sui audit` is not available in this build yet (tracked in issue #7)");
     }
 }

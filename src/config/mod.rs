@@ -177,6 +177,35 @@ impl Login {
     }
 }
 
+/// A cluster object this identity administers (it holds the admin capability).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminCluster {
+    /// The cluster's name.
+    pub name: String,
+    /// The cluster object.
+    pub cluster: Address,
+    /// The admin capability.
+    pub cap: Address,
+    /// The network as given.
+    pub network: String,
+    /// Its endpoints.
+    pub endpoints: NetworkEndpoints,
+    /// The package id.
+    pub package: Address,
+}
+
+/// Proxy settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySettings {
+    /// Largest request body carried, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body: Option<usize>,
+    /// Seconds to wait for a node's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+}
+
 /// The settings file's contents.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +219,16 @@ pub struct Settings {
     /// Logins by context name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub logins: BTreeMap<String, Login>,
+    /// Clusters administered, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub clusters: BTreeMap<String, AdminCluster>,
+    /// Proxy settings.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub proxy: ProxySettings,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    value == &T::default()
 }
 
 impl Settings {
@@ -244,6 +283,24 @@ impl Settings {
                     self.logins.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
                 (None, false) => "several logins and no current kubectl-sui context; pass --cluster".to_string(),
+            })
+        })
+    }
+}
+
+impl Settings {
+    /// The administered cluster `selector` (name or id).
+    pub fn admin_cluster(&self, selector: Option<&str>) -> Result<&AdminCluster, ConfigError> {
+        let found = match selector {
+            Some(w) => self.clusters.values().find(|c| c.name == w || c.cluster.to_string() == w || short_id_matches(&c.cluster, w)),
+            None if self.clusters.len() == 1 => self.clusters.values().next(),
+            None => None,
+        };
+        found.ok_or_else(|| {
+            ConfigError::NoLogin(match selector {
+                Some(w) => format!("you hold no admin capability for cluster {w:?} here; create one with `kubectl sui cluster create NAME`"),
+                None if self.clusters.is_empty() => "you administer no cluster; create one with `kubectl sui cluster create NAME`".to_string(),
+                None => "you administer several clusters; pass --cluster".to_string(),
             })
         })
     }

@@ -59,6 +59,43 @@ pub fn covers(granted: &[Rule], requested: &[Rule]) -> bool {
     })
 }
 
+/// The rule every custom token gets besides its own: reading discovery and OpenAPI, which
+/// Kubernetes lets every authenticated user do (`system:discovery`).
+pub fn discovery_rule() -> Rule {
+    Rule { verbs: Verb::Get.bit(), groups: strings(&[""]), resources: strings(&[""]), namespaces: strings(&[""]) }
+}
+
+/// Parses `VERBS:RESOURCE[:NAMESPACE]` as `kubectl sui login --allow` takes it: verbs
+/// comma-separated or `*`; the resource as `kubectl` names it (`deployments.apps`, `pods`,
+/// `*`); no namespace means any namespace, an empty one means cluster scope.
+pub fn parse_rule(text: &str) -> Result<Rule, String> {
+    let invalid = |why: &str| format!("{text:?} is not VERB:RESOURCE[:NAMESPACE] ({why}), e.g. get,list:pods:default");
+    let mut parts = text.splitn(3, ':');
+    let (verbs, resource) = match (parts.next(), parts.next()) {
+        (Some(v), Some(r)) if !v.is_empty() && !r.is_empty() => (v, r),
+        _ => return Err(invalid("verbs and resource are required")),
+    };
+    let namespace = parts.next().unwrap_or("*");
+    let mut mask = 0u16;
+    for verb in verbs.split(',') {
+        mask |= match verb {
+            "*" => ALL_VERBS,
+            v => Verb::parse(v).ok_or_else(|| invalid(&format!("unknown verb {v}")))?.bit(),
+        };
+    }
+    let (resource, group) = match resource.split_once('.') {
+        Some((r, g)) => (r, g),
+        None if resource == "*" => ("*", "*"),
+        None => (resource, ""),
+    };
+    Ok(Rule {
+        verbs: mask,
+        groups: strings(&[group]),
+        resources: strings(&[resource]),
+        namespaces: strings(&[namespace]),
+    })
+}
+
 fn matches(list: &[String], value: &str) -> bool {
     list.iter().any(|v| v == "*" || v == value)
 }
@@ -70,6 +107,23 @@ fn namespace_matches(list: &[String], namespace: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_parse_like_kubectl_names_resources() {
+        let r = parse_rule("get,list:deployments.apps:prod").unwrap();
+        assert!(allows(std::slice::from_ref(&r), Verb::List, "apps", "deployments", "prod"));
+        assert!(!allows(&[r], Verb::Delete, "apps", "deployments", "prod"));
+        let any_ns = parse_rule("delete:pods").unwrap();
+        assert!(allows(std::slice::from_ref(&any_ns), Verb::Delete, "", "pods", "default"));
+        assert!(!allows(&[any_ns], Verb::Delete, "", "pods", ""));
+        assert!(allows(&[parse_rule("get:nodes:").unwrap()], Verb::Get, "", "nodes", ""));
+        assert!(allows(&[parse_rule("*:*").unwrap()], Verb::Patch, "batch", "jobs", "x"));
+        for bad in ["pods", "get:", ":pods", "fly:pods"] {
+            assert!(parse_rule(bad).is_err(), "{bad}");
+        }
+        assert!(well_formed(&[discovery_rule()]));
+        assert!(allows(&[discovery_rule()], Verb::Get, "", "", ""));
+    }
 
     // The same cases as move/tests/access_tests.move.
     #[test]

@@ -110,6 +110,11 @@ impl Role {
         [Role::None, Role::View, Role::Edit, Role::Admin, Role::Custom].get(usize::from(code)).copied()
     }
 
+    /// Parses a predefined role's name (`custom` is not asked for by name).
+    pub fn parse(name: &str) -> Option<Role> {
+        [Role::None, Role::View, Role::Edit, Role::Admin].into_iter().find(|r| r.as_str() == name)
+    }
+
     /// The role's name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -220,7 +220,7 @@ impl RoundTrip {
 }
 
 /// The first node of `cluster` allowed to answer (attested, or debug when the policy allows).
-async fn active_node(client: &mut ChainClient, cluster: Address) -> Result<NodeTarget, RoundTripError> {
+pub async fn active_node(client: &mut ChainClient, cluster: Address) -> Result<NodeTarget, RoundTripError> {
     let object: Cluster = client.move_object(cluster).await?;
     object
         .nodes

@@ -1,0 +1,342 @@
+//! The cluster admin's commands: create a cluster object, set its policy, register nodes,
+//! grant and revoke tokens. Each signs with the identity holding the admin capability.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use sui_sdk_types::{Address, Owner};
+use sui_transaction_builder::TransactionBuilder;
+
+use super::chain_ops::{GAS_RESERVE, connect, execute, fund};
+use super::CliError;
+use crate::chain::{ChainClient, format_sui, parse_sui};
+use crate::config::{AdminCluster, Identity, Paths, Settings};
+use crate::contract::access::{discovery_rule, parse_rule};
+use crate::contract::objects::{Cluster, Policy};
+use crate::contract::{Contract, Role};
+use crate::credential::{self, StorePreference};
+
+/// `kubectl sui cluster …`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Create a cluster object; you receive its admin capability.
+    Create(CreateArgs),
+    /// Grant a role or explicit rules to a seal token.
+    Grant {
+        /// The seal token's object id.
+        token: Address,
+        /// A predefined role: none, view, edit or admin.
+        #[arg(long, conflicts_with = "allow", required_unless_present = "allow")]
+        role: Option<String>,
+        /// An explicit permission, VERBS:RESOURCE[:NAMESPACE]; repeatable.
+        #[arg(long, value_name = "RULE")]
+        allow: Vec<String>,
+        /// The cluster (name or id) [default: the only one you administer].
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// Revoke a seal token.
+    Revoke {
+        /// The seal token's object id.
+        token: Address,
+        /// The cluster (name or id).
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// Show the cluster policy, or change it with flags.
+    Policy {
+        /// The cluster (name or id).
+        #[arg(long)]
+        cluster: Option<String>,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Manage the cluster's nodes.
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+/// `kubectl sui cluster create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The cluster's name.
+    pub name: String,
+    /// Network: devnet, localnet, testnet, mainnet, a configured name, or a gRPC URL.
+    #[arg(long, default_value = "devnet")]
+    pub network: String,
+    /// Faucet URL, for a network given by URL.
+    #[arg(long)]
+    pub faucet: Option<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Policy fields; unset ones keep their current (or default) value.
+#[derive(Debug, Args, Default)]
+pub struct PolicyArgs {
+    /// Stake needed for writes, in SUI [default: 1].
+    #[arg(long)]
+    pub min_write_stake: Option<String>,
+    /// Seal token lifetime (e.g. 24h) [default: 24h].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub token_lifetime: Option<Duration>,
+    /// How long a stake stays locked (e.g. 1h) [default: 0s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub unstake_lock: Option<Duration>,
+    /// Whether unattested (debug) nodes may answer [default: true].
+    #[arg(long)]
+    pub allow_debug_nodes: Option<bool>,
+    /// Highest role a staker gets without the admin: none, view, edit or admin [default: edit].
+    #[arg(long)]
+    pub self_service_role: Option<String>,
+    /// Whether the admin may slash stakes [default: false].
+    #[arg(long)]
+    pub slashing: Option<bool>,
+}
+
+impl PolicyArgs {
+    fn is_empty(&self) -> bool {
+        self.min_write_stake.is_none()
+            && self.token_lifetime.is_none()
+            && self.unstake_lock.is_none()
+            && self.allow_debug_nodes.is_none()
+            && self.self_service_role.is_none()
+            && self.slashing.is_none()
+    }
+
+    fn apply(&self, mut policy: Policy) -> Result<Policy, CliError> {
+        if let Some(s) = &self.min_write_stake {
+            policy.min_write_stake = parse_sui(s).map_err(CliError::Message)?;
+        }
+        if let Some(d) = self.token_lifetime {
+            policy.token_lifetime_ms = d.as_millis() as u64;
+        }
+        if let Some(d) = self.unstake_lock {
+            policy.unstake_lock_ms = d.as_millis() as u64;
+        }
+        if let Some(b) = self.allow_debug_nodes {
+            policy.allow_debug_nodes = b;
+        }
+        if let Some(r) = &self.self_service_role {
+            policy.self_service_role = parse_role(r)?.code();
+        }
+        if let Some(b) = self.slashing {
+            policy.slashing_enabled = b;
+        }
+        Ok(policy)
+    }
+}
+
+/// The policy of a new cluster before flags.
+pub fn default_policy() -> Policy {
+    Policy {
+        min_write_stake: crate::chain::MIST_PER_SUI,
+        token_lifetime_ms: 24 * 3_600_000,
+        unstake_lock_ms: 0,
+        allow_debug_nodes: true,
+        self_service_role: Role::Edit.code(),
+        slashing_enabled: false,
+    }
+}
+
+/// `kubectl sui cluster node …`.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Register a debug (unattested) node by its public keys.
+    Add {
+        /// The node's data directory (reads its public keys; on this machine).
+        #[arg(long, conflicts_with_all = ["signing_key", "sealing_key"])]
+        node_dir: Option<PathBuf>,
+        /// The node's Ed25519 public key, hex.
+        #[arg(long, requires = "sealing_key")]
+        signing_key: Option<String>,
+        /// The node's X25519 sealing key, hex.
+        #[arg(long)]
+        sealing_key: Option<String>,
+        /// The cluster (name or id).
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+}
+
+fn parse_role(name: &str) -> Result<Role, CliError> {
+    Role::parse(name).ok_or_else(|| CliError::Message(format!("{name:?} is not a role: none, view, edit or admin")))
+}
+
+fn hex32(text: &str, what: &str) -> Result<[u8; 32], CliError> {
+    let text = text.trim().trim_start_matches("0x");
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect();
+    bytes
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| CliError::Message(format!("{what} is not 32 bytes of hex")))
+}
+
+/// The identity's key, creating one (stored as `login` would) when there is none.
+fn admin_key(paths: &Paths, settings: &Settings) -> Result<Ed25519PrivateKey, CliError> {
+    if let Some(id) = &settings.identity {
+        return Ok(credential::load_key(paths, id.address, id.store)?);
+    }
+    let key = Ed25519PrivateKey::generate(rand_core::OsRng);
+    let (store, _) = credential::store_key(paths, &key, StorePreference::from_env()?)?;
+    let address = key.public_key().derive_address();
+    Settings::update(paths, |s| s.identity = Some(Identity { address, store }))?;
+    eprintln!("Created key {address}, stored in {store}.");
+    Ok(key)
+}
+
+/// Runs a cluster command.
+pub fn run(command: ClusterCommand) -> Result<(), CliError> {
+    let paths = Paths::discover()?;
+    let settings = Settings::load(&paths)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    match command {
+        ClusterCommand::Create(args) => runtime.block_on(create(&paths, &settings, args)).map(|_| ()),
+        ClusterCommand::Grant { token, role, allow, cluster } => {
+            let admin = settings.admin_cluster(cluster.as_deref())?.clone();
+            let key = admin_key(&paths, &settings)?;
+            runtime.block_on(async {
+                let mut client = connect(&admin.endpoints, admin.package).await?;
+                let (cap, cluster_arg, token_arg) = admin_args(&mut client, &admin, Some(token)).await?;
+                let mut tx = TransactionBuilder::new();
+                let contract = Contract::new(admin.package);
+                match role {
+                    Some(role) => contract.grant_role(&mut tx, cap, cluster_arg, token_arg.expect("a token"), parse_role(&role)?)?,
+                    None => {
+                        let mut rules =
+                            allow.iter().map(|r| parse_rule(r)).collect::<Result<Vec<_>, _>>().map_err(CliError::Message)?;
+                        rules.push(discovery_rule());
+                        contract.grant_rules(&mut tx, cap, cluster_arg, token_arg.expect("a token"), &rules)?
+                    }
+                };
+                execute(&mut client, &key, tx, "granting").await?;
+                println!("Granted on seal token {token} (cluster {}).", admin.name);
+                Ok(())
+            })
+        }
+        ClusterCommand::Revoke { token, cluster } => {
+            let admin = settings.admin_cluster(cluster.as_deref())?.clone();
+            let key = admin_key(&paths, &settings)?;
+            runtime.block_on(async {
+                let mut client = connect(&admin.endpoints, admin.package).await?;
+                let (cap, cluster_arg, token_arg) = admin_args(&mut client, &admin, Some(token)).await?;
+                let mut tx = TransactionBuilder::new();
+                Contract::new(admin.package).revoke(&mut tx, cap, cluster_arg, token_arg.expect("a token"))?;
+                execute(&mut client, &key, tx, "revoking").await?;
+                println!("Revoked seal token {token} on cluster {}.", admin.name);
+                Ok(())
+            })
+        }
+        ClusterCommand::Policy { cluster, policy } => {
+            let admin = settings.admin_cluster(cluster.as_deref())?.clone();
+            runtime.block_on(async {
+                let mut client = connect(&admin.endpoints, admin.package).await?;
+                let current: Cluster = client.move_object(admin.cluster).await?;
+                let shown = if policy.is_empty() {
+                    current.policy
+                } else {
+                    let key = admin_key(&paths, &settings)?;
+                    let next = policy.apply(current.policy)?;
+                    let (cap, cluster_arg, _) = admin_args(&mut client, &admin, None).await?;
+                    let mut tx = TransactionBuilder::new();
+                    Contract::new(admin.package).set_policy(&mut tx, cap, cluster_arg, &next)?;
+                    execute(&mut client, &key, tx, "setting the policy").await?;
+                    next
+                };
+                print_policy(&admin.name, &shown);
+                Ok(())
+            })
+        }
+        ClusterCommand::Node(NodeCommand::Add { node_dir, signing_key, sealing_key, cluster }) => {
+            let admin = settings.admin_cluster(cluster.as_deref())?.clone();
+            let key = admin_key(&paths, &settings)?;
+            let (signing, sealing) = match (node_dir, signing_key, sealing_key) {
+                (Some(dir), _, _) => {
+                    let keys = crate::node::keys::NodeKeys::load_or_create(&dir)?;
+                    (*keys.signing.public_key().inner(), keys.sealing.public_key().to_bytes())
+                }
+                (None, Some(signing), Some(sealing)) => (hex32(&signing, "--signing-key")?, hex32(&sealing, "--sealing-key")?),
+                _ => return Err(CliError::Message("pass --node-dir, or --signing-key and --sealing-key".into())),
+            };
+            let node = sui_sdk_types::Ed25519PublicKey::new(signing).derive_address();
+            runtime.block_on(register_node(&admin, &key, node, signing, sealing))?;
+            println!("Registered debug node {node} on cluster {}.", admin.name);
+            Ok(())
+        }
+    }
+}
+
+/// Registers a debug node on `admin`'s cluster.
+pub async fn register_node(
+    admin: &AdminCluster,
+    key: &Ed25519PrivateKey,
+    node: Address,
+    signing: [u8; 32],
+    sealing: [u8; 32],
+) -> Result<(), CliError> {
+    let mut client = connect(&admin.endpoints, admin.package).await?;
+    let (cap, cluster_arg, _) = admin_args(&mut client, admin, None).await?;
+    let mut tx = TransactionBuilder::new();
+    Contract::new(admin.package).register_debug_node(&mut tx, cap, cluster_arg, node, &signing, &sealing)?;
+    execute(&mut client, key, tx, "registering the node").await?;
+    Ok(())
+}
+
+async fn admin_args(
+    client: &mut ChainClient,
+    admin: &AdminCluster,
+    token: Option<Address>,
+) -> Result<(crate::contract::ObjectArg, crate::contract::ObjectArg, Option<crate::contract::ObjectArg>), CliError> {
+    let cap = client.object_arg(admin.cap).await?;
+    let cluster = client.object_arg(admin.cluster).await?;
+    let token = match token {
+        Some(t) => Some(client.object_arg(t).await.map_err(|e| CliError::Message(format!("seal token {t}: {e}")))?),
+        None => None,
+    };
+    Ok((cap, cluster, token))
+}
+
+fn print_policy(name: &str, p: &Policy) {
+    println!(
+        "cluster {name}\n  min write stake    {}\n  token lifetime     {}\n  unstake lock       {}\n  debug nodes        {}\n  self-service role  {}\n  slashing           {}",
+        format_sui(p.min_write_stake),
+        humantime::format_duration(Duration::from_millis(p.token_lifetime_ms)),
+        humantime::format_duration(Duration::from_millis(p.unstake_lock_ms)),
+        if p.allow_debug_nodes { "allowed" } else { "forbidden" },
+        Role::from_code(p.self_service_role).map(Role::as_str).unwrap_or("?"),
+        if p.slashing_enabled { "enabled" } else { "disabled" },
+    );
+}
+
+/// Creates a cluster object; records its admin capability in the settings.
+pub async fn create(paths: &Paths, settings: &Settings, args: CreateArgs) -> Result<AdminCluster, CliError> {
+    let mut endpoints = settings.endpoints(&args.network)?;
+    if args.faucet.is_some() {
+        endpoints.faucet = args.faucet.clone();
+    }
+    let package = endpoints.package_for(&args.network)?;
+    let key = admin_key(paths, &Settings::load(paths)?)?;
+    let address = key.public_key().derive_address();
+    let policy = args.policy.apply(default_policy())?;
+    let mut client = connect(&endpoints, package).await?;
+    fund(&mut client, &endpoints, address, GAS_RESERVE).await?;
+    let mut tx = TransactionBuilder::new();
+    Contract::new(package).create_cluster(&mut tx, &args.name, &policy)?;
+    let created = execute(&mut client, &key, tx, "creating the cluster object").await?.created();
+    let find = |shared: bool| {
+        created.iter().find(|(_, o)| matches!(o, Owner::Shared(_)) == shared).map(|(id, _)| *id)
+    };
+    let (Some(cluster), Some(cap)) = (find(true), find(false)) else {
+        return Err(CliError::Message("the chain created no cluster object".into()));
+    };
+    let admin = AdminCluster { name: args.name.clone(), cluster, cap, network: args.network.clone(), endpoints, package };
+    Settings::update(paths, |s| s.clusters.insert(args.name.clone(), admin.clone()))?;
+    println!("Created cluster {} ({cluster}); you hold its admin capability {cap}.", args.name);
+    print_policy(&args.name, &policy);
+    println!("Next: register its node (kubectl sui cluster node add --node-dir …), then kubectl sui login --cluster {cluster}");
+    Ok(admin)
+}

@@ -1,0 +1,95 @@
+//! What several commands do on chain: connect with a clear error, fund from a faucet, sign
+//! and execute with a progress spinner, and read a login's token and cluster.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use sui_sdk_types::Address;
+use sui_transaction_builder::TransactionBuilder;
+
+use super::CliError;
+use crate::chain::{ChainClient, ChainError, Executed, format_sui};
+use crate::config::NetworkEndpoints;
+
+/// Gas kept aside for the transactions of a login (MIST).
+pub const GAS_RESERVE: u64 = 1_000_000_000;
+
+/// A spinner on stderr while `message` is pending; silent when stderr is not a terminal.
+pub fn spinner(message: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("template"));
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+/// A client of `endpoints`, checked to answer.
+pub async fn connect(endpoints: &NetworkEndpoints, package: Address) -> Result<ChainClient, CliError> {
+    let unreachable = |e: ChainError| {
+        CliError::Message(format!(
+            "the chain at {} is unreachable ({e}); start the devnet (`kubectl sui up` or `kubectl sui devnet`) or choose another --network",
+            endpoints.rpc
+        ))
+    };
+    let mut client = ChainClient::new(&endpoints.rpc, package).map_err(unreachable)?;
+    client.chain_id().await.map_err(unreachable)?;
+    Ok(client)
+}
+
+/// Makes sure `address` holds at least `needed` MIST, asking the faucet when there is one.
+pub async fn fund(
+    client: &mut ChainClient,
+    endpoints: &NetworkEndpoints,
+    address: Address,
+    needed: u64,
+) -> Result<u64, CliError> {
+    let balance = client.balance(address).await?;
+    if balance >= needed {
+        return Ok(balance);
+    }
+    let Some(faucet) = &endpoints.faucet else {
+        return Err(CliError::Message(format!(
+            "{address} holds {} but needs {}; send it SUI, then run the command again",
+            format_sui(balance),
+            format_sui(needed)
+        )));
+    };
+    let bar = spinner(&format!("asking the faucet at {faucet} for SUI"));
+    let url = if faucet.ends_with('/') { faucet.clone() } else { format!("{faucet}/") };
+    let faucet_client = sui_rpc::faucet::FaucetClient::new(url)
+        .map_err(|e| CliError::Message(format!("faucet {faucet}: {e}")))?;
+    faucet_client
+        .request(address)
+        .await
+        .map_err(|e| CliError::Message(format!("the faucet at {faucet} refused: {e}")))?;
+    bar.finish_and_clear();
+    let balance = client.balance(address).await?;
+    if balance < needed {
+        return Err(CliError::Message(format!(
+            "{address} holds {} after the faucet, but needs {}; lower --stake or fund it",
+            format_sui(balance),
+            format_sui(needed)
+        )));
+    }
+    Ok(balance)
+}
+
+/// Signs and executes `tx` with `key`'s first gas coin, showing `what` while it waits.
+pub async fn execute(
+    client: &mut ChainClient,
+    key: &Ed25519PrivateKey,
+    tx: TransactionBuilder,
+    what: &str,
+) -> Result<Executed, CliError> {
+    let bar = spinner(what);
+    let owner = key.public_key().derive_address();
+    let gas = client.gas_coins(owner).await?.into_iter().next().ok_or(ChainError::NoGas { owner })?;
+    let result = client.execute(tx, key, gas).await;
+    bar.finish_and_clear();
+    Ok(result?)
+}
