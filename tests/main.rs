@@ -19,6 +19,7 @@ mod devnet;
 mod sdk_peer;
 
 // The Nautilus node against the devnet and a real control plane.
+mod kubectl;
 mod node;
 
 // Nothing secret on the public chain.

@@ -9,8 +9,8 @@ use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::{Address, Owner};
 use sui_transaction_builder::TransactionBuilder;
 
-use super::chain_ops::{GAS_RESERVE, connect, execute, fund};
 use super::CliError;
+use super::chain_ops::{GAS_RESERVE, connect, execute, fund};
 use crate::chain::{ChainClient, format_sui, parse_sui};
 use crate::config::{AdminCluster, Identity, Paths, Settings};
 use crate::contract::access::{discovery_rule, parse_rule};
@@ -167,13 +167,9 @@ fn parse_role(name: &str) -> Result<Role, CliError> {
 
 fn hex32(text: &str, what: &str) -> Result<[u8; 32], CliError> {
     let text = text.trim().trim_start_matches("0x");
-    let bytes: Option<Vec<u8>> = (0..text.len())
-        .step_by(2)
-        .map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
-        .collect();
-    bytes
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| CliError::Message(format!("{what} is not 32 bytes of hex")))
+    let bytes: Option<Vec<u8>> =
+        (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect();
+    bytes.and_then(|b| b.try_into().ok()).ok_or_else(|| CliError::Message(format!("{what} is not 32 bytes of hex")))
 }
 
 /// The identity's key, creating one (stored as `login` would) when there is none.
@@ -205,10 +201,19 @@ pub fn run(command: ClusterCommand) -> Result<(), CliError> {
                 let mut tx = TransactionBuilder::new();
                 let contract = Contract::new(admin.package);
                 match role {
-                    Some(role) => contract.grant_role(&mut tx, cap, cluster_arg, token_arg.expect("a token"), parse_role(&role)?)?,
+                    Some(role) => contract.grant_role(
+                        &mut tx,
+                        cap,
+                        cluster_arg,
+                        token_arg.expect("a token"),
+                        parse_role(&role)?,
+                    )?,
                     None => {
-                        let mut rules =
-                            allow.iter().map(|r| parse_rule(r)).collect::<Result<Vec<_>, _>>().map_err(CliError::Message)?;
+                        let mut rules = allow
+                            .iter()
+                            .map(|r| parse_rule(r))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(CliError::Message)?;
                         rules.push(discovery_rule());
                         contract.grant_rules(&mut tx, cap, cluster_arg, token_arg.expect("a token"), &rules)?
                     }
@@ -259,7 +264,9 @@ pub fn run(command: ClusterCommand) -> Result<(), CliError> {
                     let keys = crate::node::keys::NodeKeys::load_or_create(&dir)?;
                     (*keys.signing.public_key().inner(), keys.sealing.public_key().to_bytes())
                 }
-                (None, Some(signing), Some(sealing)) => (hex32(&signing, "--signing-key")?, hex32(&sealing, "--sealing-key")?),
+                (None, Some(signing), Some(sealing)) => {
+                    (hex32(&signing, "--signing-key")?, hex32(&sealing, "--sealing-key")?)
+                }
                 _ => return Err(CliError::Message("pass --node-dir, or --signing-key and --sealing-key".into())),
             };
             let node = sui_sdk_types::Ed25519PublicKey::new(signing).derive_address();
@@ -327,16 +334,17 @@ pub async fn create(paths: &Paths, settings: &Settings, args: CreateArgs) -> Res
     let mut tx = TransactionBuilder::new();
     Contract::new(package).create_cluster(&mut tx, &args.name, &policy)?;
     let created = execute(&mut client, &key, tx, "creating the cluster object").await?.created();
-    let find = |shared: bool| {
-        created.iter().find(|(_, o)| matches!(o, Owner::Shared(_)) == shared).map(|(id, _)| *id)
-    };
+    let find = |shared: bool| created.iter().find(|(_, o)| matches!(o, Owner::Shared(_)) == shared).map(|(id, _)| *id);
     let (Some(cluster), Some(cap)) = (find(true), find(false)) else {
         return Err(CliError::Message("the chain created no cluster object".into()));
     };
-    let admin = AdminCluster { name: args.name.clone(), cluster, cap, network: args.network.clone(), endpoints, package };
+    let admin =
+        AdminCluster { name: args.name.clone(), cluster, cap, network: args.network.clone(), endpoints, package };
     Settings::update(paths, |s| s.clusters.insert(args.name.clone(), admin.clone()))?;
     println!("Created cluster {} ({cluster}); you hold its admin capability {cap}.", args.name);
     print_policy(&args.name, &policy);
-    println!("Next: register its node (kubectl sui cluster node add --node-dir …), then kubectl sui login --cluster {cluster}");
+    println!(
+        "Next: register its node (kubectl sui cluster node add --node-dir …), then kubectl sui login --cluster {cluster}"
+    );
     Ok(admin)
 }

@@ -61,8 +61,8 @@ pub async fn fund(
     };
     let bar = spinner(&format!("asking the faucet at {faucet} for SUI"));
     let url = if faucet.ends_with('/') { faucet.clone() } else { format!("{faucet}/") };
-    let faucet_client = sui_rpc::faucet::FaucetClient::new(url)
-        .map_err(|e| CliError::Message(format!("faucet {faucet}: {e}")))?;
+    let faucet_client =
+        sui_rpc::faucet::FaucetClient::new(url).map_err(|e| CliError::Message(format!("faucet {faucet}: {e}")))?;
     faucet_client
         .request(address)
         .await

@@ -133,7 +133,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Status { output } => session::status(output),
         Command::Token(TokenCommand::List { output }) => session::token_list(output),
         Command::Token(TokenCommand::Unstake { token }) => session::token_unstake(token),
-        Command::Token(TokenCommand::Revoke { token, cluster }) => admin::run(ClusterCommand::Revoke { token, cluster }),
+        Command::Token(TokenCommand::Revoke { token, cluster }) => {
+            admin::run(ClusterCommand::Revoke { token, cluster })
+        }
         Command::Cluster(command) => admin::run(command),
         Command::Proxy(args) => proxy::run(args),
         Command::Audit(_) => not_yet("kubectl sui audit", 7),

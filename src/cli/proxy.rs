@@ -32,15 +32,26 @@ pub struct ProxyArgs {
 pub fn run(args: ProxyArgs) -> Result<(), CliError> {
     let paths = Paths::discover()?;
     let settings = Settings::load(&paths)?;
-    let current = credential::default_kubeconfig_path().ok().and_then(|p| credential::read_kubeconfig(&p).ok()?.current_context);
+    let current =
+        credential::default_kubeconfig_path().ok().and_then(|p| credential::read_kubeconfig(&p).ok()?.current_context);
     let login = settings.login(args.cluster.as_deref(), current.as_deref())?.clone();
     if args.stop {
         let stopped = daemon::stop(&paths, &login.context);
-        println!("{}", if stopped { format!("stopped the proxy of {}", login.context) } else { format!("no proxy of {} was running", login.context) });
+        println!(
+            "{}",
+            if stopped {
+                format!("stopped the proxy of {}", login.context)
+            } else {
+                format!("no proxy of {} was running", login.context)
+            }
+        );
         return Ok(());
     }
     let identity = settings.identity.clone().filter(|i| i.address == login.address).ok_or_else(|| {
-        CliError::Message(format!("context {} belongs to another identity; run `kubectl sui login --cluster {}`", login.context, login.cluster_name))
+        CliError::Message(format!(
+            "context {} belongs to another identity; run `kubectl sui login --cluster {}`",
+            login.context, login.cluster_name
+        ))
     })?;
     let key = credential::load_key(&paths, identity.address, identity.store)?;
     let options = ProxyOptions {

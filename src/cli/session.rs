@@ -109,8 +109,8 @@ fn identity_key(paths: &Paths, settings: &Settings, args: &LoginArgs) -> Result<
             std::io::stdin().read_to_string(&mut text).map_err(CliError::Runtime)?;
             (text, "standard input".to_string())
         } else {
-            let text = std::fs::read_to_string(file)
-                .map_err(|source| CliError::ReadFile { path: file.clone(), source })?;
+            let text =
+                std::fs::read_to_string(file).map_err(|source| CliError::ReadFile { path: file.clone(), source })?;
             (text, file.display().to_string())
         };
         return Ok((credential::parse_suiprivkey(&text, &what)?, true));
@@ -379,7 +379,8 @@ pub fn credential(selector: ClusterSelector) -> Result<(), CliError> {
     let (cached, _hit) = cache.get_or_make(&login.address.to_string(), &login.context, now, || {
         let key = credential::load_key(&paths, identity.address, identity.store)?;
         let expires_ms = login.token_expires_ms.min(now_ms() + CREDENTIAL_LIFETIME.as_millis() as u64);
-        let bearer = BearerToken { address: login.address, cluster: login.cluster, seal_token: login.token, expires_ms };
+        let bearer =
+            BearerToken { address: login.address, cluster: login.cluster, seal_token: login.token, expires_ms };
         Ok::<_, CliError>(CachedCredential { token: bearer.sign(&key), expires_ms })
     })?;
     let exe = std::env::current_exe().map_err(CliError::Runtime)?;
@@ -402,7 +403,11 @@ pub fn logout(selector: ClusterSelector) -> Result<(), CliError> {
     println!(
         "Logged out of {}: {}proxy stopped, cached credential removed. The seal token {} keeps its stake; `kubectl sui token unstake {}` returns it.",
         login.cluster_name,
-        if removed { format!("context {} removed from {}, ", login.context, login.kubeconfig.display()) } else { String::new() },
+        if removed {
+            format!("context {} removed from {}, ", login.context, login.kubeconfig.display())
+        } else {
+            String::new()
+        },
         login.token,
         login.token
     );
@@ -475,7 +480,11 @@ pub fn status(output: OutputFormat) -> Result<(), CliError> {
                     mist(l.stake_mist),
                     l.expires,
                     if l.revoked == Some(true) { " REVOKED" } else { "" },
-                    if l.nodes.is_empty() { "none".to_string() } else { l.nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ") },
+                    if l.nodes.is_empty() {
+                        "none".to_string()
+                    } else {
+                        l.nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+                    },
                     l.proxy
                 );
             }
@@ -489,7 +498,8 @@ async fn login_status(paths: &Paths, login: &Login) -> LoginStatus {
         Some(pid) => format!("running (pid {pid}) at {}", login.server()),
         None => format!("stopped (starts with the next kubectl call) at {}", login.server()),
     };
-    let expires = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(login.token_expires_ms)).to_string();
+    let expires =
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(login.token_expires_ms)).to_string();
     let mut status = LoginStatus {
         context: login.context.clone(),
         network: login.network.clone(),

@@ -292,7 +292,10 @@ impl Settings {
     /// The administered cluster `selector` (name or id).
     pub fn admin_cluster(&self, selector: Option<&str>) -> Result<&AdminCluster, ConfigError> {
         let found = match selector {
-            Some(w) => self.clusters.values().find(|c| c.name == w || c.cluster.to_string() == w || short_id_matches(&c.cluster, w)),
+            Some(w) => self
+                .clusters
+                .values()
+                .find(|c| c.name == w || c.cluster.to_string() == w || short_id_matches(&c.cluster, w)),
             None if self.clusters.len() == 1 => self.clusters.values().next(),
             None => None,
         };

@@ -1,0 +1,242 @@
+//! Real kubectl through the whole chain path: `kubectl sui login` writes the context, the
+//! exec credential starts the proxy, and every command goes proxy → devnet → contract →
+//! node → real kube-apiserver → back. Outputs are compared with the same commands run
+//! straight against the API server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sui_sdk_types::Address;
+
+use crate::node::{Setup, setup};
+
+/// One user of the chain path: their own kubectl-sui home and kubeconfig.
+pub(crate) struct User {
+    home: tempfile::TempDir,
+}
+
+impl User {
+    pub(crate) fn new() -> User {
+        User { home: tempfile::tempdir().unwrap() }
+    }
+
+    pub(crate) fn kubeconfig(&self) -> PathBuf {
+        self.home.path().join("kubeconfig")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("KUBECTL_SUI_HOME", self.home.path())
+            .env("KUBECTL_SUI_KEY_STORE", "file")
+            .env_remove("KUBERNETES_EXEC_INFO")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn run(mut command: Command, stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = command.spawn().expect("spawn");
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs `kubectl-sui args`.
+    pub(crate) fn sui(&self, args: &[&str]) -> Output {
+        let mut command = self.command(env!("CARGO_BIN_EXE_kubectl-sui"));
+        command.args(args);
+        User::run(command, "")
+    }
+
+    /// Runs kubectl with this user's kubeconfig.
+    pub(crate) fn kubectl(&self, args: &[&str], stdin: &str) -> Output {
+        let mut command = self.command("kubectl");
+        command.args(args);
+        User::run(command, stdin)
+    }
+
+    /// `kubectl args`, which must succeed; its stdout.
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args, "");
+        assert!(out.status.success(), "kubectl {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `kubectl sui login` to `setup`'s cluster with `extra` flags; must succeed.
+    pub(crate) fn login(&self, setup: &Setup, cluster: Address, extra: &[&str]) -> String {
+        let cluster = cluster.to_string();
+        let grpc = setup.devnet.grpc_url();
+        let faucet = setup.devnet.faucet_url();
+        let mut args = vec!["login", "--cluster", &cluster, "--network", &grpc, "--faucet", &faucet, "--yes"];
+        args.extend_from_slice(extra);
+        let out = self.sui(&args);
+        assert!(out.status.success(), "login failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for User {
+    fn drop(&mut self) {
+        // Stop every proxy this user's credential command started.
+        let proxies = self.home.path().join("data").join("proxy");
+        for dir in std::fs::read_dir(proxies).into_iter().flatten().flatten() {
+            if let Ok(pid) = std::fs::read_to_string(dir.path().join("proxy.pid")) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+    }
+}
+
+/// Output with ages (`5s`, `2m3s`) replaced, for comparing runs a moment apart.
+pub(crate) fn without_ages(text: &str) -> String {
+    let age = regex::Regex::new(r"\b(\d+[smhd])+\b").unwrap();
+    age.replace_all(text, "AGE").into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn direct(setup: &Setup, args: &[&str]) -> String {
+    setup.plane.kubectl(args).unwrap_or_else(|e| panic!("direct kubectl {args:?}: {e}"))
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+const DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default, labels: {app: web}}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.27}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: default}
+data: {mode: chain}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_reads_and_writes_through_the_chain_like_the_api_server() {
+    let setup = setup().await;
+    let (_stop, _node) = setup.start_node();
+    let user = User::new();
+    let said = user.login(&setup, setup.cluster, &[]);
+    assert!(said.contains("Logged in to cluster test") && said.contains("role edit"), "{said}");
+
+    let view = user.ok(&["config", "view", "-o", "json"]);
+    let config: serde_json::Value = serde_json::from_str(&view).unwrap();
+    assert_eq!(config["current-context"], "sui-test");
+    let exec = &config["users"][0]["user"]["exec"];
+    assert_eq!(exec["interactiveMode"], "IfAvailable");
+    assert!(Path::new(exec["command"].as_str().unwrap()).is_absolute());
+
+    for args in
+        [&["get", "ns"][..], &["get", "pods", "-A"], &["api-resources"], &["explain", "deployment.spec.replicas"]]
+    {
+        assert_eq!(without_ages(&user.ok(args)), without_ages(&direct(&setup, args)), "kubectl {args:?}");
+    }
+
+    let applied = user.kubectl(&["apply", "-f", "-"], DEPLOYMENT);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    assert_eq!(String::from_utf8_lossy(&applied.stdout), "deployment.apps/web created\nconfigmap/settings created\n");
+    wait_until("3 running pods", Duration::from_secs(60), || {
+        user.ok(&["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.phase}"])
+            == "Running Running Running"
+    });
+    let server_side = user.kubectl(&["apply", "--server-side", "-f", "-"], DEPLOYMENT);
+    assert!(server_side.status.success(), "{}", stderr(&server_side));
+    assert!(String::from_utf8_lossy(&server_side.stdout).contains("deployment.apps/web serverside-applied"));
+
+    for args in [
+        &["get", "deploy", "web", "-o", "yaml"][..],
+        &["get", "configmap", "settings", "-o", "yaml"],
+        &["describe", "deployment", "web"],
+        &["get", "pods", "-l", "app=web", "-o", "wide"],
+    ] {
+        assert_eq!(without_ages(&user.ok(args)), without_ages(&direct(&setup, args)), "kubectl {args:?}");
+    }
+
+    assert_eq!(user.ok(&["scale", "deployment", "web", "--replicas=1"]), "deployment.apps/web scaled\n");
+    wait_until("1 pod", Duration::from_secs(60), || {
+        direct(&setup, &["get", "pods", "-l", "app=web", "-o", "name"]).lines().count() == 1
+    });
+
+    let secret = "c2VjcmV0LXZhbHVlLTEyMw";
+    assert_eq!(
+        user.ok(&["create", "secret", "generic", "db", &format!("--from-literal=password={secret}")]),
+        "secret/db created\n"
+    );
+    assert_eq!(user.ok(&["get", "secret", "db", "-o", "yaml"]), direct(&setup, &["get", "secret", "db", "-o", "yaml"]));
+
+    assert_eq!(user.ok(&["delete", "deployment", "web"]), "deployment.apps \"web\" deleted\n");
+    assert_eq!(user.ok(&["delete", "configmap", "settings"]), "configmap \"settings\" deleted\n");
+    assert!(direct(&setup, &["get", "deploy", "-o", "name"]).is_empty());
+
+    let watch = user.kubectl(&["get", "pods", "--watch", "--request-timeout=20s"], "");
+    assert!(!watch.status.success());
+    assert!(stderr(&watch).contains("watching (kubectl get -w"), "{}", stderr(&watch));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_are_clear_kubernetes_errors() {
+    let setup = setup().await;
+    let (_stop, _node) = setup.start_node();
+    setup.plane.kubectl(&["create", "configmap", "keep-me"]).unwrap();
+
+    let viewer = User::new();
+    viewer.login(&setup, setup.cluster, &["--role", "view"]);
+    assert!(viewer.ok(&["get", "configmap", "keep-me", "-o", "name"]).contains("configmap/keep-me"));
+    let denied = viewer.kubectl(&["delete", "configmap", "keep-me"], "");
+    assert!(!denied.status.success());
+    let message = stderr(&denied);
+    assert!(
+        message.contains("Error from server (Forbidden)")
+            && message.contains(
+                "lacks delete on configmaps in namespace default; ask the cluster admin: kubectl sui cluster grant"
+            ),
+        "{message}"
+    );
+
+    let unstaked = User::new();
+    unstaked.login(&setup, setup.cluster, &["--role", "edit", "--stake", "0"]);
+    let refused = unstaked.kubectl(&["create", "configmap", "nope"], "");
+    let message = stderr(&refused);
+    assert!(
+        message.contains("needs a stake of at least 1 SUI on cluster test") && message.contains("--stake 1"),
+        "{message}"
+    );
+
+    setup.plane.kubectl(&["run", "shell", "--image=busybox"]).unwrap();
+    let started = Instant::now();
+    let exec = viewer.kubectl(&["exec", "shell", "--", "true"], "");
+    assert!(!exec.status.success() && started.elapsed() < Duration::from_secs(20), "exec fails at once");
+    let message = stderr(&exec);
+    assert!(message.contains("exec, attach, port-forward and proxy need a live stream"), "{message}");
+
+    let big = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\ndata: {{blob: {}}}\n",
+        "x".repeat(9 * 1024 * 1024)
+    );
+    let too_large = unstaked.kubectl(&["create", "-f", "-"], &big);
+    let message = stderr(&too_large);
+    assert!(
+        message.contains("exceeds this proxy's limit of 8388608 bytes") && message.contains("max_body"),
+        "{message}"
+    );
+}
