@@ -4,6 +4,7 @@
 //! credentials, the local proxy, audit) and `nautilus` (the node that executes requests it
 //! reads from the chain). Modules are split by concern; see `docs/layout.md`.
 
+pub mod audit;
 pub mod chain;
 pub mod cli;
 pub mod config;

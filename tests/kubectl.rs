@@ -66,6 +66,13 @@ impl User {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// The audit trail of the current context, as JSON records.
+    pub(crate) fn audit(&self) -> Vec<serde_json::Value> {
+        let out = self.sui(&["audit", "-o", "json"]);
+        assert!(out.status.success(), "audit failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// `kubectl sui login` to `setup`'s cluster with `extra` flags; must succeed.
     pub(crate) fn login(&self, setup: &Setup, cluster: Address, extra: &[&str]) -> String {
         let cluster = cluster.to_string();
@@ -191,6 +198,30 @@ async fn kubectl_reads_and_writes_through_the_chain_like_the_api_server() {
     let watch = user.kubectl(&["get", "pods", "--watch", "--request-timeout=20s"], "");
     assert!(!watch.status.success());
     assert!(stderr(&watch).contains("watching (kubectl get -w"), "{}", stderr(&watch));
+
+    let trail = user.audit();
+    for (verb, resource, target, status) in [
+        ("list", "namespaces", "", 200),
+        ("list", "pods", "", 200),
+        ("create", "deployments", "default/", 201),
+        ("create", "configmaps", "default/", 201),
+        ("patch", "deployments", "default/web", 200),
+        ("patch", "deployments/scale", "default/web", 200),
+        ("create", "secrets", "default/", 201),
+        ("get", "secrets", "default/db", 200),
+        ("delete", "deployments", "default/web", 200),
+        ("get", "", "openapi/v3", 200),
+    ] {
+        assert!(
+            trail.iter().any(|r| r["verb"] == verb
+                && r["resource"] == resource
+                && format!("{}/{}", r["namespace"].as_str().unwrap(), r["name"].as_str().unwrap())
+                    .trim_start_matches('/')
+                    .starts_with(target)
+                && r["outcome"]["status"] == status),
+            "no {verb} {resource} {target} {status} in the audit trail"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,6 +256,20 @@ async fn refusals_are_clear_kubernetes_errors() {
     setup.plane.kubectl(&["run", "shell", "--image=busybox"]).unwrap();
     let started = Instant::now();
     let exec = viewer.kubectl(&["exec", "shell", "--", "true"], "");
+    let trail = viewer.audit();
+    let denied: Vec<_> = trail.iter().filter(|r| r["outcome"]["kind"] == "denied").collect();
+    assert!(
+        denied
+            .iter()
+            .any(|r| r["verb"] == "delete" && r["name"] == "keep-me" && r["outcome"]["reason"] == "EPermissionDenied"),
+        "{denied:?}"
+    );
+    assert!(
+        denied.iter().any(|r| r["verb"] == "create"
+            && r["resource"] == "configmaps"
+            && r["outcome"]["reason"] == "EInsufficientStake"),
+        "{denied:?}"
+    );
     assert!(!exec.status.success() && started.elapsed() < Duration::from_secs(20), "exec fails at once");
     let message = stderr(&exec);
     assert!(message.contains("exec, attach, port-forward and proxy need a live stream"), "{message}");

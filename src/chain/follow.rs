@@ -8,7 +8,10 @@ use futures::StreamExt;
 use prost_types::FieldMask;
 use sui_rpc::field::FieldMaskUtil;
 use sui_rpc::proto::sui::rpc::v2 as proto;
-use sui_sdk_types::{Address, Event, TransactionEvents};
+use sui_sdk_types::{
+    Address, Argument, Command, Digest, Event, ExecutionError, ExecutionStatus, Input, Transaction, TransactionEffects,
+    TransactionEvents, TransactionKind,
+};
 use tokio::sync::mpsc;
 
 use crate::chain::{ChainClient, ChainError};
@@ -22,17 +25,85 @@ pub struct CheckpointEvents {
     pub timestamp_ms: u64,
     /// The contract's events in it.
     pub events: Vec<Event>,
+    /// With [`Detail::Transactions`]: its transactions that called the contract.
+    pub transactions: Vec<ContractTransaction>,
 }
 
-const MASK: &str = "sequence_number,summary.timestamp,transactions.events.bcs";
+/// A transaction that called the contract, successful or not.
+#[derive(Debug, Clone)]
+pub struct ContractTransaction {
+    /// Its digest.
+    pub digest: Digest,
+    /// Who signed it.
+    pub sender: Address,
+    /// Its events from the contract.
+    pub events: Vec<Event>,
+    /// The contract's abort, for a failed transaction: module and code.
+    pub abort: Option<(String, u64)>,
+    /// Its calls to the contract.
+    pub calls: Vec<ContractCall>,
+}
+
+/// One `MoveCall` to the contract.
+#[derive(Debug, Clone)]
+pub struct ContractCall {
+    /// Module.
+    pub module: String,
+    /// Function.
+    pub function: String,
+    /// Arguments.
+    pub arguments: Vec<CallInput>,
+}
+
+/// An argument of a call, as far as the transaction itself says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallInput {
+    /// BCS bytes of a pure value.
+    Pure(Vec<u8>),
+    /// An object input.
+    Object(Address),
+    /// The result of an earlier command, or the gas coin.
+    Computed,
+}
+
+/// How much of each checkpoint to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The contract's events only (what nodes and proxies need).
+    Events,
+    /// Also every transaction that called the contract, failed ones included (the audit).
+    Transactions,
+}
+
+impl Detail {
+    fn mask(self) -> &'static str {
+        match self {
+            Detail::Events => "sequence_number,summary.timestamp,transactions.events.bcs",
+            Detail::Transactions => {
+                "sequence_number,summary.timestamp,transactions.digest,transactions.transaction.bcs,transactions.effects.bcs,transactions.events.bcs"
+            }
+        }
+    }
+}
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Follows the chain from checkpoint `next`, sending every checkpoint to `out`, forever.
-pub async fn follow(mut client: ChainClient, package: Address, mut next: u64, out: mpsc::Sender<CheckpointEvents>) {
+pub async fn follow(client: ChainClient, package: Address, next: u64, out: mpsc::Sender<CheckpointEvents>) {
+    follow_with(client, package, next, Detail::Events, out).await
+}
+
+/// As [`follow`], reading `detail` of each checkpoint.
+pub async fn follow_with(
+    mut client: ChainClient,
+    package: Address,
+    mut next: u64,
+    detail: Detail,
+    out: mpsc::Sender<CheckpointEvents>,
+) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match follow_once(&mut client, package, &mut next, &out).await {
+        match follow_once(&mut client, package, &mut next, detail, &out).await {
             Ok(()) => return, // the receiver is gone: the node is stopping
             Err(e) => {
                 let jitter =
@@ -49,10 +120,11 @@ async fn follow_once(
     client: &mut ChainClient,
     package: Address,
     next: &mut u64,
+    detail: Detail,
     out: &mpsc::Sender<CheckpointEvents>,
 ) -> Result<(), ChainError> {
     let mut request = proto::SubscribeCheckpointsRequest::default();
-    request.read_mask = Some(FieldMask::from_str(MASK));
+    request.read_mask = Some(FieldMask::from_str(detail.mask()));
     let mut stream = client
         .rpc()
         .subscription_client()
@@ -65,7 +137,7 @@ async fn follow_once(
     // chain (no new checkpoint to reveal a gap) still gets its past read.
     let latest = client.latest_checkpoint().await?;
     if *next <= latest {
-        backfill(client, package, next, latest, out).await?;
+        backfill(client, package, next, latest, detail, out).await?;
     }
     while let Some(item) = stream.next().await {
         let checkpoint = item.map_err(|s| ChainError::rpc("SubscribeCheckpoints", s))?.checkpoint.unwrap_or_default();
@@ -74,7 +146,7 @@ async fn follow_once(
             continue;
         }
         if sequence > *next {
-            backfill(client, package, next, sequence - 1, out).await?;
+            backfill(client, package, next, sequence - 1, detail, out).await?;
         }
         if !deliver(package, checkpoint, out).await {
             return Ok(());
@@ -90,13 +162,14 @@ async fn backfill(
     package: Address,
     next: &mut u64,
     end: u64,
+    detail: Detail,
     out: &mpsc::Sender<CheckpointEvents>,
 ) -> Result<(), ChainError> {
     tracing::info!(from = *next, to = end, "backfilling checkpoints");
     let mut request = proto::ListCheckpointsRequest::default();
     request.start_checkpoint = Some(*next);
     request.end_checkpoint = Some(end);
-    request.read_mask = Some(FieldMask::from_str(MASK));
+    request.read_mask = Some(FieldMask::from_str(detail.mask()));
     let mut stream = client
         .rpc()
         .ledger_client()
@@ -129,12 +202,66 @@ async fn deliver(package: Address, checkpoint: proto::Checkpoint, out: &mpsc::Se
         .and_then(|s| s.timestamp.as_ref())
         .map(|t| t.seconds as u64 * 1000 + t.nanos as u64 / 1_000_000)
         .unwrap_or(0);
-    let events = checkpoint
+    let events_of = |t: &proto::ExecutedTransaction| -> Vec<Event> {
+        t.events
+            .as_ref()
+            .and_then(|e| e.bcs.as_ref()?.deserialize::<TransactionEvents>().ok())
+            .map(|e| e.0.into_iter().filter(|e| e.package_id == package).collect())
+            .unwrap_or_default()
+    };
+    let events = checkpoint.transactions.iter().flat_map(events_of).collect();
+    let transactions = checkpoint
         .transactions
         .iter()
-        .filter_map(|t| t.events.as_ref()?.bcs.as_ref()?.deserialize::<TransactionEvents>().ok())
-        .flat_map(|e| e.0)
-        .filter(|e| e.package_id == package)
+        .filter_map(|t| {
+            let transaction: Transaction = t.transaction.as_ref()?.bcs.as_ref()?.deserialize().ok()?;
+            let effects: TransactionEffects = t.effects.as_ref()?.bcs.as_ref()?.deserialize().ok()?;
+            contract_transaction(package, transaction, &effects, events_of(t))
+        })
         .collect();
-    out.send(CheckpointEvents { sequence, timestamp_ms, events }).await.is_ok()
+    out.send(CheckpointEvents { sequence, timestamp_ms, events, transactions }).await.is_ok()
+}
+
+fn contract_transaction(
+    package: Address,
+    transaction: Transaction,
+    effects: &TransactionEffects,
+    events: Vec<Event>,
+) -> Option<ContractTransaction> {
+    let TransactionKind::ProgrammableTransaction(ptb) = &transaction.kind else { return None };
+    let input = |a: &Argument| match a {
+        Argument::Input(i) => match ptb.inputs.get(usize::from(*i)) {
+            Some(Input::Pure(value)) => CallInput::Pure(value.clone()),
+            Some(Input::Shared(shared)) => CallInput::Object(shared.object_id()),
+            Some(Input::ImmutableOrOwned(reference) | Input::Receiving(reference)) => {
+                CallInput::Object(*reference.object_id())
+            }
+            _ => CallInput::Computed,
+        },
+        _ => CallInput::Computed,
+    };
+    let calls: Vec<_> = ptb
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::MoveCall(call) if call.package == package => Some(ContractCall {
+                module: call.module.to_string(),
+                function: call.function.to_string(),
+                arguments: call.arguments.iter().map(input).collect(),
+            }),
+            _ => None,
+        })
+        .collect();
+    if calls.is_empty() {
+        return None;
+    }
+    let abort = match effects.status() {
+        ExecutionStatus::Failure { error: ExecutionError::MoveAbort { location, code }, .. }
+            if location.package == package =>
+        {
+            Some((location.module.to_string(), *code))
+        }
+        _ => None,
+    };
+    Some(ContractTransaction { digest: transaction.digest(), sender: transaction.sender, events, abort, calls })
 }

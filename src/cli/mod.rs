@@ -5,6 +5,7 @@
 //! concern. [`plugin`] is `kubectl-sui`, [`node`] is `nautilus`.
 
 mod admin;
+mod audit;
 mod chain_ops;
 mod contract;
 pub mod devnet;

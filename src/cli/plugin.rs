@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use super::admin::{self, ClusterCommand};
+use super::audit::{self, AuditArgs};
 use super::contract::{self, ContractArgs};
 use super::devnet::{self, DevnetArgs};
 use super::proxy::{self, ProxyArgs};
@@ -60,26 +61,6 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-}
-
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Audit")]
-struct AuditArgs {
-    /// Cluster object id or name.
-    #[arg(long)]
-    cluster: Option<String>,
-    /// Keep printing new requests as they land.
-    #[arg(long, short)]
-    follow: bool,
-    /// Only requests newer than this duration (e.g. 1h).
-    #[arg(long)]
-    since: Option<String>,
-    /// Only requests by this address.
-    #[arg(long)]
-    user: Option<String>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t)]
-    output: OutputFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,7 +119,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Cluster(command) => admin::run(command),
         Command::Proxy(args) => proxy::run(args),
-        Command::Audit(_) => not_yet("kubectl sui audit", 7),
+        Command::Audit(args) => audit::run(args),
         Command::Up(_) => not_yet("kubectl sui up", 7),
         Command::Down => not_yet("kubectl sui down", 7),
     }
@@ -179,7 +160,7 @@ mod tests {
 
     #[test]
     fn unimplemented_commands_name_their_issue() {
-        let err = run(parse(&["audit"]).unwrap()).unwrap_err();
-        assert_eq!(err.to_string(), "`kubectl sui audit` is not available in this build yet (tracked in issue #7)");
+        let err = run(parse(&["down"]).unwrap()).unwrap_err();
+        assert_eq!(err.to_string(), "`kubectl sui down` is not available in this build yet (tracked in issue #7)");
     }
 }
