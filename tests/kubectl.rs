@@ -25,7 +25,7 @@ impl User {
         self.home.path().join("kubeconfig")
     }
 
-    fn command(&self, program: &str) -> Command {
+    pub(crate) fn command(&self, program: &str) -> Command {
         let mut command = Command::new(program);
         command
             .env("KUBECONFIG", self.kubeconfig())
@@ -38,7 +38,7 @@ impl User {
         command
     }
 
-    fn run(mut command: Command, stdin: &str) -> Output {
+    pub(crate) fn run(mut command: Command, stdin: &str) -> Output {
         use std::io::Write;
         let mut child = command.spawn().expect("spawn");
         child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
@@ -88,10 +88,13 @@ impl User {
 
 impl Drop for User {
     fn drop(&mut self) {
-        // Stop every proxy this user's credential command started.
-        let proxies = self.home.path().join("data").join("proxy");
-        for dir in std::fs::read_dir(proxies).into_iter().flatten().flatten() {
-            if let Ok(pid) = std::fs::read_to_string(dir.path().join("proxy.pid")) {
+        // Stop every proxy this user's credential command started, and a `kubectl sui up`
+        // stack, even when the test failed before `down`.
+        let data = self.home.path().join("data");
+        let proxies =
+            std::fs::read_dir(data.join("proxy")).into_iter().flatten().flatten().map(|d| d.path().join("proxy.pid"));
+        for pid_file in proxies.chain([data.join("up").join("stack.pid")]) {
+            if let Ok(pid) = std::fs::read_to_string(pid_file) {
                 let _ = Command::new("kill").arg(pid.trim()).status();
             }
         }

@@ -21,6 +21,7 @@ mod sdk_peer;
 // The Nautilus node against the devnet and a real control plane.
 mod kubectl;
 mod node;
+mod quickstart;
 
 // Nothing secret on the public chain.
 mod sealing;

@@ -18,21 +18,6 @@ pub(crate) use crate::fixtures::SUI;
 use crate::fixtures::{self, address, funded, policy, start_devnet};
 use crate::util::start_control_plane;
 
-/// RBAC for the groups the node impersonates.
-const BINDINGS: &str = r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: sui-view}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "sui:view"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: sui-edit}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "sui:edit"}]
-"#;
-
 pub(crate) struct Setup {
     pub(crate) plane: ControlPlane,
     _plane_dir: tempfile::TempDir,
@@ -45,7 +30,7 @@ pub(crate) struct Setup {
 
 pub(crate) async fn setup() -> Setup {
     let (plane, plane_dir) = start_control_plane(1);
-    plane.kubectl_stdin(&["apply", "-f", "-"], BINDINGS).unwrap();
+    plane.kubectl_stdin(&["apply", "-f", "-"], kubectl_sui::node::kube::GROUP_BINDINGS).unwrap();
     let chain_dir = tempfile::tempdir().unwrap();
     let devnet = start_devnet(chain_dir.path(), Duration::from_millis(20)).await;
     let faucet = fixtures::faucet(&devnet);

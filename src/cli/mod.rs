@@ -13,20 +13,13 @@ pub mod node;
 pub mod plugin;
 mod proxy;
 mod session;
+mod up;
 
 use std::io::Write;
 
 /// Errors the command layer reports to the user.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// The command exists in the interface but this build does not implement it yet.
-    #[error("`{command}` is not available in this build yet (tracked in issue #{issue})")]
-    NotYetAvailable {
-        /// The command as typed.
-        command: &'static str,
-        /// The project issue that implements it.
-        issue: u32,
-    },
     /// Writing to standard output failed.
     #[error("writing output")]
     Output(#[source] std::io::Error),

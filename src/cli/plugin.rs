@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use super::admin::{self, ClusterCommand};
 use super::audit::{self, AuditArgs};
@@ -10,6 +10,7 @@ use super::contract::{self, ContractArgs};
 use super::devnet::{self, DevnetArgs};
 use super::proxy::{self, ProxyArgs};
 use super::session::{self, ClusterSelector, LoginArgs};
+use super::up::{self, UpArgs};
 use super::{CliError, OutputFormat};
 
 /// Kubernetes access governed by a Sui Move contract.
@@ -52,8 +53,12 @@ enum Command {
     Devnet(DevnetArgs),
     /// Start devnet, node, proxy, cluster object and login in one command.
     Up(UpArgs),
-    /// Stop the services `kubectl sui up` started.
-    Down,
+    /// Stop the services `kubectl sui up` started (their data is kept).
+    Down {
+        /// The data directory given to `up`.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Inspect the contract this build speaks to.
     Contract(ContractArgs),
     /// Print shell completions.
@@ -86,20 +91,8 @@ enum TokenCommand {
     },
 }
 
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Up")]
-struct UpArgs {
-    /// Where the services keep their state.
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// Build or reuse a local control plane instead of the current kubeconfig context.
-    #[arg(long)]
-    local_control_plane: bool,
-}
-
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<(), CliError> {
-    let not_yet = |command, issue| Err(CliError::NotYetAvailable { command, issue });
     match cli.command {
         Command::Contract(args) => contract::run(args),
         Command::Completion { shell } => {
@@ -120,8 +113,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Cluster(command) => admin::run(command),
         Command::Proxy(args) => proxy::run(args),
         Command::Audit(args) => audit::run(args),
-        Command::Up(_) => not_yet("kubectl sui up", 7),
-        Command::Down => not_yet("kubectl sui down", 7),
+        Command::Up(args) => up::up(args),
+        Command::Down { data_dir } => up::down(data_dir),
     }
 }
 
@@ -156,11 +149,5 @@ mod tests {
         };
         assert_eq!(args.checkpoint_interval, std::time::Duration::from_secs(1));
         assert!(parse(&["devnet", "--checkpoint-interval", "soon"]).is_err());
-    }
-
-    #[test]
-    fn unimplemented_commands_name_their_issue() {
-        let err = run(parse(&["down"]).unwrap()).unwrap_err();
-        assert_eq!(err.to_string(), "`kubectl sui down` is not available in this build yet (tracked in issue #7)");
     }
 }

@@ -175,25 +175,7 @@ impl ControlPlane {
 
     /// Runs kubectl with `stdin` as its standard input.
     pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Result<String, ControlPlaneError> {
-        use std::io::Write;
-        let failed = |stderr: String| ControlPlaneError::Kubectl { args: args.join(" "), stderr };
-        let mut child = Command::new("kubectl")
-            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| failed(format!("cannot run kubectl (is it on PATH?): {e}")))?;
-        if let Some(mut input) = child.stdin.take() {
-            input.write_all(stdin.as_bytes()).map_err(|e| failed(e.to_string()))?;
-        }
-        let out = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(failed(String::from_utf8_lossy(&out.stderr).trim().to_string()))
-        }
+        kubectl(&self.kubeconfig, args, stdin)
     }
 
     fn spawn(
@@ -271,4 +253,27 @@ fn node_manifests(count: usize) -> String {
 fn free_port() -> Result<u16, ControlPlaneError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(ControlPlaneError::Port)?;
     listener.local_addr().map(|a| a.port()).map_err(ControlPlaneError::Port)
+}
+
+/// Runs kubectl with `kubeconfig`, `args` and `stdin`; its stdout, or its stderr as the error.
+pub fn kubectl(kubeconfig: &Path, args: &[&str], stdin: &str) -> Result<String, ControlPlaneError> {
+    use std::io::Write;
+    let failed = |stderr: String| ControlPlaneError::Kubectl { args: args.join(" "), stderr };
+    let mut child = Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(format!("cannot run kubectl (is it on PATH?): {e}")))?;
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).map_err(|e| failed(e.to_string()))?;
+    }
+    let out = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(failed(String::from_utf8_lossy(&out.stderr).trim().to_string()))
+    }
 }
