@@ -21,6 +21,10 @@ impl User {
         User { home: tempfile::tempdir().unwrap() }
     }
 
+    pub(crate) fn home(&self) -> &Path {
+        self.home.path()
+    }
+
     pub(crate) fn kubeconfig(&self) -> PathBuf {
         self.home.path().join("kubeconfig")
     }

@@ -19,8 +19,11 @@ mod devnet;
 mod sdk_peer;
 
 // The Nautilus node against the devnet and a real control plane.
-mod kubectl;
 mod node;
+
+// Real kubectl through the whole chain path, the exec credential, and the quick start.
+mod credential;
+mod kubectl;
 mod quickstart;
 
 // Nothing secret on the public chain.

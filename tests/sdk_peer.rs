@@ -9,7 +9,7 @@ use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
 use crate::util::repo_root;
 
 /// Installs the SDK from npm (once, pinned by `tests/ts/package-lock.json`).
-fn sdk_installed() -> std::path::PathBuf {
+pub(crate) fn sdk_installed() -> std::path::PathBuf {
     let dir = repo_root().join("tests/ts");
     if !dir.join("node_modules/@mysten/sui").is_dir() {
         let status = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status();

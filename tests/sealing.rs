@@ -62,8 +62,8 @@ async fn a_secret_through_the_chain_leaves_no_trace_on_it() {
     // Control: the same body put on chain without sealing (as a raw chunk) is found.
     let mut tx = TransactionBuilder::new();
     let mut submission = kubectl_sui::contract::calls::Submission {
-        node: user.node().await.address,
-        sealing_key: user.node().await.sealing_key.to_bytes().to_vec(),
+        node: user.node().await.unwrap().address,
+        sealing_key: user.node().await.unwrap().sealing_key.to_bytes().to_vec(),
         reply_key: vec![1; 32],
         verb: kubectl_sui::contract::Verb::Create,
         group: String::new(),

@@ -218,12 +218,12 @@ pub fn import_sui_keystore(dir: Option<&Path>, address: Option<Address>) -> Resu
             _ => e.to_string(),
         })
     })?;
+    let entries: Vec<String> =
+        serde_json::from_str(&text).map_err(|e| fail(format!("is corrupted: not a JSON list of keys ({e})")))?;
     let address = match address {
         Some(a) => a,
         None => active_address(&dir.join("client.yaml")).map_err(|m| fail(format!("no --address given and {m}")))?,
     };
-    let entries: Vec<String> =
-        serde_json::from_str(&text).map_err(|e| fail(format!("is corrupted: not a JSON list of keys ({e})")))?;
     let mut other_schemes = 0;
     for entry in &entries {
         match Ed25519PrivateKey::from_base64(entry) {

@@ -106,7 +106,7 @@ pub async fn run(
     let client = ChainClient::new(&login.endpoints.rpc, login.package).map_err(RoundTripError::from)?;
     let identity = key.public_key();
     let roundtrip = RoundTrip::connect(client, key, login.cluster, login.token, options.timeout).await?;
-    let node = roundtrip.node().await.address;
+    let node = roundtrip.node().await.map(|n| n.address.to_string()).unwrap_or_else(|e| e.to_string());
     let proxy = Arc::new(Proxy::new(
         roundtrip,
         identity,

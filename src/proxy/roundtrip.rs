@@ -77,7 +77,7 @@ pub struct RoundTrip {
     cluster_arg: ObjectArg,
     token: Address,
     token_arg: ObjectArg,
-    node: RwLock<NodeTarget>,
+    node: RwLock<Option<NodeTarget>>,
     gas: GasPool,
     router: ResponseRouter,
     timeout: Duration,
@@ -85,7 +85,7 @@ pub struct RoundTrip {
 
 impl RoundTrip {
     /// Prepares `key`'s requests to `cluster` with seal token `token`: reads the cluster's
-    /// active node, pools gas coins, and starts following the chain.
+    /// active node (if it has one yet), pools gas coins, and starts following the chain.
     pub async fn connect(
         mut client: ChainClient,
         key: Ed25519PrivateKey,
@@ -94,7 +94,12 @@ impl RoundTrip {
         timeout: Duration,
     ) -> Result<RoundTrip, RoundTripError> {
         let me = key.public_key().derive_address();
-        let node = RwLock::new(active_node(&mut client, cluster).await?);
+        let node = match active_node(&mut client, cluster).await {
+            Ok(node) => Some(node),
+            Err(RoundTripError::NoNode(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let node = RwLock::new(node);
         let cluster_arg = client.object_arg(cluster).await?;
         let token_arg = client.object_arg(token).await?;
         let gas = GasPool::prepare(&mut client, &key, me, GAS_COINS).await?;
@@ -107,9 +112,18 @@ impl RoundTrip {
         self.cluster
     }
 
-    /// The node currently addressed.
-    pub async fn node(&self) -> NodeTarget {
-        self.node.read().await.clone()
+    /// The node currently addressed, reading the cluster again if it had none.
+    pub async fn node(&self) -> Result<NodeTarget, RoundTripError> {
+        if let Some(node) = self.node.read().await.clone() {
+            return Ok(node);
+        }
+        self.refresh_node().await
+    }
+
+    async fn refresh_node(&self) -> Result<NodeTarget, RoundTripError> {
+        let node = active_node(&mut self.client.clone(), self.cluster).await?;
+        *self.node.write().await = Some(node.clone());
+        Ok(node)
     }
 
     /// The chain client.
@@ -141,7 +155,7 @@ impl RoundTrip {
             Err(RoundTripError::Chain(ChainError::Abort { abort: Some(a), .. }))
                 if a.name == "EUnknownSealingKey" || a.name == "ENodeNotActive" =>
             {
-                *self.node.write().await = active_node(&mut self.client.clone(), self.cluster).await?;
+                self.refresh_node().await?;
                 self.try_call(request, &attributes).await
             }
             other => other,
@@ -153,7 +167,7 @@ impl RoundTrip {
         request: &RequestEnvelope,
         attributes: &RequestAttributes,
     ) -> Result<ResponseEnvelope, RoundTripError> {
-        let node = self.node().await;
+        let node = self.node().await?;
         let requester = self.key.public_key().derive_address();
         let reply = SecretKey::generate();
         let binding = Binding::Request { cluster: self.cluster, requester, audit: attributes.digest() };

@@ -1,0 +1,148 @@
+//! The exec credential plugin as kubectl runs it, and keys made by the official TypeScript
+//! SDK imported by `kubectl sui login`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use kubectl_sui::chain::ChainClient;
+use kubectl_sui::contract::Role;
+use kubectl_sui::devnet::{Devnet, package_id};
+use sui_sdk_types::Address;
+
+use crate::fixtures::{self, SUI, funded, start_devnet};
+use crate::kubectl::User;
+
+const V1: &str =
+    r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
+const V1BETA1: &str =
+    r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}"#;
+
+/// A devnet with a cluster of `policy` (no node: logins and credentials need none).
+async fn cluster(token_lifetime_ms: u64) -> (Devnet, tempfile::TempDir, Address) {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path(), Duration::from_millis(20)).await;
+    let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
+    let admin = funded(&fixtures::faucet(&devnet)).await;
+    let mut policy = fixtures::policy(SUI, Role::Edit);
+    policy.token_lifetime_ms = token_lifetime_ms;
+    let (cluster, _) = fixtures::create_cluster(&mut client, &admin, &policy).await;
+    (devnet, dir, cluster)
+}
+
+fn login_args(devnet: &Devnet, cluster: Address) -> Vec<String> {
+    [
+        "login",
+        "--cluster",
+        &cluster.to_string(),
+        "--network",
+        &devnet.grpc_url(),
+        "--faucet",
+        &devnet.faucet_url(),
+        "--yes",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn credential(user: &User, exec_info: &str) -> std::process::Output {
+    let mut command = user.command(env!("CARGO_BIN_EXE_kubectl-sui"));
+    command.args(["credential", "--cluster", "sui-test"]).env("KUBERNETES_EXEC_INFO", exec_info);
+    User::run(command, "")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credential_answers_v1_and_v1beta1_from_its_cache() {
+    let (devnet, _dir, cluster) = cluster(3_600_000).await;
+    let user = User::new();
+    let args = login_args(&devnet, cluster);
+    let out = user.sui(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let first = credential(&user, V1BETA1);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(first.stderr.is_empty(), "non-interactive: nothing on stderr: {}", String::from_utf8_lossy(&first.stderr));
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).expect("only JSON on stdout");
+    assert_eq!(first["apiVersion"], "client.authentication.k8s.io/v1beta1");
+    assert_eq!(first["kind"], "ExecCredential");
+    let token = first["status"]["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with(kubectl_sui::credential::BEARER_PREFIX));
+    let expires = humantime::parse_rfc3339(first["status"]["expirationTimestamp"].as_str().unwrap()).unwrap();
+    let left = expires.duration_since(std::time::SystemTime::now()).unwrap();
+    assert!(left > Duration::from_secs(3000) && left <= Duration::from_secs(3600), "{left:?}");
+
+    let second: serde_json::Value = serde_json::from_slice(&credential(&user, V1).stdout).unwrap();
+    assert_eq!(second["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(second["status"]["token"], token.as_str(), "served from the cache");
+    let cache = std::fs::read_dir(user.home().join("cache/credentials")).unwrap().flatten().map(|e| e.path());
+    for file in cache.filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600, "{}", file.display());
+    }
+
+    let alpha = credential(&user, r#"{"apiVersion":"client.authentication.k8s.io/v1alpha1"}"#);
+    assert!(!alpha.status.success() && alpha.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&alpha.stderr).contains("this plugin speaks client.authentication.k8s.io/v1"));
+
+    // kubectl itself runs the plugin: the context it reads has the exec entry.
+    let view = user.ok(&["config", "view", "--minify", "-o", "jsonpath={.users[0].user.exec.args}"]);
+    assert_eq!(view, r#"["credential","--cluster","sui-test"]"#);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_seal_token_sends_the_user_back_to_login() {
+    let (devnet, _dir, cluster) = cluster(2_000).await;
+    let user = User::new();
+    let args = login_args(&devnet, cluster);
+    let out = user.sui(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let expired = credential(&user, V1);
+    assert!(!expired.status.success() && expired.stdout.is_empty());
+    let message = String::from_utf8_lossy(&expired.stderr);
+    assert!(message.contains("expired at") && message.contains("run `kubectl sui login --cluster test`"), "{message}");
+    let kubectl = user.kubectl(&["get", "pods"], "");
+    assert!(!kubectl.status.success());
+    assert!(String::from_utf8_lossy(&kubectl.stderr).contains("run `kubectl sui login --cluster test`"));
+
+    // Login again renews the same token.
+    let again = user.sui(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let before = String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().to_string();
+    assert!(String::from_utf8_lossy(&again.stdout).contains(before.split(':').next().unwrap()), "same token");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_made_by_the_typescript_sdk_import_to_the_same_address() {
+    let sdk = crate::sdk_peer::sdk_installed();
+    let keystore = tempfile::tempdir().unwrap();
+    let out = Command::new("node").arg("keys.mjs").arg(keystore.path()).current_dir(&sdk).output().expect("node runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (devnet, _dir, cluster) = cluster(3_600_000).await;
+    let args = login_args(&devnet, cluster);
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    let from_keystore = User::new();
+    let dir = keystore.path().to_str().unwrap();
+    let out = from_keystore.sui(&[args.as_slice(), &["--import-keystore", dir]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("as {}", keys["keystoreAddress"].as_str().unwrap())), "{said}");
+
+    let from_string = User::new();
+    args.extend(["--key-file", "-"]);
+    let mut command = from_string.command(env!("CARGO_BIN_EXE_kubectl-sui"));
+    command.args(&args);
+    let out = User::run(command, keys["suiprivkey"].as_str().unwrap());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("as {}", keys["address"].as_str().unwrap())), "{said}");
+    assert!(!said.contains("suiprivkey") && !String::from_utf8_lossy(&out.stderr).contains("suiprivkey"));
+
+    let corrupt = tempfile::tempdir().unwrap();
+    std::fs::write(corrupt.path().join("sui.keystore"), "[not base64").unwrap();
+    let out =
+        User::new().sui(&[&args[..args.len() - 2], &["--import-keystore", corrupt.path().to_str().unwrap()]].concat());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is corrupted"), "{}", String::from_utf8_lossy(&out.stderr));
+}
