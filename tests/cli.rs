@@ -42,14 +42,19 @@ fn node_help_describes_run() {
 }
 
 #[test]
-fn unimplemented_command_fails_with_a_clear_line() {
-    let out = run_bin("kubectl-sui", &["up"]);
+fn credential_without_a_login_fails_with_one_line_naming_login() {
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-sui"))
+        .arg("credential")
+        .env("KUBECTL_SUI_HOME", home.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
+    assert!(out.stdout.is_empty(), "stdout carries only an ExecCredential");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         err.trim(),
-        "kubectl-sui: error: `kubectl sui up` is not available in this build yet (tracked in issue #7)"
+        "kubectl-sui: error: not logged in to any cluster; run `kubectl sui login --cluster <id|name>`"
     );
 }
 
@@ -66,7 +71,7 @@ fn contract_aborts_json_lists_every_abort() {
     assert!(out.status.success());
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(rows.len(), kubectl_sui::contract::ABORT_CODES.len());
-    assert!(rows.iter().any(|r| r["name"] == "ETokenExpired" && r["httpStatus"] == 401));
+    assert!(rows.iter().any(|r| r["name"] == "ETokenExpired" && r["httpStatus"] == 403));
 }
 
 #[test]

@@ -1,0 +1,302 @@
+//! The whole chain path against the direct path, in the same run: real kubectl (and a
+//! `kube` client for throughput) through the local proxy → devnet → contract → node → API
+//! server, against the same calls straight to the API server. Also: the proxy's memory,
+//! transactions, bytes and gas on chain per kubectl command, envelope sizes with and without
+//! compression, and the sealing cost per MiB.
+//!
+//! Run: `cargo bench --bench kubectl` (tests/k8s/build.sh builds the control plane first;
+//! `BENCH_RUNS` kubectl runs per command, default 20; `BENCH_SECONDS` per throughput level,
+//! default 5).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kubectl_sui::chain::ChainClient;
+use kubectl_sui::contract::Role;
+use kubectl_sui::controlplane::{ControlPlane, ControlPlaneSpec};
+use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
+use kubectl_sui::envelope::{Binding, PublicKey, ResponseEnvelope, Sealed, SecretKey};
+use kubectl_sui::node::keys::NodeKeys;
+use kubectl_sui::node::{self, NodeConfig};
+use sui_rpc::field::FieldMaskUtil;
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_sdk_types::{Address, TransactionEffects};
+
+#[path = "../tests/fixtures.rs"]
+mod fixtures;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn rss_mib(pid: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+struct Kubectl<'a> {
+    home: &'a Path,
+}
+
+impl Kubectl<'_> {
+    fn run(&self, kubeconfig: &Path, args: &[&str], stdin: &str) -> Duration {
+        use std::io::Write;
+        let started = Instant::now();
+        let mut child = Command::new("kubectl")
+            .env("KUBECONFIG", kubeconfig)
+            .env("KUBECTL_SUI_HOME", self.home)
+            .env("KUBECTL_SUI_KEY_STORE", "file")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        started.elapsed()
+    }
+}
+
+/// Transactions, their BCS bytes (transaction + events) and net gas in checkpoints `from..`.
+async fn chain_cost(client: &mut ChainClient, from: u64) -> (usize, usize, i64) {
+    let to = client.latest_checkpoint().await.unwrap();
+    let mut request = proto::ListCheckpointsRequest::default();
+    request.start_checkpoint = Some(from);
+    request.end_checkpoint = Some(to);
+    request.read_mask = Some(prost_types::FieldMask::from_str(
+        "transactions.transaction.bcs,transactions.effects.bcs,transactions.events.bcs",
+    ));
+    let mut stream = client.rpc().ledger_client().list_checkpoints(request).await.unwrap().into_inner();
+    let (mut txs, mut bytes, mut gas) = (0, 0, 0i64);
+    while let Some(Ok(item)) = stream.next().await {
+        for t in item.checkpoint.unwrap_or_default().transactions {
+            txs += 1;
+            bytes += t.transaction.and_then(|t| t.bcs).and_then(|b| b.value).map(|v| v.len()).unwrap_or(0);
+            bytes += t.events.and_then(|e| e.bcs).and_then(|b| b.value).map(|v| v.len()).unwrap_or(0);
+            if let Some(effects) =
+                t.effects.and_then(|e| e.bcs).and_then(|b| b.deserialize::<TransactionEffects>().ok())
+            {
+                let g = effects.gas_summary();
+                gas += (g.computation_cost + g.storage_cost) as i64 - g.storage_rebate as i64;
+            }
+        }
+    }
+    (txs, bytes, gas)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let bin = Command::new("tests/k8s/build.sh").output().expect("tests/k8s/build.sh");
+    let bin_dir = String::from_utf8(bin.stdout).unwrap().lines().last().expect("binary directory").to_string();
+    let plane_dir = tempfile::tempdir().unwrap();
+    let plane =
+        ControlPlane::start(&ControlPlaneSpec { bin_dir: bin_dir.into(), work_dir: plane_dir.path().into(), nodes: 2 })
+            .unwrap();
+    plane.kubectl_stdin(&["apply", "-f", "-"], node::kube::GROUP_BINDINGS).unwrap();
+    plane.kubectl(&["create", "configmap", "bench", "--from-literal=k=v"]).unwrap();
+    plane.kubectl(&["create", "deployment", "web", "--image=nginx", "--replicas=5"]).unwrap();
+
+    let chain_dir = tempfile::tempdir_in(".").unwrap();
+    let devnet = Devnet::start(DevnetConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        faucet_listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: chain_dir.path().into(),
+        checkpoint_interval: kubectl_sui::devnet::DEFAULT_CHECKPOINT_INTERVAL,
+    })
+    .await
+    .unwrap();
+    let faucet = fixtures::faucet(&devnet);
+    let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
+    let admin = fixtures::funded(&faucet).await;
+    let (cluster, cap) =
+        fixtures::create_cluster(&mut client, &admin, &fixtures::policy(fixtures::SUI, Role::Edit)).await;
+    let node_dir = tempfile::tempdir().unwrap();
+    let keys = NodeKeys::load_or_create(node_dir.path()).unwrap();
+    faucet.request(keys.address()).await.unwrap();
+    fixtures::register_node(&mut client, &admin, (cluster, cap), &keys.signing, &keys.sealing.public_key().to_bytes())
+        .await;
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let config = NodeConfig {
+        chain_url: devnet.grpc_url(),
+        package: package_id(),
+        cluster,
+        data_dir: node_dir.path().into(),
+        kubeconfig: Some(plane.kubeconfig().into()),
+        concurrency: 32,
+        metrics_listen: None,
+        max_body: node::DEFAULT_MAX_BODY,
+    };
+    tokio::spawn(node::run(config, stopped, None));
+
+    let home = tempfile::tempdir().unwrap();
+    let user_kubeconfig = home.path().join("kubeconfig");
+    let login = Command::new(env!("CARGO_BIN_EXE_kubectl-sui"))
+        .args(["login", "--cluster", &cluster.to_string(), "--network", &devnet.grpc_url()])
+        .args(["--faucet", &devnet.faucet_url(), "--yes"])
+        .env("KUBECONFIG", &user_kubeconfig)
+        .env("KUBECTL_SUI_HOME", home.path())
+        .env("KUBECTL_SUI_KEY_STORE", "file")
+        .output()
+        .unwrap();
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    let kubectl = Kubectl { home: home.path() };
+    let direct = plane.kubeconfig().to_path_buf();
+    // Warm both paths (discovery caches, the proxy's start).
+    for _ in 0..2 {
+        kubectl.run(&user_kubeconfig, &["get", "pods"], "");
+        kubectl.run(&direct, &["get", "pods"], "");
+    }
+
+    let apply =
+        |i: usize| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: applied}}\ndata: {{run: \"{i}\"}}\n");
+    let commands: [(&str, Vec<&str>); 3] = [
+        ("kubectl get pods", vec!["get", "pods"]),
+        ("raw GET configmap", vec!["get", "--raw", "/api/v1/namespaces/default/configmaps/bench"]),
+        ("kubectl apply -f configmap", vec!["apply", "-f", "-"]),
+    ];
+    println!(
+        "| command | direct p50 ms | direct p99 ms | chain p50 ms | chain p99 ms | p50 ratio | tx per command | bytes on chain | gas (MIST) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (name, args) in &commands {
+        let mut times = (Vec::new(), Vec::new());
+        for i in 0..runs {
+            let stdin = if name.contains("apply") { apply(i) } else { String::new() };
+            times.0.push(kubectl.run(&direct, args, &stdin));
+            times.1.push(kubectl.run(&user_kubeconfig, args, &stdin));
+        }
+        times.0.sort();
+        times.1.sort();
+        let before = client.latest_checkpoint().await.unwrap() + 1;
+        let stdin = if name.contains("apply") { apply(runs + 1) } else { String::new() };
+        kubectl.run(&user_kubeconfig, args, &stdin);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (txs, bytes, gas) = chain_cost(&mut client, before).await;
+        println!(
+            "| {name} | {} | {} | {} | {} | {:.1}× | {txs} | {bytes} | {gas} |",
+            ms(percentile(&times.0, 0.5)),
+            ms(percentile(&times.0, 0.99)),
+            ms(percentile(&times.1, 0.5)),
+            ms(percentile(&times.1, 0.99)),
+            percentile(&times.1, 0.5).as_secs_f64() / percentile(&times.0, 0.5).as_secs_f64()
+        );
+    }
+
+    // Throughput of one GET at several concurrencies, with kube clients (HTTP/2) from the
+    // two kubeconfigs: the proxy's (exec credential and all) and the admin's.
+    let proxy_client = kube_client(&user_kubeconfig).await;
+    let direct_client = kube_client(&direct).await;
+    println!();
+    println!(
+        "| concurrency | direct req/s | direct p50 ms | chain req/s | chain p50 ms | chain p99 ms | proxy RSS MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let pid = std::fs::read_to_string(home.path().join("data/proxy/sui-test/proxy.pid")).unwrap();
+    for level in [1usize, 8, 32] {
+        let direct = load(&direct_client, level, seconds).await;
+        let chain = load(&proxy_client, level, seconds).await;
+        println!(
+            "| {level} | {:.0} | {} | {:.0} | {} | {} | {:.1} |",
+            direct.0,
+            ms(direct.1),
+            chain.0,
+            ms(chain.1),
+            ms(chain.2),
+            rss_mib(&pid)
+        );
+    }
+
+    // Envelope sizes for typical answers, and sealing cost.
+    let pods = plane.kubectl(&["get", "--raw", "/api/v1/namespaces/default/pods"]).unwrap();
+    let deployment = plane.kubectl(&["get", "deployment", "web", "-o", "json"]).unwrap();
+    let recipient = SecretKey::generate();
+    let binding = Binding::Response { cluster, request: Address::ZERO };
+    println!();
+    println!("| body | JSON bytes | envelope uncompressed | sealed (zstd + HPKE) | saved |");
+    println!("|---|---|---|---|---|");
+    for (name, body) in [("pod list (5 pods)", pods.as_bytes()), ("deployment", deployment.as_bytes())] {
+        let envelope = ResponseEnvelope {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_vec(),
+        };
+        let plain = bcs::to_bytes(&envelope).unwrap().len();
+        let sealed = Sealed::seal(&envelope, &recipient.public_key(), &binding).unwrap().0.len();
+        println!(
+            "| {name} | {} | {plain} | {sealed} | {:.0}% |",
+            body.len(),
+            100.0 * (1.0 - sealed as f64 / plain as f64)
+        );
+    }
+    println!();
+    println!("| 8 MiB body | seal ms | open ms | MiB/s (seal+open) |");
+    println!("|---|---|---|---|");
+    let json_like: Vec<u8> = pods.as_bytes().iter().cycle().take(8 << 20).copied().collect();
+    let mut random = vec![0u8; 8 << 20];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
+    for (name, body) in [("JSON (repetitive)", json_like), ("random", random)] {
+        let envelope = ResponseEnvelope { status: 200, headers: vec![], body };
+        let key: PublicKey = recipient.public_key();
+        let t = Instant::now();
+        let sealed = Sealed::seal(&envelope, &key, &binding).unwrap();
+        let seal = t.elapsed();
+        let t = Instant::now();
+        let opened: ResponseEnvelope = sealed.open(&recipient, &binding, 64 << 20).unwrap();
+        let open = t.elapsed();
+        assert_eq!(opened.body.len(), 8 << 20);
+        println!("| {name} | {} | {} | {:.0} |", ms(seal), ms(open), 8.0 / (seal + open).as_secs_f64());
+    }
+    let _ = Command::new("kill").arg(pid.trim()).status();
+}
+
+/// A `kube` client of `kubeconfig`; for the proxy's, its exec entry (with the environment
+/// login wrote into it) supplies the credential.
+async fn kube_client(kubeconfig: &Path) -> kube::Client {
+    let file = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default()).await.unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// Requests per second and p50/p99 of `level` concurrent GET loops for `seconds`.
+async fn load(client: &kube::Client, level: usize, seconds: u64) -> (f64, Duration, Duration) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let client = Arc::new(client.clone());
+    let tasks: Vec<_> = (0..level)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let request =
+                        http::Request::get("/api/v1/namespaces/default/configmaps/bench").body(Vec::new()).unwrap();
+                    let t = Instant::now();
+                    client.request_text(request).await.unwrap();
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    (all.len() as f64 / seconds as f64, percentile(&all, 0.5), percentile(&all, 0.99))
+}
