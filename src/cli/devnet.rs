@@ -57,12 +57,8 @@ pub fn run(args: DevnetArgs) -> Result<(), CliError> {
             config.data_dir.display(),
             devnet::package_id()
         );
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(CliError::Runtime)?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        let mut stop = super::stop_on_signal()?;
+        let _ = stop.wait_for(|s| *s).await;
         eprintln!("devnet stopping");
         devnet.shutdown().await?;
         Ok(())

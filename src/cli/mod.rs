@@ -20,6 +20,9 @@ use std::io::Write;
 /// Errors the command layer reports to the user.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// A local operation failed (files, the terminal, a child process).
+    #[error("{0}")]
+    Io(&'static str, #[source] std::io::Error),
     /// Writing to standard output failed.
     #[error("writing output")]
     Output(#[source] std::io::Error),
@@ -96,6 +99,21 @@ pub enum OutputFormat {
     Json,
     /// YAML for scripts.
     Yaml,
+}
+
+/// A stop signal that turns true on SIGINT or SIGTERM, for services run in the foreground.
+fn stop_on_signal() -> Result<tokio::sync::watch::Receiver<bool>, CliError> {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(CliError::Runtime)?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        let _ = stop_tx.send(true);
+    });
+    Ok(stop)
 }
 
 fn write_out(bytes: &[u8]) -> Result<(), CliError> {

@@ -79,16 +79,7 @@ fn run_node(args: RunArgs) -> Result<(), CliError> {
     let config = node_config(args)?;
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async move {
-        let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(CliError::Runtime)?;
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            let _ = stop_tx.send(true);
-        });
+        let stop = super::stop_on_signal()?;
         node::run(config, stop, None).await.map_err(CliError::Node)
     })
 }

@@ -60,16 +60,7 @@ pub fn run(args: ProxyArgs) -> Result<(), CliError> {
     };
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(CliError::Runtime)?;
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            let _ = stop_tx.send(true);
-        });
+        let stop_rx = super::stop_on_signal()?;
         proxy::run(&paths, &login, key, options, stop_rx).await?;
         Ok(())
     })

@@ -106,7 +106,9 @@ fn identity_key(paths: &Paths, settings: &Settings, args: &LoginArgs) -> Result<
     if let Some(file) = &args.key_file {
         let (text, what) = if file.as_os_str() == "-" {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(CliError::Runtime)?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::Io("reading the key from standard input", e))?;
             (text, "standard input".to_string())
         } else {
             let text =
@@ -226,7 +228,9 @@ pub fn login(args: LoginArgs) -> Result<(), CliError> {
             kubeconfig: kubeconfig.clone(),
         };
         let tls = crate::proxy::tls::ProxyTls::load_or_create(&paths.proxy_dir(&context))?;
-        let exe = std::env::current_exe().and_then(|p| p.canonicalize()).map_err(CliError::Runtime)?;
+        let exe = std::env::current_exe()
+            .and_then(|p| p.canonicalize())
+            .map_err(|e| CliError::Io("locating this kubectl-sui binary for the kubeconfig", e))?;
         let env = [crate::config::HOME_ENV, credential::KEY_STORE_ENV]
             .iter()
             .filter_map(|name| Some((name.to_string(), std::env::var(name).ok().filter(|v| !v.is_empty())?)))
@@ -276,7 +280,7 @@ fn confirm(question: &str) -> Result<(), CliError> {
     }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(CliError::Runtime)?;
+    std::io::stdin().read_line(&mut answer).map_err(|e| CliError::Io("reading the answer", e))?;
     match answer.trim() {
         "y" | "Y" | "yes" => Ok(()),
         _ => Err(CliError::Message("cancelled; nothing was staked".to_string())),
@@ -284,8 +288,9 @@ fn confirm(question: &str) -> Result<(), CliError> {
 }
 
 fn free_port() -> Result<u16, CliError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(CliError::Runtime)?;
-    Ok(listener.local_addr().map_err(CliError::Runtime)?.port())
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| CliError::Io("choosing a port for the proxy", e))?;
+    Ok(listener.local_addr().map_err(|e| CliError::Io("choosing a port for the proxy", e))?.port())
 }
 
 /// The cluster id of `selector`: an id, or the name of a cluster known from a login or
@@ -383,7 +388,7 @@ pub fn credential(selector: ClusterSelector) -> Result<(), CliError> {
             BearerToken { address: login.address, cluster: login.cluster, seal_token: login.token, expires_ms };
         Ok::<_, CliError>(CachedCredential { token: bearer.sign(&key), expires_ms })
     })?;
-    let exe = std::env::current_exe().map_err(CliError::Runtime)?;
+    let exe = std::env::current_exe().map_err(|e| CliError::Io("locating this kubectl-sui binary", e))?;
     if daemon::ensure_running(&paths, &login, &exe)? && info.interactive {
         eprintln!("started the kubectl-sui proxy for {} on {}", login.context, login.server());
     }

@@ -89,12 +89,15 @@ pub fn up(args: UpArgs) -> Result<(), CliError> {
         let _ = std::fs::remove_file(&ready_file);
         let log = dir.join("stack.log");
         let open = || std::fs::OpenOptions::new().create(true).append(true).open(&log);
-        let (out, err) = (open().map_err(CliError::Runtime)?, open().map_err(CliError::Runtime)?);
-        let exe = std::env::current_exe().map_err(CliError::Runtime)?;
+        let (out, err) = (
+            open().map_err(|e| CliError::Io("opening the stack log", e))?,
+            open().map_err(|e| CliError::Io("opening the stack log", e))?,
+        );
+        let exe = std::env::current_exe().map_err(|e| CliError::Io("locating this kubectl-sui binary", e))?;
         let mut command = Command::new(exe);
         command.args(["up", "--serve", "--data-dir"]).arg(&dir).stdin(Stdio::null()).stdout(out).stderr(err);
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let mut child = command.spawn().map_err(CliError::Runtime)?;
+        let mut child = command.spawn().map_err(|e| CliError::Io("starting the stack", e))?;
         let bar = spinner(if target.local_control_plane {
             "starting the devnet, a local control plane and the node"
         } else {
@@ -123,8 +126,10 @@ pub fn up(args: UpArgs) -> Result<(), CliError> {
         }
         bar.finish_and_clear();
     }
-    let ready: Ready = serde_json::from_slice(&std::fs::read(&ready_file).map_err(CliError::Runtime)?)
-        .map_err(|e| CliError::Message(format!("{}: {e}", ready_file.display())))?;
+    let ready: Ready = serde_json::from_slice(
+        &std::fs::read(&ready_file).map_err(|e| CliError::Io("reading the stack's ready file", e))?,
+    )
+    .map_err(|e| CliError::Message(format!("{}: {e}", ready_file.display())))?;
     eprintln!("Stack running: devnet {}, node {} serving {}.", devnet::DEFAULT_LISTEN, ready.node, ready.target);
     session::login(LoginArgs {
         cluster: ready.cluster.to_string(),
@@ -200,8 +205,10 @@ fn k8s_bin_dir() -> Result<PathBuf, CliError> {
 
 /// The stack in the foreground: devnet, control plane, cluster object, node.
 fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
-    let target: Target = serde_json::from_slice(&std::fs::read(dir.join("target.json")).map_err(CliError::Runtime)?)
-        .map_err(|e| CliError::Message(e.to_string()))?;
+    let target: Target = serde_json::from_slice(
+        &std::fs::read(dir.join("target.json")).map_err(|e| CliError::Io("reading up/target.json", e))?,
+    )
+    .map_err(|e| CliError::Message(e.to_string()))?;
     write_atomic(&pid_file(dir), std::process::id().to_string().as_bytes(), 0o644)?;
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     let result = runtime.block_on(async {
@@ -235,7 +242,7 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
         let cluster = ensure_cluster(paths, dir).await?;
         let node_dir = dir.join("node");
         let keys = NodeKeys::load_or_create(&node_dir)?;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stop_rx = super::stop_on_signal()?;
         let config = NodeConfig {
             chain_url: devnet.grpc_url(),
             package: devnet::package_id(),
@@ -250,14 +257,12 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
         let ready = Ready { cluster, node: keys.address(), target: described };
         write_atomic(&dir.join("ready.json"), &serde_json::to_vec(&ready).expect("ready"), 0o644)?;
         eprintln!("stack ready: {ready:?}");
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(CliError::Runtime)?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        // The node returns on SIGINT/SIGTERM, or on a failure the log must show.
+        match node_task.await {
+            Ok(Err(e)) => eprintln!("node stopped: {e}"),
+            Err(e) => eprintln!("node task failed: {e}"),
+            Ok(Ok(())) => {}
         }
-        let _ = stop_tx.send(true);
-        let _ = node_task.await;
         devnet.shutdown().await?;
         drop(plane);
         Ok(())
