@@ -146,3 +146,76 @@ async fn keys_made_by_the_typescript_sdk_import_to_the_same_address() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is corrupted"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_creates_a_cluster_and_grants_a_token_that_status_then_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let devnet = start_devnet(dir.path(), Duration::from_millis(20)).await;
+    let (grpc, faucet) = (devnet.grpc_url(), devnet.faucet_url());
+    let network = ["--network", grpc.as_str(), "--faucet", faucet.as_str()];
+
+    let admin = User::new();
+    let created = admin.sui(&[&["cluster", "create", "lab", "--min-write-stake", "0.5"][..], &network].concat());
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let said = String::from_utf8_lossy(&created.stdout);
+    assert!(said.contains("Created cluster lab") && said.contains("min write stake    0.5 SUI"), "{said}");
+    let cluster = said.split('(').nth(1).unwrap().split(')').next().unwrap().to_string();
+    let policy = admin.sui(&["cluster", "policy", "--self-service-role", "view"]);
+    assert!(String::from_utf8_lossy(&policy.stdout).contains("self-service role  view"));
+    let node_dir = tempfile::tempdir().unwrap();
+    let added = admin.sui(&["cluster", "node", "add", "--node-dir", node_dir.path().to_str().unwrap()]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+
+    let user = User::new();
+    let login = [&["login", "--cluster", cluster.as_str(), "--yes"][..], &network].concat();
+    let refused = user.sui(&[&login[..], &["--role", "edit"]].concat());
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ERoleNotSelfService"));
+    let out = user.sui(&[&login[..], &["--role", "view"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status = json(&user.sui(&["status", "-o", "json"]));
+    let me = &status["logins"][0];
+    assert_eq!((me["role"].as_str(), me["chain"].as_str()), (Some("view"), Some("reachable")));
+    assert_eq!(me["nodes"].as_array().unwrap().len(), 1, "the registered node");
+    let token = me["token"].as_str().unwrap().to_string();
+
+    let granted = admin.sui(&["cluster", "grant", &token, "--role", "edit"]);
+    assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
+    let tokens = json(&user.sui(&["token", "list", "-o", "json"]));
+    assert_eq!(tokens[0]["role"], "edit");
+
+    let revoked = admin.sui(&["token", "revoke", &token]);
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    assert_eq!(json(&user.sui(&["status", "-o", "json"]))["logins"][0]["revoked"], true);
+
+    let unstaked = user.sui(&["token", "unstake", &token]);
+    assert!(unstaked.status.success(), "{}", String::from_utf8_lossy(&unstaked.stderr));
+    assert!(json(&user.sui(&["status", "-o", "json"]))["logins"].as_array().unwrap().is_empty());
+    let view = user.ok(&["config", "get-contexts", "-o", "name"]);
+    assert!(!view.contains("sui-lab"), "{view}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_removes_the_context_and_keeps_the_rest() {
+    let (devnet, _dir, cluster) = cluster(3_600_000).await;
+    let user = User::new();
+    std::fs::write(
+        user.kubeconfig(),
+        "apiVersion: v1\nkind: Config\nclusters: [{name: other, cluster: {server: 'https://other:6443'}}]\nusers: [{name: other, user: {token: keep}}]\ncontexts: [{name: other, context: {cluster: other, user: other}}]\ncurrent-context: other\n",
+    )
+    .unwrap();
+    let args = login_args(&devnet, cluster);
+    let out = user.sui(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Backed up"));
+    assert_eq!(user.ok(&["config", "current-context"]), "sui-test\n");
+    let out = user.sui(&["logout"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(user.ok(&["config", "get-contexts", "-o", "name"]), "other\n");
+    assert!(std::fs::read_to_string(user.kubeconfig()).unwrap().contains("keep"));
+}
