@@ -141,6 +141,7 @@ async fn main() {
         concurrency: 32,
         metrics_listen: None,
         max_body: node::DEFAULT_MAX_BODY,
+        rotate_sealing_key: false,
     };
     tokio::spawn(node::run(config, stopped, None));
 

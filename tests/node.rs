@@ -46,7 +46,7 @@ pub(crate) async fn setup() -> Setup {
 }
 
 impl Setup {
-    fn node_config(&self) -> NodeConfig {
+    pub(crate) fn node_config(&self) -> NodeConfig {
         NodeConfig {
             chain_url: self.devnet.grpc_url(),
             package: package_id(),
@@ -56,6 +56,7 @@ impl Setup {
             concurrency: 8,
             metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
             max_body: node::DEFAULT_MAX_BODY,
+            rotate_sealing_key: false,
         }
     }
 
@@ -331,4 +332,43 @@ async fn answers_ready_together_share_transactions_and_metrics_say_so() {
     assert_eq!(answered, 16.0, "{text}");
     assert!(transactions < answered, "{transactions} transactions for {answered} answers");
     stop.send(true).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_sealing_key_still_opens_requests_sealed_to_the_previous_one() {
+    let setup = setup().await;
+    let (stop, node) = setup.start_node();
+    let early = setup.requester(Role::Edit, SUI).await;
+    let get = request("GET", "/api/v1/namespaces/default/configmaps", "");
+    assert_eq!(early.call(&get).await.unwrap().status, 200);
+    let before = early.node().await.unwrap().sealing_key;
+    stop.send(true).unwrap();
+    node.await.unwrap().unwrap();
+
+    let mut config = setup.node_config();
+    config.rotate_sealing_key = true;
+    let (stop, stopped) = watch::channel(false);
+    let node = tokio::spawn(node::run(config, stopped, None));
+    let mut client = ChainClient::new(&setup.devnet.grpc_url(), package_id()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let rotated = loop {
+        let cluster: kubectl_sui::contract::objects::Cluster = client.move_object(setup.cluster).await.unwrap();
+        let info = cluster.nodes.contents[0].value.clone();
+        if info.sealing_key != before.to_bytes() {
+            break info;
+        }
+        assert!(std::time::Instant::now() < deadline, "the node publishes its new key");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(rotated.previous_sealing_key, before.to_bytes(), "the contract keeps the previous key");
+
+    // The early requester still seals to the previous key: answered.
+    assert_eq!(early.node().await.unwrap().sealing_key, before);
+    assert_eq!(early.call(&get).await.unwrap().status, 200);
+    // A new requester reads and uses the new key.
+    let late = setup.requester(Role::Edit, SUI).await;
+    assert_ne!(late.node().await.unwrap().sealing_key, before);
+    assert_eq!(late.call(&get).await.unwrap().status, 200);
+    stop.send(true).unwrap();
+    node.await.unwrap().unwrap();
 }

@@ -66,6 +66,10 @@ struct RunArgs {
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, default_value = "127.0.0.1:9184")]
     metrics_listen: SocketAddr,
+    /// Make a new sealing key and publish it before serving; requests sealed to the
+    /// previous key are still answered.
+    #[arg(long)]
+    rotate_sealing_key: bool,
 }
 
 /// Runs a parsed command.
@@ -107,6 +111,7 @@ fn node_config(args: RunArgs) -> Result<NodeConfig, CliError> {
     set("concurrency", args.concurrency.map(|c| (c as u64).into()));
     set("metrics-listen", Some(args.metrics_listen.to_string().into()));
     set("data-dir", args.data_dir.map(|p| p.display().to_string().into()));
+    set("rotate-sealing-key", args.rotate_sealing_key.then_some(true.into()));
     if !value.contains_key("data-dir") {
         let default = directories::ProjectDirs::from("", "", "nautilus").ok_or(CliError::NoHomeDirectory)?;
         value.insert("data-dir".into(), default.data_dir().display().to_string().into());

@@ -252,6 +252,7 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
             concurrency: node::DEFAULT_CONCURRENCY,
             metrics_listen: None,
             max_body: node::DEFAULT_MAX_BODY,
+            rotate_sealing_key: false,
         };
         let node_task = tokio::spawn(node::run(config, stop_rx, None));
         let ready = Ready { cluster, node: keys.address(), target: described };

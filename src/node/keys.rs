@@ -13,6 +13,8 @@ use crate::envelope::SecretKey;
 pub const SIGNING_KEY_FILE: &str = "signing.key";
 /// File of the sealing key (base64 of the X25519 secret).
 pub const SEALING_KEY_FILE: &str = "sealing.key";
+/// File of the sealing key before the last rotation, kept to open requests sealed to it.
+pub const PREVIOUS_SEALING_KEY_FILE: &str = "sealing.previous.key";
 
 /// The node's two keys.
 #[derive(Debug, Clone)]
@@ -21,6 +23,8 @@ pub struct NodeKeys {
     pub signing: Ed25519PrivateKey,
     /// Opens request bodies.
     pub sealing: SecretKey,
+    /// The sealing key before the last rotation: requests sealed to it are still opened.
+    pub previous_sealing: Option<SecretKey>,
 }
 
 impl NodeKeys {
@@ -36,10 +40,32 @@ impl NodeKeys {
         let signing = Ed25519PrivateKey::from_base64(signing.trim())
             .map_err(|e| NodeError::Key { file: SIGNING_KEY_FILE, message: e.to_string() })?;
         let sealing = read_or_create(&dir.join(SEALING_KEY_FILE), || base64_encode(&SecretKey::generate().to_bytes()))?;
-        let sealing = base64_decode(sealing.trim())
-            .and_then(|b| SecretKey::from_bytes(&b).ok())
-            .ok_or(NodeError::Key { file: SEALING_KEY_FILE, message: "not a base64 X25519 key".into() })?;
-        Ok(NodeKeys { signing, sealing })
+        let sealing = sealing_key(&sealing, SEALING_KEY_FILE)?;
+        let previous_sealing = match std::fs::read_to_string(dir.join(PREVIOUS_SEALING_KEY_FILE)) {
+            Ok(text) => Some(sealing_key(&text, PREVIOUS_SEALING_KEY_FILE)?),
+            Err(_) => None,
+        };
+        Ok(NodeKeys { signing, sealing, previous_sealing })
+    }
+
+    /// Makes a new sealing key current, keeping the current one as the previous key.
+    /// A crash in between leaves either the old state or both files: the node then finishes
+    /// the rotation on chain at its next start.
+    pub fn rotate_sealing(dir: &Path) -> Result<NodeKeys, NodeError> {
+        let current = dir.join(SEALING_KEY_FILE);
+        std::fs::rename(&current, dir.join(PREVIOUS_SEALING_KEY_FILE)).map_err(|source| NodeError::Io {
+            action: "rotating",
+            path: current.clone(),
+            source,
+        })?;
+        NodeKeys::load_or_create(dir)
+    }
+
+    /// The secret of the sealing key whose public half is `public`: current or previous.
+    pub fn sealing_for(&self, public: &[u8]) -> Option<&SecretKey> {
+        std::iter::once(&self.sealing)
+            .chain(self.previous_sealing.as_ref())
+            .find(|k| k.public_key().to_bytes().as_slice() == public)
     }
 
     /// The node's Sui address.
@@ -67,6 +93,12 @@ fn read_or_create(path: &Path, create: impl FnOnce() -> String) -> Result<String
         }
         Err(e) => Err(io("reading", e)),
     }
+}
+
+fn sealing_key(text: &str, file: &'static str) -> Result<SecretKey, NodeError> {
+    base64_decode(text.trim())
+        .and_then(|b| SecretKey::from_bytes(&b).ok())
+        .ok_or(NodeError::Key { file, message: "not a base64 X25519 key".into() })
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

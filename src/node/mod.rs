@@ -63,6 +63,10 @@ pub struct NodeConfig {
     /// Largest request body accepted, in bytes.
     #[serde(default = "default_max_body")]
     pub max_body: usize,
+    /// Make a new sealing key at start and publish it; the previous one keeps opening
+    /// requests sealed to it.
+    #[serde(default)]
+    pub rotate_sealing_key: bool,
 }
 
 fn default_concurrency() -> usize {
@@ -80,6 +84,26 @@ struct Pending {
     checkpoint: u64,
 }
 
+/// Publishes `key` as the node's sealing key (`cluster::rotate_sealing_key`); the contract
+/// keeps accepting the previous one, so requests sealed to it while in flight are answered.
+async fn publish_sealing_key(
+    client: &mut ChainClient,
+    keys: &keys::NodeKeys,
+    cluster: Address,
+    key: &[u8],
+) -> Result<(), NodeError> {
+    let owner = keys.address();
+    let gas = client.gas_coins(owner).await?.into_iter().next().ok_or(crate::chain::ChainError::NoGas { owner })?;
+    let mut tx = sui_transaction_builder::TransactionBuilder::new();
+    let cluster_arg = client.object_arg(cluster).await?;
+    crate::contract::Contract::new(client.package())
+        .rotate_sealing_key(&mut tx, cluster_arg, key)
+        .map_err(|e| NodeError::Config(e.to_string()))?;
+    client.execute(tx, &keys.signing, gas).await?;
+    tracing::info!(node = %owner, "published the new sealing key");
+    Ok(())
+}
+
 /// Runs the node until `stop` turns true. Returns the metrics address once bound through
 /// `bound` (if given), so callers on port 0 can find it.
 pub async fn run(
@@ -87,15 +111,20 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> Result<(), NodeError> {
-    let keys = keys::NodeKeys::load_or_create(&config.data_dir)?;
+    let keys = match config.rotate_sealing_key {
+        true => keys::NodeKeys::rotate_sealing(&config.data_dir)?,
+        false => keys::NodeKeys::load_or_create(&config.data_dir)?,
+    };
     let me = keys.address();
     let mut client = ChainClient::new(&config.chain_url, config.package)?;
     let cluster: Cluster = client.move_object(config.cluster).await?;
-    let registered = cluster.node(&me).is_some_and(|n| {
-        n.sealing_key == keys.sealing.public_key().to_bytes()
-            || n.previous_sealing_key == keys.sealing.public_key().to_bytes()
-    });
-    if !registered {
+    let current = keys.sealing.public_key().to_bytes().to_vec();
+    let on_chain = cluster.node(&me).map(|n| n.sealing_key.clone());
+    let previous = keys.previous_sealing.as_ref().map(|k| k.public_key().to_bytes().to_vec());
+    if on_chain.is_some() && on_chain == previous {
+        // A rotation made locally and not yet published (just now, or before a crash).
+        publish_sealing_key(&mut client, &keys, config.cluster, &current).await?;
+    } else if on_chain.as_ref() != Some(&current) {
         return Err(NodeError::NotRegistered {
             address: me.to_string(),
             cluster: config.cluster.to_string(),

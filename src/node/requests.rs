@@ -216,8 +216,8 @@ impl Processor {
         };
         let binding =
             Binding::Request { cluster: self.cluster, requester: submitted.requester, audit: approved.digest() };
-        let key = if submitted.sealing_key == self.keys.sealing.public_key().to_bytes() {
-            &self.keys.sealing
+        let key = if let Some(key) = self.keys.sealing_for(&submitted.sealing_key) {
+            key
         } else {
             self.metrics.errors.with_label_values(&["unknown_sealing_key"]).inc();
             return Ok(ResponseEnvelope::status(
