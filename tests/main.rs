@@ -12,6 +12,9 @@ mod cli;
 // A real Kubernetes control plane, driven by the real kubectl (no chain).
 mod control_plane;
 
+// The operator's deployment manifests, checked by the real API server.
+mod deploy;
+
 // The embedded devnet as a Sui endpoint, through the official sui-rpc client.
 mod devnet;
 

@@ -34,24 +34,7 @@ impl std::fmt::Debug for KubeApi {
 /// ClusterRoleBindings giving the groups the node impersonates (`sui:view`, `sui:edit`,
 /// `sui:admin`) Kubernetes' own roles of the same names. A cluster served by a node needs
 /// them (or its own, finer bindings for `sui:<address>` users).
-pub const GROUP_BINDINGS: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "sui:view"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "sui:view"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "sui:edit"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "sui:edit"}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: "sui:admin"}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "sui:admin"}]
-"#;
+pub const GROUP_BINDINGS: &str = include_str!("../../deploy/rbac-groups.yaml");
 
 /// The Kubernetes user a requester is impersonated as.
 pub fn impersonated_user(requester: &sui_sdk_types::Address) -> String {
