@@ -19,7 +19,6 @@ use kubectl_sui::contract::Role;
 use kubectl_sui::controlplane::{ControlPlane, ControlPlaneSpec};
 use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
 use kubectl_sui::envelope::{Binding, PublicKey, ResponseEnvelope, Sealed, SecretKey};
-use kubectl_sui::node::keys::NodeKeys;
 use kubectl_sui::node::{self, NodeConfig};
 use sui_rpc::field::FieldMaskUtil;
 use sui_rpc::proto::sui::rpc::v2 as proto;
@@ -121,16 +120,8 @@ async fn main() {
     })
     .await
     .unwrap();
-    let faucet = fixtures::faucet(&devnet);
-    let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
-    let admin = fixtures::funded(&faucet).await;
-    let (cluster, cap) =
-        fixtures::create_cluster(&mut client, &admin, &fixtures::policy(fixtures::SUI, Role::Edit)).await;
-    let node_dir = tempfile::tempdir().unwrap();
-    let keys = NodeKeys::load_or_create(node_dir.path()).unwrap();
-    faucet.request(keys.address()).await.unwrap();
-    fixtures::register_node(&mut client, &admin, (cluster, cap), &keys.signing, &keys.sealing.public_key().to_bytes())
-        .await;
+    let fixtures::ClusterWithNode { mut client, cluster, node_dir, .. } =
+        fixtures::cluster_with_node(&devnet, &fixtures::policy(fixtures::SUI, Role::Edit)).await;
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let config = NodeConfig {
         chain_url: devnet.grpc_url(),

@@ -20,7 +20,6 @@ use kubectl_sui::contract::Role;
 use kubectl_sui::controlplane::{ControlPlane, ControlPlaneSpec};
 use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
 use kubectl_sui::envelope::RequestEnvelope;
-use kubectl_sui::node::keys::NodeKeys;
 use kubectl_sui::node::kube::{KubeApi, impersonated_groups};
 use kubectl_sui::proxy::RoundTrip;
 
@@ -100,14 +99,8 @@ async fn main() {
     .await
     .unwrap();
     let faucet = fixtures::faucet(&devnet);
-    let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
-    let admin = fixtures::funded(&faucet).await;
-    let (cluster, cap) = fixtures::create_cluster(&mut client, &admin, &fixtures::policy(0, Role::View)).await;
-    let node_dir = tempfile::tempdir().unwrap();
-    let keys = NodeKeys::load_or_create(node_dir.path()).unwrap();
-    faucet.request(keys.address()).await.unwrap();
-    fixtures::register_node(&mut client, &admin, (cluster, cap), &keys.signing, &keys.sealing.public_key().to_bytes())
-        .await;
+    let fixtures::ClusterWithNode { mut client, cluster, node_dir, .. } =
+        fixtures::cluster_with_node(&devnet, &fixtures::policy(0, Role::View)).await;
     let cluster_arg = client.object_arg(cluster).await.unwrap();
 
     let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -100,6 +100,34 @@ pub async fn register_node(
     execute(client, admin, tx).await;
 }
 
+/// A cluster of `policy` with a registered, funded debug node whose keys are in a fresh
+/// directory; what the node and its requesters need.
+pub struct ClusterWithNode {
+    /// A client of the devnet.
+    pub client: ChainClient,
+    /// The cluster's admin.
+    pub admin: Ed25519PrivateKey,
+    /// The cluster object.
+    pub cluster: Address,
+    /// The node's keys.
+    pub keys: kubectl_sui::node::keys::NodeKeys,
+    /// The node's data directory.
+    pub node_dir: tempfile::TempDir,
+}
+
+/// Creates a [`ClusterWithNode`] on `devnet`.
+pub async fn cluster_with_node(devnet: &Devnet, policy: &Policy) -> ClusterWithNode {
+    let faucet = faucet(devnet);
+    let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
+    let admin = funded(&faucet).await;
+    let (cluster, cap) = create_cluster(&mut client, &admin, policy).await;
+    let node_dir = tempfile::tempdir().unwrap();
+    let keys = kubectl_sui::node::keys::NodeKeys::load_or_create(node_dir.path()).unwrap();
+    faucet.request(keys.address()).await.unwrap();
+    register_node(&mut client, &admin, (cluster, cap), &keys.signing, &keys.sealing.public_key().to_bytes()).await;
+    ClusterWithNode { client, admin, cluster, keys, node_dir }
+}
+
 /// Stakes `stake` for a token of `role`; returns the token id and the staking transaction.
 pub async fn stake(
     client: &mut ChainClient,

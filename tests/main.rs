@@ -15,6 +15,9 @@ mod control_plane;
 // The operator's deployment manifests, checked by the real API server.
 mod deploy;
 
+// Release archives, the krew manifest, krew itself, install.sh.
+mod krew;
+
 // The embedded devnet as a Sui endpoint, through the official sui-rpc client.
 mod devnet;
 

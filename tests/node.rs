@@ -8,7 +8,6 @@ use kubectl_sui::contract::Role;
 use kubectl_sui::controlplane::ControlPlane;
 use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
 use kubectl_sui::envelope::{RequestAttributes, RequestEnvelope};
-use kubectl_sui::node::keys::NodeKeys;
 use kubectl_sui::node::{self, NodeConfig};
 use kubectl_sui::proxy::RoundTrip;
 use sui_sdk_types::Address;
@@ -34,14 +33,8 @@ pub(crate) async fn setup() -> Setup {
     let chain_dir = tempfile::tempdir().unwrap();
     let devnet = start_devnet(chain_dir.path(), Duration::from_millis(20)).await;
     let faucet = fixtures::faucet(&devnet);
-    let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
-    let admin = funded(&faucet).await;
-    let (cluster, cap) = fixtures::create_cluster(&mut client, &admin, &policy(SUI, Role::Edit)).await;
-    let node_dir = tempfile::tempdir().unwrap();
-    let keys = NodeKeys::load_or_create(node_dir.path()).unwrap();
-    faucet.request(keys.address()).await.unwrap();
-    fixtures::register_node(&mut client, &admin, (cluster, cap), &keys.signing, &keys.sealing.public_key().to_bytes())
-        .await;
+    let fixtures::ClusterWithNode { cluster, node_dir, .. } =
+        fixtures::cluster_with_node(&devnet, &policy(SUI, Role::Edit)).await;
     Setup { plane, _plane_dir: plane_dir, devnet, chain_dir, node_dir, cluster, faucet }
 }
 
