@@ -45,7 +45,9 @@ fn rss_mib(pid: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The kubectl built with the control plane, run with a user's home.
 struct Kubectl<'a> {
+    program: &'a Path,
     home: &'a Path,
 }
 
@@ -53,7 +55,7 @@ impl Kubectl<'_> {
     fn run(&self, kubeconfig: &Path, args: &[&str], stdin: &str) -> Duration {
         use std::io::Write;
         let started = Instant::now();
-        let mut child = Command::new("kubectl")
+        let mut child = Command::new(self.program)
             .env("KUBECONFIG", kubeconfig)
             .env("KUBECTL_SUI_HOME", self.home)
             .env("KUBECTL_SUI_KEY_STORE", "file")
@@ -147,7 +149,7 @@ async fn main() {
         .output()
         .unwrap();
     assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
-    let kubectl = Kubectl { home: home.path() };
+    let kubectl = Kubectl { program: plane.kubectl_path(), home: home.path() };
     let direct = plane.kubeconfig().to_path_buf();
     // Warm both paths (discovery caches, the proxy's start).
     for _ in 0..2 {

@@ -84,9 +84,7 @@ fn completions_are_generated() {
 #[test]
 fn kubectl_finds_and_runs_the_plugin() {
     let plugin = std::path::Path::new(env!("CARGO_BIN_EXE_kubectl-sui"));
-    let kubectl = std::env::var_os("PATH")
-        .and_then(|path| std::env::split_paths(&path).map(|dir| dir.join("kubectl")).find(|k| k.is_file()))
-        .expect("kubectl on PATH (the test drives the real kubectl)");
+    let kubectl = crate::util::kubectl();
     // Only the freshly built plugin and kubectl, so an installed copy cannot answer instead.
     let path = std::env::join_paths([plugin.parent().unwrap(), kubectl.parent().unwrap()]).unwrap();
     let list = std::process::Command::new(&kubectl).args(["plugin", "list"]).env("PATH", &path).output().unwrap();

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::repo_root;
+use crate::util::{k8s_bin_dir, kubectl, repo_root};
 
 fn run(command: &mut Command) -> String {
     let out = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
@@ -16,11 +16,6 @@ fn run(command: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn kubectl_dir() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap();
-    std::env::split_paths(&path).find(|d| d.join("kubectl").is_file()).expect("kubectl on PATH")
 }
 
 fn archive_name() -> &'static str {
@@ -52,8 +47,8 @@ fn krew_installs_the_release_archive_and_kubectl_finds_the_plugin() {
     let krew = run(&mut Command::new(repo_root().join("tests/krew/build.sh")));
     let krew_bin = PathBuf::from(krew.lines().last().unwrap());
     let krew_root = tempfile::tempdir().unwrap();
-    let path = std::env::join_paths([krew_bin, kubectl_dir()]).unwrap();
-    run(Command::new("kubectl")
+    let path = std::env::join_paths([krew_bin, k8s_bin_dir()]).unwrap();
+    run(Command::new(kubectl())
         .args(["krew", "install", "--manifest"])
         .arg(&manifest)
         .arg("--archive")
@@ -61,10 +56,10 @@ fn krew_installs_the_release_archive_and_kubectl_finds_the_plugin() {
         .env("KREW_ROOT", krew_root.path())
         .env("PATH", &path));
     let installed_bin = krew_root.path().join("bin");
-    let path = std::env::join_paths([installed_bin.clone(), kubectl_dir()]).unwrap();
-    let list = run(Command::new("kubectl").args(["plugin", "list"]).env("PATH", &path));
+    let path = std::env::join_paths([installed_bin.clone(), k8s_bin_dir()]).unwrap();
+    let list = run(Command::new(kubectl()).args(["plugin", "list"]).env("PATH", &path));
     assert!(list.contains(&installed_bin.join("kubectl-sui").display().to_string()), "{list}");
-    let help = run(Command::new("kubectl").args(["sui", "--help"]).env("PATH", &path));
+    let help = run(Command::new(kubectl()).args(["sui", "--help"]).env("PATH", &path));
     assert!(help.contains("Usage: kubectl sui <COMMAND>"), "{help}");
 
     // install.sh from the same archive, twice (idempotent), then uninstall exactly that.

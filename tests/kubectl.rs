@@ -29,7 +29,7 @@ impl User {
         self.home.path().join("kubeconfig")
     }
 
-    pub(crate) fn command(&self, program: &str) -> Command {
+    pub(crate) fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new(program);
         command
             .env("KUBECONFIG", self.kubeconfig())
@@ -58,7 +58,7 @@ impl User {
 
     /// Runs kubectl with this user's kubeconfig.
     pub(crate) fn kubectl(&self, args: &[&str], stdin: &str) -> Output {
-        let mut command = self.command("kubectl");
+        let mut command = self.command(crate::util::kubectl());
         command.args(args);
         User::run(command, stdin)
     }

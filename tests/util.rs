@@ -23,9 +23,20 @@ pub fn run_bin(bin: &str, args: &[&str]) -> Output {
     Command::new(path).args(args).current_dir(repo_root()).output().expect("binary runs")
 }
 
-/// The directory of the control-plane binaries: `$KUBECTL_SUI_K8S_BIN`, or what
+/// The directory of the control-plane binaries and kubectl: `$KUBECTL_SUI_K8S_BIN`, or what
 /// `tests/k8s/build.sh` prints (it builds them on first use, then reuses its cache).
 pub fn k8s_bin_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(build_k8s).clone()
+}
+
+/// The kubectl the tests drive: built by `tests/k8s/build.sh` with the control plane, so a
+/// machine needs none of its own.
+pub fn kubectl() -> PathBuf {
+    k8s_bin_dir().join("kubectl")
+}
+
+fn build_k8s() -> PathBuf {
     if let Some(dir) = std::env::var_os("KUBECTL_SUI_K8S_BIN") {
         return PathBuf::from(dir);
     }

@@ -196,7 +196,7 @@ fn k8s_bin_dir() -> Result<PathBuf, CliError> {
         .flatten()
         .flatten()
         .map(|e| e.path().join("bin"))
-        .filter(|b| b.join("kube-apiserver").is_file())
+        .filter(|b| crate::controlplane::BINARIES.iter().all(|name| b.join(name).is_file()))
         .max_by_key(|b| std::fs::metadata(b).and_then(|m| m.modified()).ok())
         .ok_or_else(|| CliError::Message(
             "no local control plane binaries; build them once with tests/k8s/build.sh from the source checkout (needs Go), or set KUBECTL_SUI_K8S_BIN".into(),
@@ -237,7 +237,9 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
             write_atomic(&kubeconfig, serde_yaml::to_string(&config).expect("kubeconfig").as_bytes(), 0o600)?;
             (None, kubeconfig, format!("context {}", target.context.as_deref().unwrap_or("?")))
         };
-        crate::controlplane::kubectl(&kubeconfig, &["apply", "-f", "-"], node::kube::GROUP_BINDINGS)
+        // The local control plane's own kubectl, else the user's (kubectl-sui is its plugin).
+        let program = plane.as_ref().map_or(Path::new("kubectl"), |p| p.kubectl_path());
+        crate::controlplane::kubectl(program, &kubeconfig, &["apply", "-f", "-"], node::kube::GROUP_BINDINGS)
             .map_err(|e| CliError::Message(format!("granting the node's groups their roles: {e}")))?;
         let cluster = ensure_cluster(paths, dir).await?;
         let node_dir = dir.join("node");

@@ -20,8 +20,10 @@ pub use error::ControlPlaneError;
 use pki::Pki;
 use process::{Component, log_tail};
 
-/// The binaries the control plane runs, in `ControlPlaneSpec::bin_dir`.
-pub const BINARIES: [&str; 5] = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"];
+/// The binaries the control plane runs, and the kubectl it is driven with, in
+/// `ControlPlaneSpec::bin_dir`.
+pub const BINARIES: [&str; 6] =
+    ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl"];
 /// Service IP range; its first address is in the serving certificate.
 pub const SERVICE_CIDR: &str = "10.0.0.0/24";
 /// How long each component gets to become ready.
@@ -42,6 +44,7 @@ pub struct ControlPlaneSpec {
 /// A running control plane; dropping it stops every component.
 #[derive(Debug)]
 pub struct ControlPlane {
+    kubectl: PathBuf,
     kubeconfig: PathBuf,
     server: String,
     // Declared in start order; stopped in reverse by `Drop`.
@@ -68,6 +71,7 @@ impl ControlPlane {
 
         let (etcd_client, etcd_peer, apiserver_port) = (free_port()?, free_port()?, free_port()?);
         let mut plane = ControlPlane {
+            kubectl: bin("kubectl")?,
             kubeconfig: work.join("admin.kubeconfig"),
             server: format!("https://127.0.0.1:{apiserver_port}"),
             components: Vec::new(),
@@ -163,6 +167,11 @@ impl ControlPlane {
         &self.kubeconfig
     }
 
+    /// The kubectl built with the control plane.
+    pub fn kubectl_path(&self) -> &Path {
+        &self.kubectl
+    }
+
     /// The API server's URL.
     pub fn server(&self) -> &str {
         &self.server
@@ -175,7 +184,7 @@ impl ControlPlane {
 
     /// Runs kubectl with `stdin` as its standard input.
     pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Result<String, ControlPlaneError> {
-        kubectl(&self.kubeconfig, args, stdin)
+        kubectl(&self.kubectl, &self.kubeconfig, args, stdin)
     }
 
     fn spawn(
@@ -255,11 +264,12 @@ fn free_port() -> Result<u16, ControlPlaneError> {
     listener.local_addr().map(|a| a.port()).map_err(ControlPlaneError::Port)
 }
 
-/// Runs kubectl with `kubeconfig`, `args` and `stdin`; its stdout, or its stderr as the error.
-pub fn kubectl(kubeconfig: &Path, args: &[&str], stdin: &str) -> Result<String, ControlPlaneError> {
+/// Runs `program` (a kubectl) with `kubeconfig`, `args` and `stdin`; its stdout, or its
+/// stderr as the error.
+pub fn kubectl(program: &Path, kubeconfig: &Path, args: &[&str], stdin: &str) -> Result<String, ControlPlaneError> {
     use std::io::Write;
     let failed = |stderr: String| ControlPlaneError::Kubectl { args: args.join(" "), stderr };
-    let mut child = Command::new("kubectl")
+    let mut child = Command::new(program)
         .arg(format!("--kubeconfig={}", kubeconfig.display()))
         .args(args)
         .stdin(Stdio::piped())

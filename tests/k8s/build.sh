@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes control plane the tests run against (kube-apiserver,
-# kube-controller-manager, kube-scheduler, etcd, kwok) from their Go modules, pinned by the
-# go.mod/go.sum files beside this script, and caches the binaries.
+# kube-controller-manager, kube-scheduler, etcd, kwok), and the kubectl they drive it with,
+# from their Go modules, pinned by the go.mod/go.sum files beside this script, and caches the
+# binaries.
 #
 # Prints the directory holding the binaries on its last line of stdout. A second run with the
 # same pins and Go toolchain reuses the cache and prints at once.
@@ -26,7 +27,7 @@ minor="$(echo "$k8s_version" | cut -d. -f2)"
 # The key covers every pin, this script and the toolchain: changing any of them rebuilds.
 key="$( { cat "$here"/*/go.mod "$here"/*/go.sum "$here/build.sh"; go env GOVERSION GOOS GOARCH; } | sha256sum | cut -c1-16)"
 out="$cache_root/$k8s_version-$key"
-bins=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
+bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok)
 
 complete() { for b in "${bins[@]}"; do [ -x "$out/bin/$b" ] || return 1; done; }
 if complete; then
@@ -51,7 +52,7 @@ version_flags=""
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   version_flags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 done
-for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   step "$cmd $k8s_version" kubernetes -ldflags "-s -w$version_flags" -o "$tmp/bin/$cmd" "k8s.io/kubernetes/cmd/$cmd"
 done
 step etcd etcd -ldflags "-s -w" -o "$tmp/bin/etcd" go.etcd.io/etcd/server/v3
