@@ -19,17 +19,9 @@ use tokio::sync::oneshot;
 /// What can go wrong with a journal.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    /// The file could not be used.
-    #[error("{action} {path}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The journal file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file operation failed.
+    #[error(transparent)]
+    File(#[from] crate::fs::FileError),
     /// A record with a valid checksum does not decode: written by another version.
     #[error("journal {path} is corrupt at byte {offset}: {reason}")]
     Corrupt {
@@ -77,7 +69,7 @@ impl<R: Serialize + DeserializeOwned> Journal<R> {
     /// appends after them.
     pub fn open(path: &Path) -> Result<(Journal<R>, Vec<R>), JournalError> {
         let path = path.to_path_buf();
-        let io = |action, source| JournalError::Io { action, path: path.clone(), source };
+        let io = |action, source| JournalError::from(crate::fs::FileError::new(action, &path, source));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io("creating the directory of", e))?;
         }
@@ -145,7 +137,7 @@ fn read_records<R: DeserializeOwned>(path: &Path, file: &File) -> Result<(Vec<R>
         match reader.read_exact(&mut header) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(source) => return Err(JournalError::Io { action: "reading", path: path.to_path_buf(), source }),
+            Err(source) => return Err(crate::fs::FileError::new("reading", path, source).into()),
         }
         let len = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(header[4..].try_into().expect("4 bytes"));

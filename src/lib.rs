@@ -13,6 +13,7 @@ pub mod controlplane;
 pub mod credential;
 pub mod devnet;
 pub mod envelope;
+pub mod fs;
 pub mod journal;
 pub mod node;
 pub mod proxy;

@@ -430,9 +430,8 @@ async fn sigterm_stops_the_devnet_cleanly() {
     let mut process = spawn_devnet(data.path()).await;
     let faucet = sui_rpc::faucet::FaucetClient::new(process.faucet.as_str()).unwrap();
     let sent = faucet.request(address(&new_key())).await.unwrap();
-    let pid = process.child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
+    let pid = nix::unistd::Pid::from_raw(process.child.id().expect("running") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM delivered");
     let status = tokio::time::timeout(Duration::from_secs(10), process.child.wait()).await.expect("exits").unwrap();
     assert!(status.success(), "{status}");
 

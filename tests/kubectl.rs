@@ -98,8 +98,8 @@ impl Drop for User {
         let proxies =
             std::fs::read_dir(data.join("proxy")).into_iter().flatten().flatten().map(|d| d.path().join("proxy.pid"));
         for pid_file in proxies.chain([data.join("up").join("stack.pid")]) {
-            if let Ok(pid) = std::fs::read_to_string(pid_file) {
-                let _ = Command::new("kill").arg(pid.trim()).status();
+            if let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|p| p.trim().parse().ok()) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::process::Output;
 
-use crate::kubectl::User;
+use crate::kubectl::{User, without_ages};
 use crate::util::k8s_bin_dir;
 
 fn succeeded(out: &Output, what: &str) -> String {
@@ -27,8 +27,13 @@ fn up_get_pods_down_up_again() {
     };
     let said = succeeded(&up(&user), "kubectl sui up");
     assert!(said.contains("Logged in to cluster local") && said.contains("kubectl sui down"), "{said}");
-    let pods = user.ok(&["get", "pods", "-A"]);
-    assert!(pods.contains("kube-system") || pods.contains("No resources found") || pods.is_empty(), "{pods}");
+    // Through the chain, the same answers as straight from the stack's control plane.
+    let admin = user.home().join("data/up/k8s/admin.kubeconfig");
+    for args in [&["get", "pods", "-A"][..], &["get", "ns"]] {
+        let direct = kubectl_sui::controlplane::kubectl(&crate::util::kubectl(), &admin, args, "").unwrap();
+        assert_eq!(without_ages(&user.ok(args)), without_ages(&direct), "kubectl {args:?}");
+    }
+    assert!(user.ok(&["get", "ns", "-o", "name"]).contains("namespace/kube-system"));
     assert_eq!(user.ok(&["create", "namespace", "quickstart"]), "namespace/quickstart created\n");
     let down = succeeded(&user.sui(&["down"]), "kubectl sui down");
     assert!(down.contains("stopped") && down.contains("stack"), "{down}");

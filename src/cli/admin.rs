@@ -7,15 +7,15 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::{Address, Owner};
-use sui_transaction_builder::TransactionBuilder;
+use sui_transaction_builder::{Argument, TransactionBuilder};
 
 use super::CliError;
 use super::chain_ops::{GAS_RESERVE, connect, execute, fund};
-use crate::chain::{ChainClient, format_sui, parse_sui};
+use crate::chain::{format_sui, parse_sui};
 use crate::config::{AdminCluster, Identity, Paths, Settings};
-use crate::contract::access::{discovery_rule, parse_rule};
+use crate::contract::access::parse_rules;
 use crate::contract::objects::{Cluster, Policy};
-use crate::contract::{Contract, Role};
+use crate::contract::{Contract, ContractError, ObjectArg, Role};
 use crate::credential::{self, StorePreference};
 
 /// `kubectl sui cluster …`.
@@ -195,61 +195,41 @@ pub fn run(command: ClusterCommand) -> Result<(), CliError> {
         ClusterCommand::Grant { token, role, allow, cluster } => {
             let admin = settings.admin_cluster(cluster.as_deref())?.clone();
             let key = admin_key(&paths, &settings)?;
-            runtime.block_on(async {
-                let mut client = connect(&admin.endpoints, admin.package).await?;
-                let (cap, cluster_arg, token_arg) = admin_args(&mut client, &admin, Some(token)).await?;
-                let mut tx = TransactionBuilder::new();
-                let contract = Contract::new(admin.package);
+            let role = role.as_deref().map(parse_role).transpose()?;
+            let rules = if role.is_none() { parse_rules(&allow).map_err(CliError::Message)? } else { vec![] };
+            runtime.block_on(admin_call(&admin, &key, Some(token), "granting", |contract, tx, args| {
+                let token = args.token.expect("a token was asked for");
                 match role {
-                    Some(role) => contract.grant_role(
-                        &mut tx,
-                        cap,
-                        cluster_arg,
-                        token_arg.expect("a token"),
-                        parse_role(&role)?,
-                    )?,
-                    None => {
-                        let mut rules = allow
-                            .iter()
-                            .map(|r| parse_rule(r))
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(CliError::Message)?;
-                        rules.push(discovery_rule());
-                        contract.grant_rules(&mut tx, cap, cluster_arg, token_arg.expect("a token"), &rules)?
-                    }
-                };
-                execute(&mut client, &key, tx, "granting").await?;
-                println!("Granted on seal token {token} (cluster {}).", admin.name);
-                Ok(())
-            })
+                    Some(role) => contract.grant_role(tx, args.cap, args.cluster, token, role),
+                    None => contract.grant_rules(tx, args.cap, args.cluster, token, &rules),
+                }
+            }))?;
+            println!("Granted on seal token {token} (cluster {}).", admin.name);
+            Ok(())
         }
         ClusterCommand::Revoke { token, cluster } => {
             let admin = settings.admin_cluster(cluster.as_deref())?.clone();
             let key = admin_key(&paths, &settings)?;
-            runtime.block_on(async {
-                let mut client = connect(&admin.endpoints, admin.package).await?;
-                let (cap, cluster_arg, token_arg) = admin_args(&mut client, &admin, Some(token)).await?;
-                let mut tx = TransactionBuilder::new();
-                Contract::new(admin.package).revoke(&mut tx, cap, cluster_arg, token_arg.expect("a token"))?;
-                execute(&mut client, &key, tx, "revoking").await?;
-                println!("Revoked seal token {token} on cluster {}.", admin.name);
-                Ok(())
-            })
+            runtime.block_on(admin_call(&admin, &key, Some(token), "revoking", |contract, tx, args| {
+                contract.revoke(tx, args.cap, args.cluster, args.token.expect("a token was asked for"))
+            }))?;
+            println!("Revoked seal token {token} on cluster {}.", admin.name);
+            Ok(())
         }
         ClusterCommand::Policy { cluster, policy } => {
             let admin = settings.admin_cluster(cluster.as_deref())?.clone();
             runtime.block_on(async {
-                let mut client = connect(&admin.endpoints, admin.package).await?;
-                let current: Cluster = client.move_object(admin.cluster).await?;
+                let current: Cluster =
+                    connect(&admin.endpoints, admin.package).await?.move_object(admin.cluster).await?;
                 let shown = if policy.is_empty() {
                     current.policy
                 } else {
                     let key = admin_key(&paths, &settings)?;
                     let next = policy.apply(current.policy)?;
-                    let (cap, cluster_arg, _) = admin_args(&mut client, &admin, None).await?;
-                    let mut tx = TransactionBuilder::new();
-                    Contract::new(admin.package).set_policy(&mut tx, cap, cluster_arg, &next)?;
-                    execute(&mut client, &key, tx, "setting the policy").await?;
+                    admin_call(&admin, &key, None, "setting the policy", |contract, tx, args| {
+                        contract.set_policy(tx, args.cap, args.cluster, &next)
+                    })
+                    .await?;
                     next
                 };
                 print_policy(&admin.name, &shown);
@@ -285,26 +265,39 @@ pub async fn register_node(
     signing: [u8; 32],
     sealing: [u8; 32],
 ) -> Result<(), CliError> {
-    let mut client = connect(&admin.endpoints, admin.package).await?;
-    let (cap, cluster_arg, _) = admin_args(&mut client, admin, None).await?;
-    let mut tx = TransactionBuilder::new();
-    Contract::new(admin.package).register_debug_node(&mut tx, cap, cluster_arg, node, &signing, &sealing)?;
-    execute(&mut client, key, tx, "registering the node").await?;
-    Ok(())
+    admin_call(admin, key, None, "registering the node", |contract, tx, args| {
+        contract.register_debug_node(tx, args.cap, args.cluster, node, &signing, &sealing)
+    })
+    .await
 }
 
-async fn admin_args(
-    client: &mut ChainClient,
+/// The call arguments an admin call takes: the capability, the cluster, and a token.
+struct AdminArgs {
+    cap: ObjectArg,
+    cluster: ObjectArg,
+    token: Option<ObjectArg>,
+}
+
+/// Signs and executes one admin call on `admin`'s cluster, which `build` adds to the
+/// transaction; `what` is shown while the chain works.
+async fn admin_call(
     admin: &AdminCluster,
+    key: &Ed25519PrivateKey,
     token: Option<Address>,
-) -> Result<(crate::contract::ObjectArg, crate::contract::ObjectArg, Option<crate::contract::ObjectArg>), CliError> {
-    let cap = client.object_arg(admin.cap).await?;
-    let cluster = client.object_arg(admin.cluster).await?;
+    what: &str,
+    build: impl FnOnce(&Contract, &mut TransactionBuilder, AdminArgs) -> Result<Argument, ContractError>,
+) -> Result<(), CliError> {
+    let mut client = connect(&admin.endpoints, admin.package).await?;
     let token = match token {
         Some(t) => Some(client.object_arg(t).await.map_err(|e| CliError::Message(format!("seal token {t}: {e}")))?),
         None => None,
     };
-    Ok((cap, cluster, token))
+    let args =
+        AdminArgs { cap: client.object_arg(admin.cap).await?, cluster: client.object_arg(admin.cluster).await?, token };
+    let mut tx = TransactionBuilder::new();
+    build(&Contract::new(admin.package), &mut tx, args)?;
+    execute(&mut client, key, tx, what).await?;
+    Ok(())
 }
 
 fn print_policy(name: &str, p: &Policy) {
@@ -321,12 +314,8 @@ fn print_policy(name: &str, p: &Policy) {
 
 /// Creates a cluster object; records its admin capability in the settings.
 pub async fn create(paths: &Paths, settings: &Settings, args: CreateArgs) -> Result<AdminCluster, CliError> {
-    let mut endpoints = settings.endpoints(&args.network)?;
-    if args.faucet.is_some() {
-        endpoints.faucet = args.faucet.clone();
-    }
-    let package = endpoints.package_for(&args.network)?;
-    let key = admin_key(paths, &Settings::load(paths)?)?;
+    let (endpoints, package) = settings.resolve(&args.network, args.faucet.clone(), None)?;
+    let key = admin_key(paths, settings)?;
     let address = key.public_key().derive_address();
     let policy = args.policy.apply(default_policy())?;
     let mut client = connect(&endpoints, package).await?;

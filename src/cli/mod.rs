@@ -41,15 +41,9 @@ pub enum CliError {
     /// The node failed.
     #[error(transparent)]
     Node(#[from] crate::node::NodeError),
-    /// A file could not be read.
-    #[error("reading {path}")]
-    ReadFile {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file operation failed.
+    #[error(transparent)]
+    File(#[from] crate::fs::FileError),
     /// A configuration file is invalid.
     #[error("configuration {path}: {message}")]
     InvalidConfig {

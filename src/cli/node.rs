@@ -92,8 +92,7 @@ fn run_node(args: RunArgs) -> Result<(), CliError> {
 fn node_config(args: RunArgs) -> Result<NodeConfig, CliError> {
     let mut value: serde_yaml::Mapping = match &args.config {
         Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|source| CliError::ReadFile { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(path).map_err(crate::fs::failed("reading", path))?;
             serde_yaml::from_str(&text)
                 .map_err(|e| CliError::InvalidConfig { path: path.clone(), message: e.to_string() })?
         }

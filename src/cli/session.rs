@@ -15,7 +15,7 @@ use super::chain_ops::{GAS_RESERVE, connect, execute, fund};
 use super::{CliError, OutputFormat, write_out};
 use crate::chain::{ChainClient, format_sui, parse_sui};
 use crate::config::{Identity, Login, Paths, Settings, file_safe};
-use crate::contract::access::{discovery_rule, parse_rule};
+use crate::contract::access::parse_rules;
 use crate::contract::events::TokenIssued;
 use crate::contract::objects::{Cluster, Rule, SealToken};
 use crate::contract::{CallArg, Contract, Role};
@@ -111,8 +111,7 @@ fn identity_key(paths: &Paths, settings: &Settings, args: &LoginArgs) -> Result<
                 .map_err(|e| CliError::Io("reading the key from standard input", e))?;
             (text, "standard input".to_string())
         } else {
-            let text =
-                std::fs::read_to_string(file).map_err(|source| CliError::ReadFile { path: file.clone(), source })?;
+            let text = std::fs::read_to_string(file).map_err(crate::fs::failed("reading", file))?;
             (text, file.display().to_string())
         };
         return Ok((credential::parse_suiprivkey(&text, &what)?, true));
@@ -149,14 +148,7 @@ impl Ask {
 pub fn login(args: LoginArgs) -> Result<(), CliError> {
     let paths = Paths::discover()?;
     let settings = Settings::load(&paths)?;
-    let mut endpoints = settings.endpoints(&args.network)?;
-    if args.faucet.is_some() {
-        endpoints.faucet = args.faucet.clone();
-    }
-    if args.package.is_some() {
-        endpoints.package = args.package;
-    }
-    let package = endpoints.package_for(&args.network)?;
+    let (endpoints, package) = settings.resolve(&args.network, args.faucet.clone(), args.package)?;
     let (key, new_key) = identity_key(&paths, &settings, &args)?;
     let address = key.public_key().derive_address();
     let cluster = resolve_cluster(&settings, &args.cluster)?;
@@ -173,9 +165,7 @@ pub fn login(args: LoginArgs) -> Result<(), CliError> {
                 CliError::Message(format!("--role {role:?} is not view, edit or admin"))
             })?),
             (None, false) => {
-                let mut rules = args.allow.iter().map(|r| parse_rule(r)).collect::<Result<Vec<_>, _>>().map_err(CliError::Message)?;
-                rules.push(discovery_rule());
-                Ask::Rules(rules)
+                Ask::Rules(parse_rules(&args.allow).map_err(CliError::Message)?)
             }
             (None, true) => match Role::from_code(object.policy.self_service_role) {
                 Some(Role::None) | None => {
@@ -199,10 +189,6 @@ pub fn login(args: LoginArgs) -> Result<(), CliError> {
             confirm(&format!("Stake {} on cluster {} ({cluster})?", format_sui(stake), object.name))?;
         }
         let (token, token_object) = obtain_token(&mut client, &key, cluster, &ask, stake, previous.as_ref()).await?;
-        let node = crate::proxy::active_node(&mut client, cluster)
-            .await
-            .map(|n| n.address)
-            .unwrap_or(Address::ZERO);
         let kubeconfig = credential::default_kubeconfig_path()?;
         let proxy_port = match &previous {
             Some(p) => p.proxy_port,
@@ -223,7 +209,6 @@ pub fn login(args: LoginArgs) -> Result<(), CliError> {
             address,
             token,
             token_expires_ms: token_object.expires_at_ms,
-            node,
             proxy_port,
             kubeconfig: kubeconfig.clone(),
         };
@@ -449,13 +434,7 @@ struct LoginStatus {
 pub fn status(output: OutputFormat) -> Result<(), CliError> {
     let paths = Paths::discover()?;
     let settings = Settings::load(&paths)?;
-    let logins = runtime()?.block_on(async {
-        let mut out = Vec::new();
-        for login in settings.logins.values() {
-            out.push(login_status(&paths, login).await);
-        }
-        out
-    });
+    let logins = logins_status(&paths, &settings)?;
     let status = Status {
         identity: settings.identity.as_ref().map(|i| i.address),
         key_store: settings.identity.as_ref().map(|i| i.store.to_string()),
@@ -496,6 +475,17 @@ pub fn status(output: OutputFormat) -> Result<(), CliError> {
             write_out(text.as_bytes())
         }
     }
+}
+
+/// Every login as the chain and the proxies have it now.
+fn logins_status(paths: &Paths, settings: &Settings) -> Result<Vec<LoginStatus>, CliError> {
+    Ok(runtime()?.block_on(async {
+        let mut out = Vec::new();
+        for login in settings.logins.values() {
+            out.push(login_status(paths, login).await);
+        }
+        out
+    }))
 }
 
 async fn login_status(paths: &Paths, login: &Login) -> LoginStatus {
@@ -543,14 +533,7 @@ async fn login_status(paths: &Paths, login: &Login) -> LoginStatus {
 /// `kubectl sui token list`: the tokens of this identity's logins, as the chain has them.
 pub fn token_list(output: OutputFormat) -> Result<(), CliError> {
     let paths = Paths::discover()?;
-    let settings = Settings::load(&paths)?;
-    let rows = runtime()?.block_on(async {
-        let mut rows = Vec::new();
-        for login in settings.logins.values() {
-            rows.push(login_status(&paths, login).await);
-        }
-        rows
-    });
+    let rows = logins_status(&paths, &Settings::load(&paths)?)?;
     match output {
         OutputFormat::Json => write_out(&serde_json::to_vec_pretty(&rows).map_err(CliError::Json)?),
         OutputFormat::Yaml => write_out(serde_yaml::to_string(&rows).expect("rows serialize").as_bytes()),

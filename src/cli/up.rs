@@ -15,10 +15,11 @@ use super::CliError;
 use super::admin::{self, CreateArgs, PolicyArgs};
 use super::chain_ops::{connect, fund, spinner};
 use super::session::{self, LoginArgs};
-use crate::config::{Paths, Settings, create_private_dir, write_atomic};
+use crate::config::{Paths, Settings};
 use crate::contract::objects::Cluster;
 use crate::controlplane::{ControlPlane, ControlPlaneSpec};
 use crate::devnet::{self, Devnet, DevnetConfig};
+use crate::fs::{create_private_dir, write_atomic};
 use crate::node::keys::NodeKeys;
 use crate::node::{self, NodeConfig};
 use crate::proxy::daemon;
@@ -70,11 +71,6 @@ fn pid_file(dir: &Path) -> PathBuf {
     dir.join("stack.pid")
 }
 
-fn running(dir: &Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(pid_file(dir)).ok()?.trim().parse().ok()?;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok().then_some(pid)
-}
-
 /// `kubectl sui up`.
 pub fn up(args: UpArgs) -> Result<(), CliError> {
     let paths = Paths::discover()?;
@@ -85,7 +81,7 @@ pub fn up(args: UpArgs) -> Result<(), CliError> {
     }
     let target = target(&dir, args.local_control_plane)?;
     let ready_file = dir.join("ready.json");
-    if running(&dir).is_none() {
+    if daemon::live_pid(&pid_file(&dir)).is_none() {
         let _ = std::fs::remove_file(&ready_file);
         let log = dir.join("stack.log");
         let open = || std::fs::OpenOptions::new().create(true).append(true).open(&log);
@@ -318,13 +314,8 @@ pub fn down(data_dir: Option<PathBuf>) -> Result<(), CliError> {
             stopped.push(format!("proxy of {}", login.context));
         }
     }
-    if let Some(pid) = running(&dir) {
-        let pid = nix::unistd::Pid::from_raw(pid);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while nix::sys::signal::kill(pid, None).is_ok() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    // The stack stops its components itself on SIGTERM; it is never killed outright.
+    if daemon::terminate(&pid_file(&dir), Duration::from_secs(30), false) {
         stopped.push(format!("stack in {}", dir.display()));
     }
     if stopped.is_empty() {

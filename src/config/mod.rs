@@ -10,13 +10,14 @@
 mod network;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sui_sdk_types::Address;
 
 pub use network::{Network, NetworkEndpoints};
+
+use crate::fs::{FileError, create_private_dir, lock_file, write_atomic};
 
 /// Environment variable that puts every file of `kubectl-sui` under one directory.
 pub const HOME_ENV: &str = "KUBECTL_SUI_HOME";
@@ -28,16 +29,8 @@ pub enum ConfigError {
     #[error("no home directory found; set {HOME_ENV} to a directory for kubectl-sui's files")]
     NoHome,
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] FileError),
     /// The settings file is not valid.
     #[error("{path} is not a valid kubectl-sui configuration: {message}; fix or remove it")]
     Invalid {
@@ -161,8 +154,6 @@ pub struct Login {
     pub token: Address,
     /// When the seal token expires (ms since the epoch).
     pub token_expires_ms: u64,
-    /// The node requests are addressed to.
-    pub node: Address,
     /// The proxy's loopback port: fixed, so the server URL (kubectl's discovery cache key)
     /// is stable.
     pub proxy_port: u16,
@@ -239,7 +230,7 @@ impl Settings {
             Ok(text) if text.trim().is_empty() => Ok(Settings::default()),
             Ok(text) => serde_yaml::from_str(&text).map_err(|e| ConfigError::Invalid { path, message: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(source) => Err(ConfigError::Io { action: "reading", path, source }),
+            Err(source) => Err(FileError::new("reading", path, source).into()),
         }
     }
 
@@ -262,6 +253,21 @@ impl Settings {
             Some(endpoints) => Ok(endpoints.clone()),
             None => Network::parse(network)?.endpoints(),
         }
+    }
+
+    /// The endpoints of `network` with a `faucet` and `package` given on the command line
+    /// taking precedence, and the package id to call.
+    pub fn resolve(
+        &self,
+        network: &str,
+        faucet: Option<String>,
+        package: Option<Address>,
+    ) -> Result<(NetworkEndpoints, Address), ConfigError> {
+        let mut endpoints = self.endpoints(network)?;
+        endpoints.faucet = faucet.or(endpoints.faucet);
+        endpoints.package = package.or(endpoints.package);
+        let package = endpoints.package_for(network)?;
+        Ok((endpoints, package))
     }
 
     /// The login for `selector` (a context name, cluster name or cluster id), or for the
@@ -311,49 +317,6 @@ impl Settings {
 
 fn short_id_matches(id: &Address, wanted: &str) -> bool {
     wanted.len() >= 6 && wanted.starts_with("0x") && id.to_string().starts_with(wanted)
-}
-
-/// Creates `dir` (and parents) readable only by the user.
-pub fn create_private_dir(dir: &Path) -> Result<(), ConfigError> {
-    let io = |source| ConfigError::Io { action: "creating", path: dir.to_path_buf(), source };
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(io)
-}
-
-/// Holds an exclusive lock on `path` (created if missing) until dropped. A separate lock file
-/// lets readers of the locked file never see it partially replaced.
-pub fn lock_file(path: &Path) -> Result<std::fs::File, ConfigError> {
-    let io = |source| ConfigError::Io { action: "locking", path: path.to_path_buf(), source };
-    let file = open_private(path, false).map_err(io)?;
-    file.lock().map_err(io)?;
-    Ok(file)
-}
-
-fn open_private(path: &Path, truncate: bool) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).write(true).truncate(truncate);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
-}
-
-/// Replaces `path` with `bytes` atomically (write a sibling, fsync, rename), with `mode`.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ConfigError> {
-    let io = |action, source| ConfigError::Io { action, path: path.to_path_buf(), source };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp =
-        tempfile::Builder::new().prefix(".kubectl-sui-").tempfile_in(dir).map_err(|e| io("writing next to", e))?;
-    #[cfg(unix)]
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(mode))
-        .map_err(|e| io("setting permissions of", e))?;
-    #[cfg(not(unix))]
-    let _ = mode;
-    tmp.write_all(bytes).and_then(|()| tmp.as_file().sync_all()).map_err(|e| io("writing", e))?;
-    tmp.persist(path).map_err(|e| io("replacing", e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

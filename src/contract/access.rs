@@ -65,6 +65,13 @@ pub fn discovery_rule() -> Rule {
     Rule { verbs: Verb::Get.bit(), groups: strings(&[""]), resources: strings(&[""]), namespaces: strings(&[""]) }
 }
 
+/// The rules of `--allow` flags, plus the [`discovery_rule`] every custom token needs.
+pub fn parse_rules(texts: &[String]) -> Result<Vec<Rule>, String> {
+    let mut rules = texts.iter().map(|t| parse_rule(t)).collect::<Result<Vec<_>, _>>()?;
+    rules.push(discovery_rule());
+    Ok(rules)
+}
+
 /// Parses `VERBS:RESOURCE[:NAMESPACE]` as `kubectl sui login --allow` takes it: verbs
 /// comma-separated or `*`; the resource as `kubectl` names it (`deployments.apps`, `pods`,
 /// `*`); no namespace means any namespace, an empty one means cluster scope.

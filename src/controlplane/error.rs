@@ -12,17 +12,9 @@ pub enum ControlPlaneError {
         /// The expected binary.
         path: PathBuf,
     },
-    /// A file or directory operation failed.
-    #[error("{action} {path}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// On what.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file operation failed.
+    #[error(transparent)]
+    File(#[from] crate::fs::FileError),
     /// Generating a certificate or key failed.
     #[error("generating the {what}")]
     Certificate {

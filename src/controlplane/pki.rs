@@ -94,12 +94,7 @@ impl Pki {
 
 /// Writes a file readable only by the user: keys must not be world-readable.
 fn write_private(path: &Path, contents: &[u8]) -> Result<(), ControlPlaneError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| ControlPlaneError::Io { action: "writing", path: path.to_path_buf(), source };
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(io)?;
-    file.write_all(contents).map_err(io)
+    Ok(crate::fs::write_atomic(path, contents, 0o600)?)
 }
 
 #[cfg(test)]

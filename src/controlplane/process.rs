@@ -23,9 +23,9 @@ impl Component {
         args: &[String],
         log: PathBuf,
     ) -> Result<Component, ControlPlaneError> {
-        let io = |source| ControlPlaneError::Io { action: "opening log", path: log.clone(), source };
-        let out = File::options().create(true).append(true).open(&log).map_err(io)?;
-        let err = out.try_clone().map_err(io)?;
+        let io = crate::fs::failed("opening log", &log);
+        let out = File::options().create(true).append(true).open(&log).map_err(&io)?;
+        let err = out.try_clone().map_err(&io)?;
         let child = Command::new(binary)
             .args(args)
             .stdin(Stdio::null())
@@ -51,7 +51,7 @@ impl Component {
                 log: self.log.clone(),
                 tail: log_tail(&self.log),
             }),
-            Err(source) => Err(ControlPlaneError::Io { action: "checking process of", path: self.log.clone(), source }),
+            Err(source) => Err(crate::fs::FileError::new("checking process of", &self.log, source).into()),
         }
     }
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, create_private_dir, file_safe, lock_file, write_atomic};
+use crate::config::file_safe;
+use crate::fs::{FileError, create_private_dir, lock_file, write_atomic};
 
 /// The apiVersions of `client.authentication.k8s.io` this plugin speaks.
 const API_VERSIONS: [&str; 2] = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"];
@@ -108,7 +109,7 @@ impl CredentialCache {
 
     /// The cached credential for `identity` and `context` when fresh at `now`, else the one
     /// `make` returns, which is then cached. `make` runs under the entry's lock.
-    pub fn get_or_make<E: From<ConfigError>>(
+    pub fn get_or_make<E: From<FileError>>(
         &self,
         identity: &str,
         context: &str,
@@ -167,7 +168,7 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(1_000);
         let make = |token: &str, expires_ms| {
             let token = token.to_string();
-            move || Ok::<_, ConfigError>(CachedCredential { token, expires_ms })
+            move || Ok::<_, FileError>(CachedCredential { token, expires_ms })
         };
         let (first, hit) = cache.get_or_make("me", "ctx", now, make("a", 1_000_000 + 3_600_000)).unwrap();
         assert!(!hit);

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::Address;
 
-use crate::config::{ConfigError, KeyStoreKind, Paths, create_private_dir, write_atomic};
+use crate::config::{ConfigError, KeyStoreKind, Paths};
+use crate::fs::{FileError, create_private_dir, write_atomic};
 
 /// Environment variable choosing the key store: `auto` (default), `keyring` or `file`.
 pub const KEY_STORE_ENV: &str = "KUBECTL_SUI_KEY_STORE";
@@ -59,9 +60,12 @@ pub enum KeyError {
         /// What is wrong and what to do.
         message: String,
     },
-    /// A file operation failed.
+    /// The configuration could not be used.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A file operation failed.
+    #[error(transparent)]
+    File(#[from] FileError),
 }
 
 /// Which store to use for new keys.
@@ -147,7 +151,7 @@ pub fn load_key(paths: &Paths, address: Address, store: KeyStoreKind) -> Result<
             check_private(&path)?;
             let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => KeyError::Missing { address, store },
-                _ => KeyError::Config(ConfigError::Io { action: "reading", path: path.clone(), source: e }),
+                _ => FileError::new("reading", &path, e).into(),
             })?;
             (text, path.display().to_string())
         }
@@ -184,7 +188,7 @@ pub fn delete_key(paths: &Paths, address: Address, store: KeyStoreKind) -> Resul
             match std::fs::remove_file(&path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(source) => Err(ConfigError::Io { action: "removing", path, source }.into()),
+                Err(source) => Err(FileError::new("removing", path, source).into()),
             }
         }
     }

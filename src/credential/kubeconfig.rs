@@ -11,7 +11,7 @@ use kube::config::{
     AuthInfo, Cluster, Context, ExecConfig, ExecInteractiveMode, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext,
 };
 
-use crate::config::{ConfigError, write_atomic};
+use crate::fs::{FileError, failed, write_atomic};
 
 /// Why the kubeconfig could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -27,13 +27,13 @@ pub enum KubeconfigError {
         message: String,
     },
     /// It could not be written; the previous file is intact.
-    #[error("cannot write kubeconfig {}: {source}; the previous file is intact", path.display())]
+    #[error("cannot write kubeconfig {}; the previous file is intact", path.display())]
     Unwritable {
         /// The file.
         path: PathBuf,
         /// Why.
         #[source]
-        source: ConfigError,
+        source: FileError,
     },
     /// No home directory to find `~/.kube/config` under.
     #[error("no home directory for ~/.kube/config; set KUBECONFIG")]
@@ -86,16 +86,14 @@ fn write(path: &Path, config: &Kubeconfig) -> Result<Option<PathBuf>, Kubeconfig
     config.kind.get_or_insert_with(|| "Config".to_string());
     let text = serde_yaml::to_string(&config).expect("kubeconfig serializes");
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| unwritable(ConfigError::Io { action: "creating", path: dir.to_path_buf(), source }))?;
+        std::fs::create_dir_all(dir).map_err(|e| unwritable(failed("creating", dir)(e)))?;
     }
     let backup = if path.exists() {
         let backup = path.with_file_name(format!(
             "{}.kubectl-sui.bak",
             path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
         ));
-        std::fs::copy(path, &backup)
-            .map_err(|source| unwritable(ConfigError::Io { action: "backing up", path: backup.clone(), source }))?;
+        std::fs::copy(path, &backup).map_err(|e| unwritable(failed("backing up", &backup)(e)))?;
         Some(backup)
     } else {
         None

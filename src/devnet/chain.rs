@@ -205,7 +205,7 @@ impl Chain {
 /// The faucet's key: created once per data directory, kept in a file only the user can read.
 fn faucet_key(dir: &Path) -> Result<Ed25519PrivateKey, DevnetError> {
     let path = dir.join(FAUCET_KEY_FILE);
-    let io = |action, source| DevnetError::Io { action, path: path.clone(), source };
+    let io = |action, source| DevnetError::from(crate::fs::FileError::new(action, &path, source));
     match std::fs::read_to_string(&path) {
         Ok(text) => Ed25519PrivateKey::from_base64(text.trim())
             .map_err(|e| io("decoding", std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))),

@@ -131,7 +131,7 @@ impl Devnet {
         let stop_faucet = stop.clone();
         let faucet_task = tokio::spawn(async move {
             axum::serve(faucet, router).with_graceful_shutdown(stopped(stop_faucet)).await.map_err(|source| {
-                DevnetError::Io { action: "serving the faucet on", path: faucet_addr.to_string().into(), source }
+                DevnetError::from(crate::fs::FileError::new("serving the faucet on", faucet_addr.to_string(), source))
             })
         });
 

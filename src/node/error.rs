@@ -1,21 +1,11 @@
 //! Errors of the node.
 
-use std::path::PathBuf;
-
 /// What stops the node, or one request.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    /// A file could not be used.
-    #[error("{action} {path}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file operation failed.
+    #[error(transparent)]
+    File(#[from] crate::fs::FileError),
     /// A key file is unusable.
     #[error("key file {file} is unusable: {message}")]
     Key {

@@ -30,11 +30,7 @@ pub struct NodeKeys {
 impl NodeKeys {
     /// Loads the keys from `dir`, creating them the first time.
     pub fn load_or_create(dir: &Path) -> Result<NodeKeys, NodeError> {
-        std::fs::create_dir_all(dir).map_err(|source| NodeError::Io {
-            action: "creating",
-            path: dir.into(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(crate::fs::failed("creating", dir))?;
         let signing =
             read_or_create(&dir.join(SIGNING_KEY_FILE), || Ed25519PrivateKey::generate(rand_core::OsRng).to_base64())?;
         let signing = Ed25519PrivateKey::from_base64(signing.trim())
@@ -53,11 +49,8 @@ impl NodeKeys {
     /// the rotation on chain at its next start.
     pub fn rotate_sealing(dir: &Path) -> Result<NodeKeys, NodeError> {
         let current = dir.join(SEALING_KEY_FILE);
-        std::fs::rename(&current, dir.join(PREVIOUS_SEALING_KEY_FILE)).map_err(|source| NodeError::Io {
-            action: "rotating",
-            path: current.clone(),
-            source,
-        })?;
+        std::fs::rename(&current, dir.join(PREVIOUS_SEALING_KEY_FILE))
+            .map_err(crate::fs::failed("rotating", &current))?;
         NodeKeys::load_or_create(dir)
     }
 
@@ -77,7 +70,7 @@ impl NodeKeys {
 fn read_or_create(path: &Path, create: impl FnOnce() -> String) -> Result<String, NodeError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let io = |action, source| NodeError::Io { action, path: path.into(), source };
+    let io = |action, source| NodeError::from(crate::fs::FileError::new(action, path, source));
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -250,16 +250,11 @@ fn read_cursor(path: &std::path::Path) -> Result<u64, NodeError> {
             .parse()
             .map_err(|_| NodeError::Config(format!("{} does not hold a checkpoint number", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(source) => Err(NodeError::Io { action: "reading", path: path.into(), source }),
+        Err(source) => Err(crate::fs::FileError::new("reading", path, source).into()),
     }
 }
 
 /// Replaces the cursor atomically (write, fsync, rename).
 fn write_cursor(path: &std::path::Path, cursor: u64) -> Result<(), NodeError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let io = |action, source| NodeError::Io { action, path: path.into(), source };
-    let mut file = std::fs::File::create(&tmp).map_err(|e| io("writing", e))?;
-    file.write_all(cursor.to_string().as_bytes()).and_then(|()| file.sync_data()).map_err(|e| io("writing", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io("replacing", e))
+    Ok(crate::fs::write_atomic(path, cursor.to_string().as_bytes(), 0o600)?)
 }

@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::ProxyError;
-use crate::config::{Login, Paths, create_private_dir};
+use crate::config::{Login, Paths};
+use crate::fs::{create_private_dir, failed};
 
 /// How long a starting proxy may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,8 +26,29 @@ pub fn log_file(paths: &Paths, context: &str) -> PathBuf {
 
 /// The pid of `context`'s proxy, if one is running.
 pub fn running_pid(paths: &Paths, context: &str) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(pid_file(paths, context)).ok()?.trim().parse().ok()?;
+    live_pid(&pid_file(paths, context))
+}
+
+/// The pid recorded in `pid_file`, if that process is alive.
+pub fn live_pid(pid_file: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
     alive(pid).then_some(pid)
+}
+
+/// Stops the process recorded in `pid_file` with SIGTERM, waiting up to `grace` for it to
+/// exit, then SIGKILL if `kill` and it still runs; whether one was running.
+pub fn terminate(pid_file: &Path, grace: Duration, kill: bool) -> bool {
+    let Some(pid) = live_pid(pid_file) else { return false };
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && alive(pid.as_raw()) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if kill && alive(pid.as_raw()) {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    true
 }
 
 fn alive(pid: i32) -> bool {
@@ -46,21 +68,16 @@ pub fn ensure_running(paths: &Paths, login: &Login, exe: &Path) -> Result<bool, 
     let dir = paths.proxy_dir(&login.context);
     create_private_dir(&dir)?;
     let log_path = log_file(paths, &login.context);
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|source| ProxyError::Io { action: "opening", path: log_path.clone(), source })?;
-    let log_err =
-        log.try_clone().map_err(|source| ProxyError::Io { action: "opening", path: log_path.clone(), source })?;
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(failed("opening", &log_path))?;
+    let log_err = log.try_clone().map_err(failed("opening", &log_path))?;
     let mut command = Command::new(exe);
     command.args(["proxy", "--cluster", &login.context]).stdin(Stdio::null()).stdout(log).stderr(log_err);
     // Its own process group: the proxy outlives the kubectl run that started it, and a ^C
     // in that terminal does not reach it.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut child =
-        command.spawn().map_err(|source| ProxyError::Io { action: "starting", path: exe.to_path_buf(), source })?;
+    let mut child = command.spawn().map_err(failed("starting", exe))?;
     let deadline = Instant::now() + START_TIMEOUT;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
@@ -90,16 +107,10 @@ fn tail(path: &Path) -> String {
 
 /// Stops `context`'s proxy (SIGTERM, then SIGKILL after 5 s); whether one was running.
 pub fn stop(paths: &Paths, context: &str) -> bool {
-    let Some(pid) = running_pid(paths, context) else { return false };
-    let pid = nix::unistd::Pid::from_raw(pid);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline && alive(pid.as_raw()) {
-        std::thread::sleep(Duration::from_millis(50));
+    let pid_file = pid_file(paths, context);
+    let stopped = terminate(&pid_file, Duration::from_secs(5), true);
+    if stopped {
+        let _ = std::fs::remove_file(pid_file);
     }
-    if alive(pid.as_raw()) {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-    }
-    let _ = std::fs::remove_file(pid_file(paths, context));
-    true
+    stopped
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use tokio::sync::watch;
 
-pub use roundtrip::{GAS_COINS, MAX_RESPONSE_BODY, NodeTarget, RoundTrip, RoundTripError, active_node};
+pub use roundtrip::{NodeTarget, RoundTrip, RoundTripError};
 pub use server::{DEFAULT_MAX_BODY, Proxy};
 
 use crate::chain::ChainClient;
@@ -38,16 +38,8 @@ pub enum ProxyError {
     #[error("proxy TLS: {0}")]
     Tls(String),
     /// A file operation failed.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    File(#[from] crate::fs::FileError),
     /// The configured port is taken.
     #[error(
         "port {port} is in use; another proxy for this cluster may be running (`kubectl sui proxy --stop --cluster {context}`), or another program holds it"
@@ -101,22 +93,19 @@ pub async fn run(
             std::io::ErrorKind::AddrInUse => {
                 ProxyError::PortInUse { port: login.proxy_port, context: login.context.clone() }
             }
-            _ => ProxyError::Io { action: "listening for", path: login.server().into(), source: e },
+            _ => crate::fs::FileError::new("listening for", login.server(), e).into(),
         })?;
     let client = ChainClient::new(&login.endpoints.rpc, login.package).map_err(RoundTripError::from)?;
-    let identity = key.public_key();
     let roundtrip = RoundTrip::connect(client, key, login.cluster, login.token, options.timeout).await?;
     let node = roundtrip.node().await.map(|n| n.address.to_string()).unwrap_or_else(|e| e.to_string());
     let proxy = Arc::new(Proxy::new(
         roundtrip,
-        identity,
-        login.token,
         login.cluster_name.clone(),
         options.max_body,
         paths.settings_file().display().to_string(),
     ));
     let pid_file = daemon::pid_file(paths, &login.context);
-    crate::config::write_atomic(&pid_file, std::process::id().to_string().as_bytes(), 0o644)?;
+    crate::fs::write_atomic(&pid_file, std::process::id().to_string().as_bytes(), 0o644)?;
     tracing::info!(server = %login.server(), cluster = %login.cluster, %node, "proxy ready");
     server::serve(proxy, listener, tls, stop).await;
     let _ = std::fs::remove_file(pid_file);

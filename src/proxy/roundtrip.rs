@@ -24,10 +24,10 @@ const FIRST_CHUNKS: usize = 6;
 const UPLOAD_CHUNKS: usize = 7;
 
 /// Largest response accepted (decompressed): bigger than any object the API server returns.
-pub const MAX_RESPONSE_BODY: usize = 256 * 1024 * 1024;
+const MAX_RESPONSE_BODY: usize = 256 * 1024 * 1024;
 
 /// Gas coins a requester keeps, so that many requests can be in flight at once.
-pub const GAS_COINS: usize = 8;
+const GAS_COINS: usize = 8;
 
 /// Why a round trip failed.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +129,16 @@ impl RoundTrip {
     /// The chain client.
     pub fn client(&self) -> &ChainClient {
         &self.client
+    }
+
+    /// The seal token's object id.
+    pub fn token_id(&self) -> Address {
+        self.token
+    }
+
+    /// The requester's public key: the proxy accepts bearer tokens it signed.
+    pub fn requester_key(&self) -> sui_sdk_types::Ed25519PublicKey {
+        self.key.public_key()
     }
 
     /// The seal token, as the chain has it now.
@@ -234,7 +244,7 @@ impl RoundTrip {
 }
 
 /// The first node of `cluster` allowed to answer (attested, or debug when the policy allows).
-pub async fn active_node(client: &mut ChainClient, cluster: Address) -> Result<NodeTarget, RoundTripError> {
+async fn active_node(client: &mut ChainClient, cluster: Address) -> Result<NodeTarget, RoundTripError> {
     let object: Cluster = client.move_object(cluster).await?;
     object
         .nodes

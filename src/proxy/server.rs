@@ -12,7 +12,7 @@ use http::{HeaderMap, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use sui_sdk_types::{Address, Ed25519PublicKey};
+use sui_sdk_types::Ed25519PublicKey;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -51,7 +51,6 @@ const DROPPED_HEADERS: [&str; 11] = [
 pub struct Proxy {
     roundtrip: RoundTrip,
     identity: Ed25519PublicKey,
-    token: Address,
     cluster_name: String,
     max_body: usize,
     settings_hint: String,
@@ -61,27 +60,23 @@ pub struct Proxy {
 type Answer = Response<Full<Bytes>>;
 
 impl Proxy {
-    /// A proxy sending requests through `roundtrip`, accepting tokens signed by `identity`
-    /// for `token`; `settings_hint` names where to raise `max_body`.
-    pub fn new(
-        roundtrip: RoundTrip,
-        identity: Ed25519PublicKey,
-        token: Address,
-        cluster_name: String,
-        max_body: usize,
-        settings_hint: String,
-    ) -> Proxy {
-        Proxy { roundtrip, identity, token, cluster_name, max_body, settings_hint, discovery: Mutex::default() }
+    /// A proxy sending requests through `roundtrip`, accepting bearer tokens its requester
+    /// signed for its cluster and seal token; `settings_hint` names where to raise `max_body`.
+    pub fn new(roundtrip: RoundTrip, cluster_name: String, max_body: usize, settings_hint: String) -> Proxy {
+        let identity = roundtrip.requester_key();
+        Proxy { roundtrip, identity, cluster_name, max_body, settings_hint, discovery: Mutex::default() }
     }
 
     /// Answers one request.
     pub async fn handle(&self, request: Request<Incoming>) -> Answer {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
-        if let Some(refusal) = self.refuse_early(&parts.method, &parts.uri, &parts.headers, &path) {
+        let attributes = RequestAttributes::from_http(parts.method.as_str(), &path);
+        let parsed = attributes.as_ref().ok();
+        if let Some(refusal) = self.refuse_early(&parts.method, &parts.uri, &parts.headers, &path, parsed) {
             return to_http(refusal, &parts.method);
         }
-        let attributes = match RequestAttributes::from_http(parts.method.as_str(), &path) {
+        let attributes = match attributes {
             Ok(a) => a,
             Err(e) => return to_http(attributes_refusal(&e), &parts.method),
         };
@@ -128,7 +123,7 @@ impl Proxy {
                 let facts = self.facts_for(&e).await;
                 let ctx = RequestContext {
                     attributes: &attributes,
-                    token: self.token,
+                    token: self.roundtrip.token_id(),
                     cluster_name: &self.cluster_name,
                     facts,
                 };
@@ -146,6 +141,7 @@ impl Proxy {
         uri: &http::Uri,
         headers: &HeaderMap,
         path: &str,
+        attributes: Option<&RequestAttributes>,
     ) -> Option<ResponseEnvelope> {
         let host = uri
             .authority()
@@ -166,14 +162,19 @@ impl Proxy {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(BearerError::Missing)
             .and_then(|t| {
-                BearerToken::verify(t.trim(), &self.identity, (self.roundtrip.cluster(), self.token), now_ms)
+                BearerToken::verify(
+                    t.trim(),
+                    &self.identity,
+                    (self.roundtrip.cluster(), self.roundtrip.token_id()),
+                    now_ms,
+                )
             });
         if let Err(e) = bearer {
             return Some(ResponseEnvelope::status(401, "Unauthorized", &e.to_string()));
         }
         let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
-        let streaming_subresource = RequestAttributes::from_http(method.as_str(), path)
-            .is_ok_and(|a| ["/exec", "/attach", "/portforward", "/proxy"].iter().any(|s| a.resource.ends_with(s)));
+        let streaming_subresource = attributes
+            .is_some_and(|a| ["/exec", "/attach", "/portforward", "/proxy"].iter().any(|s| a.resource.ends_with(s)));
         if streaming_subresource || headers.contains_key(header::UPGRADE) || method == http::Method::CONNECT {
             return Some(ResponseEnvelope::status(
                 501,

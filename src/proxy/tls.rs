@@ -12,7 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::ProxyError;
-use crate::config::{create_private_dir, write_atomic};
+use crate::fs::{create_private_dir, write_atomic};
 
 const CA_FILE: &str = "ca.crt";
 const CERT_FILE: &str = "tls.crt";
