@@ -19,7 +19,7 @@ use kubectl_sui::chain::ChainClient;
 use kubectl_sui::contract::Role;
 use kubectl_sui::controlplane::{ControlPlane, ControlPlaneSpec};
 use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
-use kubectl_sui::envelope::RequestEnvelope;
+use kubectl_sui::envelope::{RequestEnvelope, RequestInfo};
 use kubectl_sui::node::kube::{KubeApi, impersonated_groups};
 use kubectl_sui::proxy::RoundTrip;
 
@@ -173,10 +173,11 @@ async fn main() {
                 let (kube, get) = (kube.clone(), get.clone());
                 tokio::spawn(async move {
                     let groups = impersonated_groups(Role::View);
+                    let info = RequestInfo::parse(&get.method, &get.path).unwrap();
                     let mut latencies = Vec::new();
                     while Instant::now() < direct_deadline {
                         let start = Instant::now();
-                        assert_eq!(kube.execute(&get, "sui:bench", &groups).await.unwrap().status, 200);
+                        assert_eq!(kube.execute(&info, &get, "sui:bench", &groups).await.unwrap().status, 200);
                         latencies.push(start.elapsed());
                     }
                     latencies

@@ -37,6 +37,7 @@
 mod attributes;
 mod chunks;
 mod error;
+mod request_info;
 
 use std::io::Read;
 
@@ -48,9 +49,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sui_sdk_types::Address;
 
-pub use attributes::{AttributesError, RequestAttributes};
+pub use attributes::RequestAttributes;
 pub use chunks::Reassembly;
 pub use error::EnvelopeError;
+pub use request_info::{NotCarried, RequestInfo, RequestInfoError, Target};
 
 /// The first byte of every sealed envelope.
 pub const VERSION: u8 = 1;

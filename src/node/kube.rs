@@ -8,7 +8,7 @@ use http_body_util::BodyExt;
 
 use super::error::NodeError;
 use crate::contract::Role;
-use crate::envelope::{RequestEnvelope, ResponseEnvelope};
+use crate::envelope::{RequestEnvelope, RequestInfo, ResponseEnvelope};
 
 /// Request headers the node never forwards from an envelope: credentials and impersonation
 /// are the node's alone to set, and hop-by-hop headers belong to the original connection.
@@ -63,14 +63,16 @@ impl KubeApi {
         Ok(KubeApi { client })
     }
 
-    /// Sends `request` as `user` in `groups` and returns the API server's answer.
+    /// Sends `info` (its rebuilt URI, never the envelope's own string) with the envelope's
+    /// headers and body as `user` in `groups`, and returns the API server's answer.
     pub async fn execute(
         &self,
+        info: &RequestInfo,
         request: &RequestEnvelope,
         user: &str,
         groups: &[String],
     ) -> Result<ResponseEnvelope, String> {
-        let mut builder = http::Request::builder().method(request.method.as_str()).uri(request.path.as_str());
+        let mut builder = http::Request::builder().method(info.method.as_str()).uri(info.uri());
         for (name, value) in &request.headers {
             let lower = name.to_ascii_lowercase();
             if FORBIDDEN_REQUEST_HEADERS.contains(&lower.as_str()) || lower.starts_with("impersonate-") {

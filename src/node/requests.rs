@@ -28,7 +28,7 @@ use crate::contract::calls::{MAX_CHUNK_LEN, ResponseRecord};
 use crate::contract::events::RequestSubmitted;
 use crate::contract::objects::SealToken;
 use crate::contract::{Contract, ObjectArg, Role, Verb};
-use crate::envelope::{Binding, PublicKey, RequestAttributes, RequestEnvelope, ResponseEnvelope, Sealed};
+use crate::envelope::{Binding, PublicKey, RequestAttributes, RequestEnvelope, RequestInfo, ResponseEnvelope, Sealed};
 use crate::journal::Journal;
 
 /// Chunks per transaction: 7 × 16 KiB stays under Sui's 128 KiB transaction limit.
@@ -237,36 +237,45 @@ impl Processor {
                 ));
             }
         };
-        match RequestAttributes::from_http(&envelope.method, &envelope.path) {
-            Ok(actual) if actual == approved => {}
-            Ok(actual) => {
-                self.metrics.errors.with_label_values(&["mismatch"]).inc();
-                return Ok(ResponseEnvelope::status(
-                    403,
-                    "Forbidden",
-                    &format!(
-                        "the request {} {} is {} on {}, not the {} on {} the contract approved; it was not executed",
-                        envelope.method,
-                        envelope.path,
-                        Verb::from_code(actual.verb).map(Verb::as_str).unwrap_or("?"),
-                        describe(&actual),
-                        verb,
-                        describe(&approved)
-                    ),
-                ));
-            }
+        // The one reading of the request: compared with what the contract approved, and the
+        // only thing sent to the API server (rebuilt from its parts, never the sealed string).
+        let info = match RequestInfo::parse(&envelope.method, &envelope.path) {
+            Ok(info) => info,
             Err(e) => {
-                self.metrics.errors.with_label_values(&["mismatch"]).inc();
-                return Ok(ResponseEnvelope::status(403, "Forbidden", &format!("{e}; it was not executed")));
+                self.metrics.errors.with_label_values(&["unparsable"]).inc();
+                return Ok(ResponseEnvelope::status(e.status(), "BadRequest", &e.to_string()));
             }
+        };
+        let actual = info.attributes();
+        if actual != approved {
+            self.metrics.errors.with_label_values(&["mismatch"]).inc();
+            return Ok(ResponseEnvelope::status(
+                403,
+                "Forbidden",
+                &format!(
+                    "the request {} {} is {} on {}, not the {} on {} the contract approved; it was not executed",
+                    envelope.method,
+                    envelope.path,
+                    info.verb,
+                    describe(&actual),
+                    verb,
+                    describe(&approved)
+                ),
+            ));
+        }
+        if let Some(what) = info.not_carried() {
+            self.metrics.errors.with_label_values(&["not_carried"]).inc();
+            return Ok(ResponseEnvelope::status(501, "NotImplemented", &what.to_string()));
         }
         let role = self.role(submitted.token_id).await?;
         if !verb.is_read() {
             self.record(Entry::Started(submitted.request_id)).await?;
         }
         let kube_started = Instant::now();
-        let result =
-            self.kube.execute(&envelope, &impersonated_user(&submitted.requester), &impersonated_groups(role)).await;
+        let result = self
+            .kube
+            .execute(&info, &envelope, &impersonated_user(&submitted.requester), &impersonated_groups(role))
+            .await;
         self.metrics.kube_latency.with_label_values(&[verb.as_str()]).observe(kube_started.elapsed().as_secs_f64());
         Ok(result.unwrap_or_else(|e| {
             self.metrics.errors.with_label_values(&["kubernetes"]).inc();

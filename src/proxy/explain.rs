@@ -6,7 +6,7 @@ use sui_sdk_types::Address;
 use super::roundtrip::RoundTripError;
 use crate::chain::{ChainError, format_sui};
 use crate::contract::Verb;
-use crate::envelope::{AttributesError, RequestAttributes, ResponseEnvelope};
+use crate::envelope::{NotCarried, RequestAttributes, RequestInfoError, ResponseEnvelope};
 
 /// What a refusal is about: the request and the login it was made under.
 #[derive(Debug, Clone)]
@@ -125,14 +125,15 @@ pub fn explain(error: &RoundTripError, ctx: &RequestContext<'_>) -> ResponseEnve
     }
 }
 
+/// The `Status` answer for a request whose target cannot be read one way only.
+pub fn attributes_refusal(error: &RequestInfoError) -> ResponseEnvelope {
+    let reason = if error.status() == 405 { "MethodNotAllowed" } else { "BadRequest" };
+    ResponseEnvelope::status(error.status(), reason, &error.to_string())
+}
+
 /// The `Status` answer for a request the chain path does not carry.
-pub fn attributes_refusal(error: &AttributesError) -> ResponseEnvelope {
-    match error {
-        AttributesError::NonResourceWrite { .. } => {
-            ResponseEnvelope::status(405, "MethodNotAllowed", &error.to_string())
-        }
-        _ => ResponseEnvelope::status(400, "BadRequest", &error.to_string()),
-    }
+pub fn not_carried(what: NotCarried) -> ResponseEnvelope {
+    ResponseEnvelope::status(501, "NotImplemented", &what.to_string())
 }
 
 fn is_unreachable(e: &ChainError) -> bool {

@@ -16,7 +16,8 @@ use crate::contract::events::RequestSubmitted;
 use crate::contract::objects::{Cluster, SealToken};
 use crate::contract::{Contract, ObjectArg, Verb};
 use crate::envelope::{
-    Binding, EnvelopeError, PublicKey, RequestAttributes, RequestEnvelope, ResponseEnvelope, Sealed, SecretKey,
+    Binding, EnvelopeError, PublicKey, RequestAttributes, RequestEnvelope, RequestInfo, ResponseEnvelope, Sealed,
+    SecretKey,
 };
 
 /// Chunks carried by the `submit` transaction itself; the rest go in `upload`s of 7.
@@ -34,7 +35,7 @@ const GAS_COINS: usize = 8;
 pub enum RoundTripError {
     /// The request is not one the chain path carries.
     #[error(transparent)]
-    Attributes(#[from] crate::envelope::AttributesError),
+    Attributes(#[from] crate::envelope::RequestInfoError),
     /// Sealing or opening failed.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
@@ -146,10 +147,12 @@ impl RoundTrip {
         self.client.clone().move_object(self.token).await
     }
 
-    /// Seals `request`, submits it, and waits for the node's answer.
+    /// Seals `request` (its target rebuilt by [`RequestInfo`]), submits it, and waits for
+    /// the node's answer.
     pub async fn call(&self, request: &RequestEnvelope) -> Result<ResponseEnvelope, RoundTripError> {
-        let attributes = RequestAttributes::from_http(&request.method, &request.path)?;
-        self.call_with_attributes(request, attributes).await
+        let info = RequestInfo::parse(&request.method, &request.path)?;
+        let canonical = RequestEnvelope { path: info.uri(), ..request.clone() };
+        self.call_with_attributes(&canonical, info.attributes()).await
     }
 
     /// As [`RoundTrip::call`], publishing `attributes` as the audit metadata. Only a client

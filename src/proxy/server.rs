@@ -16,11 +16,11 @@ use sui_sdk_types::Ed25519PublicKey;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::explain::{RequestContext, TokenFacts, attributes_refusal, explain};
+use super::explain::{RequestContext, TokenFacts, attributes_refusal, explain, not_carried};
 use super::roundtrip::{RoundTrip, RoundTripError};
 use crate::chain::ChainError;
 use crate::credential::{BearerError, BearerToken};
-use crate::envelope::{RequestAttributes, RequestEnvelope, ResponseEnvelope};
+use crate::envelope::{NotCarried, RequestEnvelope, RequestInfo, ResponseEnvelope};
 
 /// Default largest request body the proxy carries: more than the API server's own 3 MiB.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
@@ -71,15 +71,17 @@ impl Proxy {
     pub async fn handle(&self, request: Request<Incoming>) -> Answer {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
-        let attributes = RequestAttributes::from_http(parts.method.as_str(), &path);
-        let parsed = attributes.as_ref().ok();
-        if let Some(refusal) = self.refuse_early(&parts.method, &parts.uri, &parts.headers, &path, parsed) {
+        let info = RequestInfo::parse(parts.method.as_str(), &path);
+        if let Some(refusal) = self.refuse_early(&parts.method, &parts.uri, &parts.headers, info.as_ref().ok()) {
             return to_http(refusal, &parts.method);
         }
-        let attributes = match attributes {
-            Ok(a) => a,
+        let info = match info {
+            Ok(info) => info,
             Err(e) => return to_http(attributes_refusal(&e), &parts.method),
         };
+        // From here on the request is the one the parser read: kubectl's string is not sent.
+        let path = info.uri();
+        let attributes = info.attributes();
         let announced = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if let Some(len) = announced.filter(|len| *len > self.max_body) {
             return to_http(self.too_large(Some(len)), &parts.method);
@@ -140,8 +142,7 @@ impl Proxy {
         method: &http::Method,
         uri: &http::Uri,
         headers: &HeaderMap,
-        path: &str,
-        attributes: Option<&RequestAttributes>,
+        info: Option<&RequestInfo>,
     ) -> Option<ResponseEnvelope> {
         let host = uri
             .authority()
@@ -172,25 +173,10 @@ impl Proxy {
         if let Err(e) = bearer {
             return Some(ResponseEnvelope::status(401, "Unauthorized", &e.to_string()));
         }
-        let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
-        let streaming_subresource = attributes
-            .is_some_and(|a| ["/exec", "/attach", "/portforward", "/proxy"].iter().any(|s| a.resource.ends_with(s)));
-        if streaming_subresource || headers.contains_key(header::UPGRADE) || method == http::Method::CONNECT {
-            return Some(ResponseEnvelope::status(
-                501,
-                "NotImplemented",
-                "exec, attach, port-forward and proxy need a live stream to the cluster, which the chain path cannot carry; it carries request/response calls only",
-            ));
+        if headers.contains_key(header::UPGRADE) || method == http::Method::CONNECT {
+            return Some(not_carried(NotCarried::Stream));
         }
-        let flag = |name: &str| query.split('&').any(|kv| kv == format!("{name}=true") || kv == format!("{name}=1"));
-        if flag("watch") || flag("follow") {
-            return Some(ResponseEnvelope::status(
-                501,
-                "NotImplemented",
-                "watching (kubectl get -w, logs -f, rollout status, wait) is not carried through the chain: each answer is a transaction; run the command without watching, or poll",
-            ));
-        }
-        None
+        info.and_then(RequestInfo::not_carried).map(not_carried)
     }
 
     fn too_large(&self, len: Option<usize>) -> ResponseEnvelope {
