@@ -27,7 +27,9 @@ pub use error::NodeError;
 use requests::{Entry, Processor};
 
 use crate::chain::ChainClient;
-use crate::contract::events::{RequestChunk, RequestSubmitted, ResponseStored};
+use crate::contract::events::{
+    RequestChunk, RequestSubmitted, ResponseStored, TokenPermissionsChanged, TokenRevoked, TokenSlashed, TokenUnstaked,
+};
 use crate::contract::objects::{Cluster, MoveType};
 use crate::envelope::Reassembly;
 use crate::journal::Journal;
@@ -190,6 +192,11 @@ pub async fn run(
                 {
                     tracing::warn!(request = %c.request_id, error = %e, "bad request chunk");
                 }
+            } else if module == TokenPermissionsChanged::MODULE {
+                // Every token event changes what the token may do: its next request reads it.
+                if let Some(token) = token_of(name, &event.contents) {
+                    processor.forget_token(token);
+                }
             } else if (module, name) == (ResponseStored::MODULE, ResponseStored::NAME) {
                 let Ok(r) = bcs::from_bytes::<ResponseStored>(&event.contents) else { continue };
                 pending.remove(&r.request_id);
@@ -237,6 +244,19 @@ pub async fn run(
     follower.abort();
     batcher.abort();
     Ok(())
+}
+
+/// The token a permission, revocation, slash or unstake event is about.
+fn token_of(name: &str, contents: &[u8]) -> Option<Address> {
+    match name {
+        n if n == TokenPermissionsChanged::NAME => {
+            bcs::from_bytes::<TokenPermissionsChanged>(contents).ok().map(|e| e.token_id)
+        }
+        n if n == TokenRevoked::NAME => bcs::from_bytes::<TokenRevoked>(contents).ok().map(|e| e.token_id),
+        n if n == TokenSlashed::NAME => bcs::from_bytes::<TokenSlashed>(contents).ok().map(|e| e.token_id),
+        n if n == TokenUnstaked::NAME => bcs::from_bytes::<TokenUnstaked>(contents).ok().map(|e| e.token_id),
+        _ => None,
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -72,10 +72,25 @@ pub struct Processor {
     pub(super) gas: GasPool,
     pub(super) journal: Journal<Entry>,
     states: Mutex<HashMap<Address, State>>,
-    roles: Mutex<HashMap<Address, Role>>,
+    /// Tokens' standing as last read, dropped when a token event names the token.
+    tokens: Mutex<TokenCache>,
     pub(super) metrics: Metrics,
     pub(super) max_body: usize,
     answers: tokio::sync::mpsc::Sender<Answer>,
+}
+
+/// What the node last read of a token.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    role: Role,
+    revoked: bool,
+}
+
+/// Tokens' standings, and a generation bumped by every token event.
+#[derive(Debug, Default)]
+struct TokenCache {
+    standings: HashMap<Address, Standing>,
+    generation: u64,
 }
 
 /// A response that fits one transaction, waiting to share one with others.
@@ -134,7 +149,7 @@ impl Processor {
             gas,
             journal,
             states: Mutex::new(states),
-            roles: Mutex::default(),
+            tokens: Mutex::default(),
             metrics,
             max_body,
             answers,
@@ -267,7 +282,19 @@ impl Processor {
             self.metrics.errors.with_label_values(&["not_carried"]).inc();
             return Ok(ResponseEnvelope::status(501, "NotImplemented", &what.to_string()));
         }
-        let role = self.role(submitted.token_id).await?;
+        let standing = self.standing(submitted.token_id).await?;
+        if standing.revoked {
+            self.metrics.errors.with_label_values(&["revoked"]).inc();
+            return Ok(ResponseEnvelope::status(
+                403,
+                "Forbidden",
+                &format!(
+                    "seal token {} was revoked after this request was submitted; it was not executed",
+                    submitted.token_id
+                ),
+            ));
+        }
+        let role = standing.role;
         if !verb.is_read() {
             self.record(Entry::Started(submitted.request_id)).await?;
         }
@@ -283,15 +310,32 @@ impl Processor {
         }))
     }
 
-    /// The role of a token, read once from the chain.
-    async fn role(&self, token: Address) -> Result<Role, NodeError> {
-        if let Some(role) = self.roles.lock().expect("lock").get(&token) {
-            return Ok(*role);
-        }
+    /// A token's role and revocation, as the chain has them since its last change: read once,
+    /// then reused until [`Processor::forget_token`] drops it.
+    async fn standing(&self, token: Address) -> Result<Standing, NodeError> {
+        let generation = {
+            let cache = self.tokens.lock().expect("lock");
+            if let Some(standing) = cache.standings.get(&token) {
+                return Ok(*standing);
+            }
+            cache.generation
+        };
         let object: SealToken = self.client.clone().move_object(token).await?;
-        let role = Role::from_code(object.role).unwrap_or(Role::None);
-        self.roles.lock().expect("lock").insert(token, role);
-        Ok(role)
+        let standing = Standing { role: Role::from_code(object.role).unwrap_or(Role::None), revoked: object.revoked };
+        let mut cache = self.tokens.lock().expect("lock");
+        // A token event passed while reading: what was read may predate it, so it is not kept.
+        if cache.generation == generation {
+            cache.standings.insert(token, standing);
+        }
+        Ok(standing)
+    }
+
+    /// Drops what is known of `token`: a token event (permissions changed, revoked, slashed,
+    /// unstaked) passed, and the next request it makes reads the token again.
+    pub fn forget_token(&self, token: Address) {
+        let mut cache = self.tokens.lock().expect("lock");
+        cache.generation += 1;
+        cache.standings.remove(&token);
     }
 
     fn seal_response(&self, submitted: &RequestSubmitted, response: &ResponseEnvelope) -> Result<Sealed, NodeError> {
