@@ -102,3 +102,36 @@ fn renamed_function_is_caught() {
     assert_reports(&m, "seal_token::revoke is called from Rust but is not a public Move function");
     assert_reports(&m, "public function seal_token::revoke_token is neither");
 }
+
+/// The preset roles' tables in `access.move`, as (verbs constant, group, resources) per
+/// `preset(...)` call of the function `name`.
+fn move_presets(name: &str) -> Vec<(String, String, Vec<String>)> {
+    let source = std::fs::read_to_string(move_sources().join("access.move")).expect("access.move");
+    let start = source.find(&format!("fun {name}()")).unwrap_or_else(|| panic!("access.move has no {name}"));
+    let body = &source[start..];
+    let body = &body[..body.find("\n}\n").expect("end of function")];
+    let call = regex::Regex::new(r#"preset\((\w+),\s*b"([^"]*)",\s*vector\[([^\]]*)\]"#).unwrap();
+    let literal = regex::Regex::new(r#"b"([^"]*)""#).unwrap();
+    call.captures_iter(body)
+        .map(|c| (c[1].to_string(), c[2].to_string(), literal.captures_iter(&c[3]).map(|l| l[1].to_string()).collect()))
+        .collect()
+}
+
+#[test]
+fn preset_roles_are_the_same_tables_in_move_and_rust() {
+    use kubectl_sui::contract::access::{EDIT, VIEW};
+    let verbs = |name: &str| match name {
+        "READ_VERBS" => 0x07u16,
+        "ALL_VERBS" => 0xFF,
+        "CREATE_VERB" => 0x08,
+        other => panic!("unknown verb constant {other}"),
+    };
+    let view: Vec<_> =
+        VIEW.iter().map(|(g, r)| (0x07, g.to_string(), r.iter().map(|s| s.to_string()).collect())).collect();
+    let edit: Vec<_> =
+        EDIT.iter().map(|(v, g, r)| (*v, g.to_string(), r.iter().map(|s| s.to_string()).collect())).collect();
+    let in_move = |name| move_presets(name).into_iter().map(|(v, g, r)| (verbs(&v), g, r)).collect::<Vec<_>>();
+    assert_eq!(in_move("view_rules"), view);
+    assert_eq!(in_move("edit_rules"), edit);
+    assert!(!view.is_empty() && !edit.is_empty());
+}

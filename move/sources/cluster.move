@@ -31,6 +31,8 @@ const ENodeNotRegistered: u64 = 7;
 const KEY_LENGTH: u64 = 32;
 /// Signature scheme flag of Ed25519 in Sui address derivation.
 const ED25519_FLAG: u8 = 0;
+/// The namespace `deploy/` runs the node in.
+const DEFAULT_PROTECTED_NAMESPACE: vector<u8> = b"nautilus";
 
 public struct Cluster has key {
     id: UID,
@@ -58,6 +60,9 @@ public struct Policy has copy, drop, store {
     self_service_role: u8,
     /// Whether the admin may slash stakes.
     slashing_enabled: bool,
+    /// Namespaces no preset role and no `"*"` reaches, only a rule naming them: by default
+    /// the node's own, where its keys live.
+    protected_namespaces: vector<String>,
 }
 
 public struct NodeInfo has copy, drop, store {
@@ -99,6 +104,11 @@ public struct NodeRemoved has copy, drop {
     node: address,
 }
 
+public struct ProtectedNamespacesChanged has copy, drop {
+    cluster_id: ID,
+    namespaces: vector<String>,
+}
+
 public struct SealingKeyRotated has copy, drop {
     cluster_id: ID,
     node: address,
@@ -134,7 +144,8 @@ public fun create_cluster(
     transfer::share_object(cluster);
 }
 
-/// Replaces the policy. Tokens already issued keep their expiry.
+/// Replaces the policy, keeping its protected namespaces. Tokens already issued keep their
+/// expiry.
 public fun set_policy(
     cap: &ClusterAdminCap,
     cluster: &mut Cluster,
@@ -146,6 +157,7 @@ public fun set_policy(
     slashing_enabled: bool,
 ) {
     assert_admin(cap, cluster);
+    let protected = cluster.policy.protected_namespaces;
     cluster.policy =
         new_policy(
             min_write_stake,
@@ -155,7 +167,16 @@ public fun set_policy(
             self_service_role,
             slashing_enabled,
         );
+    cluster.policy.protected_namespaces = protected;
     emit_policy(cluster);
+}
+
+/// Replaces the namespaces only rules naming them reach (e.g. the node's, `kube-system`).
+public fun set_protected_namespaces(cap: &ClusterAdminCap, cluster: &mut Cluster, namespaces: vector<String>) {
+    assert_admin(cap, cluster);
+    assert!(namespaces.all!(|n| !n.is_empty() && n != &b"*".to_string()), EInvalidPolicy);
+    cluster.policy.protected_namespaces = namespaces;
+    event::emit(ProtectedNamespacesChanged { cluster_id: object::id(cluster), namespaces });
 }
 
 /// Registers a debug node: its keys are vouched for by the admin, not by an attestation.
@@ -227,6 +248,8 @@ public fun self_service_role(policy: &Policy): u8 { policy.self_service_role }
 
 public fun slashing_enabled(policy: &Policy): bool { policy.slashing_enabled }
 
+public fun protected_namespaces(policy: &Policy): vector<String> { policy.protected_namespaces }
+
 public fun is_registered(cluster: &Cluster, node: address): bool {
     cluster.nodes.contains(&node)
 }
@@ -269,6 +292,7 @@ fun new_policy(
         allow_debug_nodes,
         self_service_role,
         slashing_enabled,
+        protected_namespaces: vector[DEFAULT_PROTECTED_NAMESPACE.to_string()],
     }
 }
 

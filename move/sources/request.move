@@ -131,7 +131,7 @@ public fun submit(
 ) {
     access::assert_verb(verb);
     let now = clock.timestamp_ms();
-    token.assert_authorized(cluster, ctx.sender(), verb, &group, &resource, &namespace, now);
+    token.assert_authorized(cluster, ctx.sender(), verb, &group, &resource, &namespace, &name, now);
     assert!(cluster.is_active_node(node), ENodeNotActive);
     assert!(cluster.accepts_sealing_key(node, &sealing_key), EUnknownSealingKey);
     assert!(reply_key.length() == KEY_LENGTH, EInvalidReplyKey);

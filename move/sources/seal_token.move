@@ -23,7 +23,7 @@ const ENotTokenOwner: u64 = 21;
 const ETokenExpired: u64 = 22;
 /// The cluster admin revoked the token.
 const ETokenRevoked: u64 = 23;
-/// No rule of the token allows the verb on that resource in that namespace.
+/// No rule of the token allows the verb on that resource in that namespace (or that path).
 const EPermissionDenied: u64 = 24;
 /// A write needs at least the policy's minimum stake.
 const EInsufficientStake: u64 = 25;
@@ -110,12 +110,14 @@ public fun stake_with_rules(
     groups: vector<vector<String>>,
     resources: vector<vector<String>>,
     namespaces: vector<vector<String>>,
+    non_resource_urls: vector<vector<String>>,
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
-    let rules = access::rules_from_parts(verbs, groups, resources, namespaces);
-    let allowed = access::role_rules(cluster.policy().self_service_role());
-    assert!(access::covers(&allowed, &rules), ERoleNotSelfService);
+    let rules = access::rules_from_parts(verbs, groups, resources, namespaces, non_resource_urls);
+    let policy = cluster.policy();
+    let allowed = access::role_rules(policy.self_service_role());
+    assert!(access::covers(&allowed, &rules, &policy.protected_namespaces()), ERoleNotSelfService);
     issue(cluster, payment, access::role_custom(), rules, clock, ctx);
 }
 
@@ -153,10 +155,11 @@ public fun grant_rules(
     groups: vector<vector<String>>,
     resources: vector<vector<String>>,
     namespaces: vector<vector<String>>,
+    non_resource_urls: vector<vector<String>>,
 ) {
     cap.assert_admin(cluster);
     assert!(token.cluster_id == object::id(cluster), EWrongCluster);
-    token.rules = access::rules_from_parts(verbs, groups, resources, namespaces);
+    token.rules = access::rules_from_parts(verbs, groups, resources, namespaces, non_resource_urls);
     token.role = access::role_custom();
     event::emit(TokenPermissionsChanged { token_id: object::id(token), role: token.role });
 }
@@ -206,7 +209,8 @@ public fun unstake(token: SealToken, cluster: &Cluster, clock: &Clock, ctx: &mut
 }
 
 /// The check every request passes, in this order: cluster, owner, revocation, expiry,
-/// permission, stake for writes.
+/// permission (the policy's protected namespaces reached only by a rule naming them), stake
+/// for writes.
 public fun assert_authorized(
     token: &SealToken,
     cluster: &Cluster,
@@ -215,13 +219,15 @@ public fun assert_authorized(
     group: &String,
     resource: &String,
     namespace: &String,
+    name: &String,
     now_ms: u64,
 ) {
     assert!(token.cluster_id == object::id(cluster), EWrongCluster);
     assert!(token.owner == sender, ENotTokenOwner);
     assert!(!token.revoked, ETokenRevoked);
     assert!(now_ms < token.expires_at_ms, ETokenExpired);
-    assert!(access::allows(&token.rules, verb, group, resource, namespace), EPermissionDenied);
+    let protected = cluster.policy().protected_namespaces();
+    assert!(access::allows(&token.rules, verb, group, resource, namespace, name, &protected), EPermissionDenied);
     assert!(
         access::is_read(verb) || token.stake.value() >= cluster.policy().min_write_stake(),
         EInsufficientStake,

@@ -138,6 +138,7 @@ pub fn default_policy() -> Policy {
         allow_debug_nodes: true,
         self_service_role: Role::Edit.code(),
         slashing_enabled: false,
+        protected_namespaces: crate::contract::access::default_protected_namespaces(),
     }
 }
 

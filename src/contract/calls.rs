@@ -51,15 +51,16 @@ macro_rules! functions {
 functions! {
     CREATE_CLUSTER = "cluster"::create_cluster("String", "u64", "u64", "u64", "bool", "u8", "bool", "&mut TxContext");
     SET_POLICY = "cluster"::set_policy("&ClusterAdminCap", "&mut Cluster", "u64", "u64", "u64", "bool", "u8", "bool");
+    SET_PROTECTED_NAMESPACES = "cluster"::set_protected_namespaces("&ClusterAdminCap", "&mut Cluster", "vector<String>");
     REGISTER_DEBUG_NODE = "cluster"::register_debug_node("&ClusterAdminCap", "&mut Cluster", "address", "vector<u8>", "vector<u8>", "&Clock");
     REMOVE_NODE = "cluster"::remove_node("&ClusterAdminCap", "&mut Cluster", "address");
     ROTATE_SEALING_KEY = "cluster"::rotate_sealing_key("&mut Cluster", "vector<u8>", "&TxContext");
     STAKE = "seal_token"::stake("&Cluster", "Coin<SUI>", "u8", "&Clock", "&mut TxContext");
-    STAKE_WITH_RULES = "seal_token"::stake_with_rules("&Cluster", "Coin<SUI>", "vector<u16>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>", "&Clock", "&mut TxContext");
+    STAKE_WITH_RULES = "seal_token"::stake_with_rules("&Cluster", "Coin<SUI>", "vector<u16>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>", "&Clock", "&mut TxContext");
     ADD_STAKE = "seal_token"::add_stake("&mut SealToken", "Coin<SUI>", "&TxContext");
     RENEW = "seal_token"::renew("&mut SealToken", "&Cluster", "&Clock", "&TxContext");
     GRANT_ROLE = "seal_token"::grant_role("&ClusterAdminCap", "&Cluster", "&mut SealToken", "u8");
-    GRANT_RULES = "seal_token"::grant_rules("&ClusterAdminCap", "&Cluster", "&mut SealToken", "vector<u16>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>");
+    GRANT_RULES = "seal_token"::grant_rules("&ClusterAdminCap", "&Cluster", "&mut SealToken", "vector<u16>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>");
     REVOKE = "seal_token"::revoke("&ClusterAdminCap", "&Cluster", "&mut SealToken");
     SLASH = "seal_token"::slash("&ClusterAdminCap", "&Cluster", "&mut SealToken", "u64", "&mut TxContext");
     UNSTAKE = "seal_token"::unstake("SealToken", "&Cluster", "&Clock", "&mut TxContext");
@@ -85,6 +86,7 @@ pub const ACCESSORS: &[(&str, &str)] = &[
     ("access", "is_read"),
     ("access", "allows"),
     ("access", "covers"),
+    ("access", "is_discovery"),
     ("cluster", "name"),
     ("cluster", "policy"),
     ("cluster", "min_write_stake"),
@@ -93,6 +95,7 @@ pub const ACCESSORS: &[(&str, &str)] = &[
     ("cluster", "allow_debug_nodes"),
     ("cluster", "self_service_role"),
     ("cluster", "slashing_enabled"),
+    ("cluster", "protected_namespaces"),
     ("cluster", "is_registered"),
     ("cluster", "is_active_node"),
     ("cluster", "accepts_sealing_key"),
@@ -284,6 +287,18 @@ impl Contract {
         let mut args = vec![pure(f, &name)?];
         args.extend(policy_args(f, policy)?);
         self.call(tx, f, args)
+    }
+
+    /// `cluster::set_protected_namespaces`.
+    pub fn set_protected_namespaces(
+        &self,
+        tx: &mut TransactionBuilder,
+        cap: ObjectArg,
+        cluster: ObjectArg,
+        namespaces: &[String],
+    ) -> CallResult {
+        let f = &SET_PROTECTED_NAMESPACES;
+        self.call(tx, f, vec![CallArg::Object(cap), CallArg::Object(cluster), pure(f, &namespaces)?])
     }
 
     /// `cluster::set_policy`.
@@ -554,7 +569,8 @@ fn rule_args(f: &MoveFunction, rules: &[Rule]) -> Result<Vec<CallArg>, ContractE
     let groups: Vec<&Vec<String>> = rules.iter().map(|r| &r.groups).collect();
     let resources: Vec<&Vec<String>> = rules.iter().map(|r| &r.resources).collect();
     let namespaces: Vec<&Vec<String>> = rules.iter().map(|r| &r.namespaces).collect();
-    Ok(vec![pure(f, &verbs)?, pure(f, &groups)?, pure(f, &resources)?, pure(f, &namespaces)?])
+    let urls: Vec<&Vec<String>> = rules.iter().map(|r| &r.non_resource_urls).collect();
+    Ok(vec![pure(f, &verbs)?, pure(f, &groups)?, pure(f, &resources)?, pure(f, &namespaces)?, pure(f, &urls)?])
 }
 
 #[cfg(test)]
@@ -659,12 +675,14 @@ mod tests {
             allow_debug_nodes: true,
             self_service_role: 1,
             slashing_enabled: false,
+            protected_namespaces: vec!["nautilus".into()],
         };
         let rule = Rule {
             verbs: 1,
             groups: vec![String::new()],
             resources: vec!["pods".into()],
             namespaces: vec!["a".into()],
+            non_resource_urls: vec![],
         };
         let coin = CallArg::Result(tx.gas());
         let node = Address::from_static("0xb0de");
@@ -672,6 +690,7 @@ mod tests {
         let record = ResponseRecord { status: 200, body_len: 0, body_digest: [0; 32], chunk_count: 0, chunks: vec![] };
         c.create_cluster(&mut tx, "dev", &policy).unwrap();
         c.set_policy(&mut tx, cap, cl, &policy).unwrap();
+        c.set_protected_namespaces(&mut tx, cap, cl, &["nautilus".into()]).unwrap();
         c.register_debug_node(&mut tx, cap, cl, node, &[1; 32], &[2; 32]).unwrap();
         c.remove_node(&mut tx, cap, cl, node).unwrap();
         c.rotate_sealing_key(&mut tx, cl, &[3; 32]).unwrap();

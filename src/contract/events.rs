@@ -61,6 +61,15 @@ pub struct NodeRemoved {
     pub node: Address,
 }
 
+/// `cluster::ProtectedNamespacesChanged`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtectedNamespacesChanged {
+    /// The cluster.
+    pub cluster_id: Address,
+    /// The namespaces now protected.
+    pub namespaces: Vec<String>,
+}
+
 /// `cluster::SealingKeyRotated`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealingKeyRotated {
@@ -236,7 +245,15 @@ pub struct RequestCancelled {
     pub timestamp_ms: u64,
 }
 
-move_type!("cluster", ClusterCreated, PolicyChanged, NodeRegistered, NodeRemoved, SealingKeyRotated);
+move_type!(
+    "cluster",
+    ClusterCreated,
+    PolicyChanged,
+    ProtectedNamespacesChanged,
+    NodeRegistered,
+    NodeRemoved,
+    SealingKeyRotated
+);
 move_type!(
     "seal_token",
     TokenIssued,

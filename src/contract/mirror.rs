@@ -180,6 +180,7 @@ fn rust_layouts() -> Result<Layouts, ContractError> {
         events::NodeRegistered,
         events::NodeRemoved,
         events::SealingKeyRotated,
+        events::ProtectedNamespacesChanged,
         events::TokenIssued,
         events::TokenRenewed,
         events::StakeAdded,

@@ -56,7 +56,7 @@ pub struct VecMap<K, V> {
     pub contents: Vec<Entry<K, V>>,
 }
 
-/// `access::Rule`: verbs × API groups × resources × namespaces.
+/// `access::Rule`: verbs × API groups × resources × namespaces, or verbs × non-resource URLs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
     /// Bit `1 << verb code` per allowed verb.
@@ -65,8 +65,10 @@ pub struct Rule {
     pub groups: Vec<String>,
     /// Resources (`"*"` = any).
     pub resources: Vec<String>,
-    /// Namespaces (`"*"` = any namespace, `""` = cluster scope).
+    /// Namespaces (`"*"` = any namespace but a protected one, `""` = cluster scope).
     pub namespaces: Vec<String>,
+    /// Non-resource URLs (exact, or a prefix ending in `*`); empty for resource rules.
+    pub non_resource_urls: Vec<String>,
 }
 
 /// `cluster::Policy`.
@@ -84,6 +86,8 @@ pub struct Policy {
     pub self_service_role: u8,
     /// Whether the admin may slash.
     pub slashing_enabled: bool,
+    /// Namespaces reached only by rules naming them.
+    pub protected_namespaces: Vec<String>,
 }
 
 /// `cluster::NodeInfo`.

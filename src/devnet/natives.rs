@@ -13,9 +13,9 @@ use super::execute::{ClockContents, Session, Value};
 use crate::contract::aborts::ABORT_CODES;
 use crate::contract::calls::{FUNCTIONS, MoveFunction};
 use crate::contract::events::{
-    ClusterCreated, NodeRegistered, NodeRemoved, PolicyChanged, RequestCancelled, RequestChunk, RequestSubmitted,
-    ResponseChunk, ResponseStored, SealingKeyRotated, StakeAdded, TokenIssued, TokenPermissionsChanged, TokenRenewed,
-    TokenRevoked, TokenSlashed, TokenUnstaked,
+    ClusterCreated, NodeRegistered, NodeRemoved, PolicyChanged, ProtectedNamespacesChanged, RequestCancelled,
+    RequestChunk, RequestSubmitted, ResponseChunk, ResponseStored, SealingKeyRotated, StakeAdded, TokenIssued,
+    TokenPermissionsChanged, TokenRenewed, TokenRevoked, TokenSlashed, TokenUnstaked,
 };
 use crate::contract::objects::{
     Balance, Cluster, ClusterAdminCap, MoveType, NodeInfo, Policy, Request, Rule, SealToken, VecMap,
@@ -43,6 +43,7 @@ pub fn call(session: &mut Session, module: &str, function: &str, args: Vec<Value
     match (module, function) {
         ("cluster", "create_cluster") => create_cluster(&mut c),
         ("cluster", "set_policy") => set_policy(&mut c),
+        ("cluster", "set_protected_namespaces") => set_protected_namespaces(&mut c),
         ("cluster", "register_debug_node") => register_debug_node(&mut c),
         ("cluster", "remove_node") => remove_node(&mut c),
         ("cluster", "rotate_sealing_key") => rotate_sealing_key(&mut c),
@@ -187,6 +188,7 @@ fn policy_from(c: &Call<'_>, first: usize) -> Result<Policy, ExecutionError> {
         allow_debug_nodes: c.pure(first + 3)?,
         self_service_role: c.pure(first + 4)?,
         slashing_enabled: c.pure(first + 5)?,
+        protected_namespaces: access::default_protected_namespaces(),
     };
     c.ensure(
         policy.token_lifetime_ms > 0 && policy.self_service_role <= Role::Admin.code(),
@@ -229,8 +231,21 @@ fn set_policy(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let cap: ClusterAdminCap = c.load(0)?;
     let mut cluster: Cluster = c.load(1)?;
     assert_admin(c, &cap, &cluster)?;
-    cluster.policy = policy_from(c, 2)?;
+    let protected = std::mem::take(&mut cluster.policy.protected_namespaces);
+    cluster.policy = Policy { protected_namespaces: protected, ..policy_from(c, 2)? };
     c.emit(&policy_event(&cluster));
+    c.store(cluster.id, &cluster);
+    Ok(())
+}
+
+fn set_protected_namespaces(c: &mut Call<'_>) -> Result<(), ExecutionError> {
+    let cap: ClusterAdminCap = c.load(0)?;
+    let mut cluster: Cluster = c.load(1)?;
+    let namespaces: Vec<String> = c.pure(2)?;
+    assert_admin(c, &cap, &cluster)?;
+    c.ensure(namespaces.iter().all(|n| !n.is_empty() && n != "*"), "cluster", "EInvalidPolicy")?;
+    cluster.policy.protected_namespaces = namespaces.clone();
+    c.emit(&ProtectedNamespacesChanged { cluster_id: cluster.id, namespaces });
     c.store(cluster.id, &cluster);
     Ok(())
 }
@@ -299,14 +314,26 @@ fn rules_from_parts(c: &Call<'_>, first: usize) -> Result<Vec<Rule>, ExecutionEr
     let groups: Vec<Vec<String>> = c.pure(first + 1)?;
     let resources: Vec<Vec<String>> = c.pure(first + 2)?;
     let namespaces: Vec<Vec<String>> = c.pure(first + 3)?;
+    let urls: Vec<Vec<String>> = c.pure(first + 4)?;
     let n = verbs.len();
-    c.ensure(groups.len() == n && resources.len() == n && namespaces.len() == n, "access", "EMalformedRules")?;
+    c.ensure(
+        groups.len() == n && resources.len() == n && namespaces.len() == n && urls.len() == n,
+        "access",
+        "EMalformedRules",
+    )?;
     let rules: Vec<Rule> = verbs
         .into_iter()
         .zip(groups)
         .zip(resources)
         .zip(namespaces)
-        .map(|(((verbs, groups), resources), namespaces)| Rule { verbs, groups, resources, namespaces })
+        .zip(urls)
+        .map(|((((verbs, groups), resources), namespaces), non_resource_urls)| Rule {
+            verbs,
+            groups,
+            resources,
+            namespaces,
+            non_resource_urls,
+        })
         .collect();
     c.ensure(access::well_formed(&rules), "access", "EMalformedRules")?;
     Ok(rules)
@@ -352,7 +379,11 @@ fn stake_with_rules(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     c.clock(6)?;
     let rules = rules_from_parts(c, 2)?;
     let allowed = role_rules(c, cluster.policy.self_service_role)?;
-    c.ensure(access::covers(&allowed, &rules), "seal_token", "ERoleNotSelfService")?;
+    c.ensure(
+        access::covers(&allowed, &rules, &cluster.policy.protected_namespaces),
+        "seal_token",
+        "ERoleNotSelfService",
+    )?;
     let stake = c.take_coin(1)?;
     issue(c, &cluster, stake, Role::Custom.code(), rules);
     Ok(())
@@ -469,7 +500,12 @@ fn submit(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     c.ensure(token.owner == c.sender(), "seal_token", "ENotTokenOwner")?;
     c.ensure(!token.revoked, "seal_token", "ETokenRevoked")?;
     c.ensure(now < token.expires_at_ms, "seal_token", "ETokenExpired")?;
-    c.ensure(access::allows(&token.rules, verb, &group, &resource, &namespace), "seal_token", "EPermissionDenied")?;
+    let protected = &cluster.policy.protected_namespaces;
+    c.ensure(
+        access::allows(&token.rules, verb, &group, &resource, &namespace, &name, protected),
+        "seal_token",
+        "EPermissionDenied",
+    )?;
     c.ensure(
         verb.is_read() || token.stake.value >= cluster.policy.min_write_stake,
         "seal_token",
