@@ -156,3 +156,38 @@ fun rotated_key_must_be_32_bytes() {
     cluster::rotate_sealing_key(&mut c, x"01", sc.ctx());
     abort 0
 }
+
+#[test]
+fun protected_namespaces_default_to_the_nodes_and_survive_a_policy_change() {
+    let (sc, clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    assert!(c.policy().protected_namespaces() == vector[b"nautilus".to_string()]);
+    let both = vector[b"nautilus".to_string(), b"kube-system".to_string()];
+    cluster::set_protected_namespaces(&cap, &mut c, both);
+    cluster::set_policy(&cap, &mut c, 1, 1, 0, true, access::role_view(), false);
+    assert!(c.policy().protected_namespaces() == both);
+    cluster::set_protected_namespaces(&cap, &mut c, vector[]);
+    assert!(c.policy().protected_namespaces().is_empty());
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidPolicy)]
+fun a_wildcard_cannot_be_protected() {
+    let (sc, _clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::set_protected_namespaces(&cap, &mut c, vector[b"*".to_string()]);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidPolicy)]
+fun an_empty_name_cannot_be_protected() {
+    let (sc, _clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::set_protected_namespaces(&cap, &mut c, vector[b"".to_string()]);
+    abort 0
+}

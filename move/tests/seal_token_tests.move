@@ -15,7 +15,7 @@ fun s(bytes: vector<u8>): String { bytes.to_string() }
 fun authorize(sc: &ts::Scenario, clock_ms: u64, sender: address, verb: u8, ns: vector<u8>) {
     let c = sc.take_shared<Cluster>();
     let t = sc.take_shared<SealToken>();
-    t.assert_authorized(&c, sender, verb, &s(b""), &s(b"pods"), &s(ns), clock_ms);
+    t.assert_authorized(&c, sender, verb, &s(b""), &s(b"pods"), &s(ns), &s(b""), clock_ms);
     ts::return_shared(t);
     ts::return_shared(c);
 }
@@ -62,6 +62,7 @@ fun stake_with_rules_within_self_service_role() {
         vector[vector[s(b"")]],
         vector[vector[s(b"pods")]],
         vector[vector[s(b"team-a")]],
+        vector[vector[]],
         &clock,
         sc.ctx(),
     );
@@ -109,6 +110,7 @@ fun admin_grants_role_and_rules() {
         vector[vector[s(b"")]],
         vector[vector[s(b"pods")]],
         vector[vector[s(b"ops")]],
+        vector[vector[]],
     );
     assert!(t.role() == access::role_custom());
     ts::return_shared(t);
@@ -243,6 +245,7 @@ fun explicit_rules_beyond_self_service_are_refused() {
         vector[vector[s(b"")]],
         vector[vector[s(b"pods")]],
         vector[vector[s(b"default")]],
+        vector[vector[]],
         &clock,
         sc.ctx(),
     );
@@ -348,5 +351,68 @@ fun revoke_needs_the_clusters_cap() {
     let c = sc.take_shared_by_id<Cluster>(first);
     let mut t = sc.take_shared<SealToken>();
     seal_token::revoke(&other_cap, &c, &mut t);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = seal_token::EPermissionDenied)]
+fun admin_preset_does_not_reach_the_protected_namespace() {
+    let (mut sc, clock) = h::setup_with(true, access::role_admin());
+    h::stake(&mut sc, &clock, h::user(), h::min_write_stake(), access::role_admin());
+    authorize(&sc, h::start_ms(), h::user(), 0, b"nautilus");
+    abort 0
+}
+
+#[test]
+fun a_rule_naming_the_protected_namespace_reaches_it() {
+    let (mut sc, clock) = h::setup();
+    h::stake(&mut sc, &clock, h::user(), 0, access::role_none());
+    sc.next_tx(h::admin());
+    let c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    let mut t = sc.take_shared<SealToken>();
+    seal_token::grant_rules(
+        &cap,
+        &c,
+        &mut t,
+        vector[0x01],
+        vector[vector[s(b"")]],
+        vector[vector[s(b"pods")]],
+        vector[vector[s(b"nautilus")]],
+        vector[vector[]],
+    );
+    ts::return_shared(t);
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    sc.next_tx(h::user());
+    authorize(&sc, h::start_ms(), h::user(), 0, b"nautilus");
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = seal_token::ERoleNotSelfService)]
+fun self_service_rules_cannot_name_the_protected_namespace() {
+    let (mut sc, clock) = h::setup_with(true, access::role_admin());
+    sc.next_tx(h::user());
+    let c = sc.take_shared<Cluster>();
+    seal_token::stake_with_rules(
+        &c,
+        coin::mint_for_testing<SUI>(0, sc.ctx()),
+        vector[0x01],
+        vector[vector[s(b"")]],
+        vector[vector[s(b"secrets")]],
+        vector[vector[s(b"nautilus")]],
+        vector[vector[]],
+        &clock,
+        sc.ctx(),
+    );
+    abort 0
+}
+
+#[test, expected_failure(abort_code = seal_token::EPermissionDenied)]
+fun a_resource_rule_does_not_open_non_resource_paths() {
+    let (mut sc, clock) = h::setup();
+    h::stake(&mut sc, &clock, h::user(), 0, access::role_edit());
+    let c = sc.take_shared<Cluster>();
+    let t = sc.take_shared<SealToken>();
+    t.assert_authorized(&c, h::user(), 0, &s(b""), &s(b""), &s(b""), &s(b"/metrics"), h::start_ms());
     abort 0
 }
