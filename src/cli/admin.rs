@@ -53,6 +53,16 @@ pub enum ClusterCommand {
         #[command(flatten)]
         policy: PolicyArgs,
     },
+    /// Set the namespaces no preset role and no `*` rule reaches (default: nautilus, the
+    /// node's own); only `--allow` rules naming one reach it.
+    Protect {
+        /// A protected namespace; repeat for several. None protects nothing.
+        #[arg(long = "namespace", value_name = "NAMESPACE")]
+        namespaces: Vec<String>,
+        /// The cluster (name or id).
+        #[arg(long)]
+        cluster: Option<String>,
+    },
     /// Manage the cluster's nodes.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -237,6 +247,25 @@ pub fn run(command: ClusterCommand) -> Result<(), CliError> {
                 Ok(())
             })
         }
+        ClusterCommand::Protect { namespaces, cluster } => {
+            if let Some(bad) = namespaces.iter().find(|n| n.is_empty() || n.as_str() == "*") {
+                return Err(CliError::Message(format!("{bad:?} is not a namespace name to protect")));
+            }
+            let admin = settings.admin_cluster(cluster.as_deref())?.clone();
+            let key = admin_key(&paths, &settings)?;
+            runtime.block_on(admin_call(
+                &admin,
+                &key,
+                None,
+                "setting the protected namespaces",
+                |contract, tx, args| contract.set_protected_namespaces(tx, args.cap, args.cluster, &namespaces),
+            ))?;
+            match namespaces.is_empty() {
+                true => println!("Cluster {} protects no namespace.", admin.name),
+                false => println!("Cluster {} protects {}.", admin.name, namespaces.join(", ")),
+            }
+            Ok(())
+        }
         ClusterCommand::Node(NodeCommand::Add { node_dir, signing_key, sealing_key, cluster }) => {
             let admin = settings.admin_cluster(cluster.as_deref())?.clone();
             let key = admin_key(&paths, &settings)?;
@@ -303,13 +332,14 @@ async fn admin_call(
 
 fn print_policy(name: &str, p: &Policy) {
     println!(
-        "cluster {name}\n  min write stake    {}\n  token lifetime     {}\n  unstake lock       {}\n  debug nodes        {}\n  self-service role  {}\n  slashing           {}",
+        "cluster {name}\n  min write stake    {}\n  token lifetime     {}\n  unstake lock       {}\n  debug nodes        {}\n  self-service role  {}\n  slashing           {}\n  protected          {}",
         format_sui(p.min_write_stake),
         humantime::format_duration(Duration::from_millis(p.token_lifetime_ms)),
         humantime::format_duration(Duration::from_millis(p.unstake_lock_ms)),
         if p.allow_debug_nodes { "allowed" } else { "forbidden" },
         Role::from_code(p.self_service_role).map(Role::as_str).unwrap_or("?"),
         if p.slashing_enabled { "enabled" } else { "disabled" },
+        if p.protected_namespaces.is_empty() { "none".to_string() } else { p.protected_namespaces.join(", ") },
     );
 }
 

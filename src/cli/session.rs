@@ -37,7 +37,8 @@ pub struct LoginArgs {
     /// A predefined role: view, edit or admin [default: the cluster's self-service role].
     #[arg(long, conflicts_with = "allow")]
     pub role: Option<String>,
-    /// An explicit permission, VERBS:RESOURCE[:NAMESPACE] (e.g. get,list:pods:default); repeatable.
+    /// An explicit permission, VERBS:RESOURCE[:NAMESPACE] (e.g. get,list:pods:default,
+    /// get:pods/log, get:/metrics for a non-resource path); repeatable.
     #[arg(long, value_name = "RULE")]
     pub allow: Vec<String>,
     /// Stake to lock, in SUI (e.g. 0.5) [default: the cluster's minimum for writes, 0 for view].
