@@ -63,6 +63,11 @@ impl KubeApi {
         Ok(KubeApi { client })
     }
 
+    /// The client, with the node's own credentials.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
     /// Sends `info` (its rebuilt URI, never the envelope's own string) with the envelope's
     /// headers and body as `user` in `groups`, and returns the API server's answer.
     pub async fn execute(

@@ -11,6 +11,7 @@ mod error;
 pub mod health;
 pub mod keys;
 pub mod kube;
+pub mod rbac;
 pub mod requests;
 
 use std::collections::HashMap;
@@ -28,7 +29,8 @@ use requests::{Entry, Processor};
 
 use crate::chain::ChainClient;
 use crate::contract::events::{
-    RequestChunk, RequestSubmitted, ResponseStored, TokenPermissionsChanged, TokenRevoked, TokenSlashed, TokenUnstaked,
+    ProtectedNamespacesChanged, RequestChunk, RequestSubmitted, ResponseStored, TokenPermissionsChanged, TokenRevoked,
+    TokenSlashed, TokenUnstaked,
 };
 use crate::contract::objects::{Cluster, MoveType};
 use crate::envelope::Reassembly;
@@ -158,6 +160,7 @@ pub async fn run(
         metrics.clone(),
         config.max_body,
         answers,
+        cluster.policy.protected_namespaces.clone(),
     ));
     let batcher = tokio::spawn(requests::batch_answers(processor.clone(), answers_rx));
 
@@ -196,6 +199,20 @@ pub async fn run(
                 // Every token event changes what the token may do: its next request reads it.
                 if let Some(token) = token_of(name, &event.contents) {
                     processor.forget_token(token);
+                    if name == TokenRevoked::NAME || name == TokenUnstaked::NAME {
+                        let processor = processor.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = processor.rbac.remove(&token).await {
+                                tracing::error!(%token, error = %e, "could not delete the token's RBAC objects");
+                            }
+                        });
+                    }
+                }
+            } else if (module, name) == (ProtectedNamespacesChanged::MODULE, ProtectedNamespacesChanged::NAME) {
+                if let Ok(p) = bcs::from_bytes::<ProtectedNamespacesChanged>(&event.contents)
+                    && p.cluster_id == config.cluster
+                {
+                    processor.protect(p.namespaces).await;
                 }
             } else if (module, name) == (ResponseStored::MODULE, ResponseStored::NAME) {
                 let Ok(r) = bcs::from_bytes::<ResponseStored>(&event.contents) else { continue };

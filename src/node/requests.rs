@@ -22,11 +22,12 @@ use super::error::NodeError;
 use super::health::Metrics;
 use super::keys::NodeKeys;
 use super::kube::{KubeApi, impersonated_groups, impersonated_user};
+use super::rbac::{Grant, Reconciler};
 use crate::chain::GasPool;
 use crate::chain::{ChainClient, ChainError};
 use crate::contract::calls::{MAX_CHUNK_LEN, ResponseRecord};
 use crate::contract::events::RequestSubmitted;
-use crate::contract::objects::SealToken;
+use crate::contract::objects::{Rule, SealToken};
 use crate::contract::{Contract, ObjectArg, Role, Verb};
 use crate::envelope::{Binding, PublicKey, RequestAttributes, RequestEnvelope, RequestInfo, ResponseEnvelope, Sealed};
 use crate::journal::Journal;
@@ -74,15 +75,20 @@ pub struct Processor {
     states: Mutex<HashMap<Address, State>>,
     /// Tokens' standing as last read, dropped when a token event names the token.
     tokens: Mutex<TokenCache>,
+    /// The cluster's RBAC, kept in step with the tokens.
+    pub(super) rbac: Reconciler,
+    /// The cluster policy's protected namespaces.
+    protected: Mutex<Vec<String>>,
     pub(super) metrics: Metrics,
     pub(super) max_body: usize,
     answers: tokio::sync::mpsc::Sender<Answer>,
 }
 
 /// What the node last read of a token.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Standing {
     role: Role,
+    rules: std::sync::Arc<Vec<Rule>>,
     revoked: bool,
 }
 
@@ -123,6 +129,7 @@ impl Processor {
         metrics: Metrics,
         max_body: usize,
         answers: tokio::sync::mpsc::Sender<Answer>,
+        protected: Vec<String>,
     ) -> Processor {
         let mut states = HashMap::new();
         for entry in entries {
@@ -139,6 +146,7 @@ impl Processor {
             }
         }
         let contract = Contract::new(client.package());
+        let rbac = Reconciler::new(kube.client());
         Processor {
             cluster,
             cluster_arg,
@@ -150,6 +158,8 @@ impl Processor {
             journal,
             states: Mutex::new(states),
             tokens: Mutex::default(),
+            rbac,
+            protected: Mutex::new(protected),
             metrics,
             max_body,
             answers,
@@ -295,6 +305,26 @@ impl Processor {
             ));
         }
         let role = standing.role;
+        // The cluster's RBAC grants what the contract approved before the request runs, so the
+        // API server checks the operation it resolved itself against the same rules.
+        let protected = self.protected.lock().expect("lock").clone();
+        let grant = Grant {
+            token: submitted.token_id,
+            requester: submitted.requester,
+            role,
+            rules: &standing.rules,
+            namespace: &submitted.namespace,
+        };
+        if let Err(e) = self.rbac.ensure(&grant, &protected).await {
+            self.metrics.errors.with_label_values(&["rbac"]).inc();
+            return Ok(ResponseEnvelope::status(
+                503,
+                "ServiceUnavailable",
+                &format!(
+                    "the node could not bind the token's roles in the cluster ({e}); the request was not executed, retry"
+                ),
+            ));
+        }
         if !verb.is_read() {
             self.record(Entry::Started(submitted.request_id)).await?;
         }
@@ -316,16 +346,20 @@ impl Processor {
         let generation = {
             let cache = self.tokens.lock().expect("lock");
             if let Some(standing) = cache.standings.get(&token) {
-                return Ok(*standing);
+                return Ok(standing.clone());
             }
             cache.generation
         };
         let object: SealToken = self.client.clone().move_object(token).await?;
-        let standing = Standing { role: Role::from_code(object.role).unwrap_or(Role::None), revoked: object.revoked };
+        let standing = Standing {
+            role: Role::from_code(object.role).unwrap_or(Role::None),
+            rules: std::sync::Arc::new(object.rules),
+            revoked: object.revoked,
+        };
         let mut cache = self.tokens.lock().expect("lock");
         // A token event passed while reading: what was read may predate it, so it is not kept.
         if cache.generation == generation {
-            cache.standings.insert(token, standing);
+            cache.standings.insert(token, standing.clone());
         }
         Ok(standing)
     }
@@ -336,6 +370,18 @@ impl Processor {
         let mut cache = self.tokens.lock().expect("lock");
         cache.generation += 1;
         cache.standings.remove(&token);
+        self.rbac.forget(&token);
+    }
+
+    /// The cluster's protected namespaces changed: nothing is bound in them any more.
+    pub async fn protect(&self, namespaces: Vec<String>) {
+        *self.protected.lock().expect("lock") = namespaces.clone();
+        self.rbac.forget_all();
+        for namespace in namespaces {
+            if let Err(e) = self.rbac.unbind_namespace(&namespace).await {
+                tracing::error!(namespace, error = %e, "could not remove the sui:* bindings of a protected namespace");
+            }
+        }
     }
 
     fn seal_response(&self, submitted: &RequestSubmitted, response: &ResponseEnvelope) -> Result<Sealed, NodeError> {
