@@ -177,7 +177,7 @@ async fn main() {
                     let mut latencies = Vec::new();
                     while Instant::now() < direct_deadline {
                         let start = Instant::now();
-                        assert_eq!(kube.execute(&info, &get, "sui:bench", &groups).await.unwrap().status, 200);
+                        assert_eq!(kube.execute(&info, &get, "sui:bench", &groups, "bench").await.unwrap().status, 200);
                         latencies.push(start.elapsed());
                     }
                     latencies

@@ -1,5 +1,6 @@
 //! `kubectl sui audit`: the cluster's on-chain trail as a table or JSON/YAML, optionally
-//! following new requests as they land.
+//! following new requests as they land; `kubectl sui audit verify` checks it against the
+//! API server's own audit log.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::chain_ops::connect;
 use super::{CliError, OutputFormat, write_out};
+use crate::audit::cluster_log::{self, Discrepancy};
 use crate::audit::{AuditRecord, AuditTrail};
 use crate::chain::follow::{Detail, follow_with};
 use crate::config::{NetworkEndpoints, Paths, Settings};
@@ -16,8 +18,11 @@ use crate::credential;
 
 /// `kubectl sui audit`.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Audit")]
+#[command(next_help_heading = "Audit", args_conflicts_with_subcommands = true)]
 pub struct AuditArgs {
+    /// Check the trail against the cluster's own audit log.
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
     /// Context, cluster name or cluster id [default: the current context's cluster].
     #[arg(long)]
     pub cluster: Option<String>,
@@ -35,6 +40,25 @@ pub struct AuditArgs {
     pub output: OutputFormat,
 }
 
+/// `kubectl sui audit …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Compare what the API server ran for sui:* users (its audit log) with what the chain
+    /// approved: report every execution without an approval, every approval that ran as
+    /// something else, and every approval that ran twice. Exits 1 when any is found.
+    Verify {
+        /// The API server's audit log (`--audit-log-path`, JSON format, Metadata level or more).
+        #[arg(long, value_name = "FILE")]
+        k8s_audit_log: std::path::PathBuf,
+        /// Context, cluster name or cluster id [default: the current context's cluster].
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
 /// The cluster's endpoints and id: from a login, else from an administered cluster.
 fn target(settings: &Settings, selector: Option<&str>) -> Result<(NetworkEndpoints, Address, Address), CliError> {
     let current =
@@ -50,6 +74,30 @@ fn target(settings: &Settings, selector: Option<&str>) -> Result<(NetworkEndpoin
 pub fn run(args: AuditArgs) -> Result<(), CliError> {
     let paths = Paths::discover()?;
     let settings = Settings::load(&paths)?;
+    if let Some(AuditCommand::Verify { k8s_audit_log, cluster, output }) = args.command {
+        let (endpoints, package, cluster) = target(&settings, cluster.as_deref())?;
+        let log = std::fs::read_to_string(&k8s_audit_log)
+            .map_err(|e| crate::fs::FileError::new("reading", &k8s_audit_log, e))?;
+        let executions = cluster_log::executions(&log).map_err(|e| CliError::Message(e.to_string()))?;
+        let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+        let trail = runtime.block_on(async {
+            let client = connect(&endpoints, package).await?;
+            Ok::<_, CliError>(crate::audit::read_trail(client, cluster).await?)
+        })?;
+        let found = cluster_log::verify(&trail, &executions);
+        let text = match output {
+            OutputFormat::Json => serde_json::to_string_pretty(&found).map_err(CliError::Json)? + "\n",
+            OutputFormat::Yaml => serde_yaml::to_string(&found).expect("discrepancies serialize"),
+            OutputFormat::Table => verify_table(&found, executions.len(), trail.len()),
+        };
+        write_out(text.as_bytes())?;
+        return match found.len() {
+            0 => Ok(()),
+            n => Err(CliError::Message(format!(
+                "{n} request(s) ran on the cluster otherwise than the chain approved; see above"
+            ))),
+        };
+    }
     let (endpoints, package, cluster) = target(&settings, args.cluster.as_deref())?;
     let since_ms = args.since.map(|d| {
         SystemTime::now()
@@ -145,4 +193,27 @@ fn print(records: &[AuditRecord], output: OutputFormat, header: &mut bool, strea
 
 fn short(id: &str) -> String {
     format!("{}…{}", &id[..8], &id[id.len() - 4..])
+}
+
+fn verify_table(found: &[Discrepancy], executions: usize, approvals: usize) -> String {
+    let mut text = format!(
+        "{executions} request(s) by sui:* users in the audit log, {approvals} on chain: {} discrepanc{}\n",
+        found.len(),
+        if found.len() == 1 { "y" } else { "ies" }
+    );
+    for d in found {
+        let (kind, e, approved) = match d {
+            Discrepancy::Unapproved { execution } => ("UNAPPROVED", execution, None),
+            Discrepancy::Different { approved, execution } => ("DIFFERENT", execution, Some(approved)),
+            Discrepancy::Repeated { execution } => ("REPEATED", execution, None),
+        };
+        text += &format!("{kind:<11} {} {} {} (audit id {}, status {})\n", e.user, e.verb, e.uri, e.audit_id, e.code);
+        if let Some(a) = approved {
+            text += &format!(
+                "            approved: {} {}/{} in {:?} named {:?} (tx {})\n",
+                a.verb, a.group, a.resource, a.namespace, a.name, a.tx
+            );
+        }
+    }
+    text
 }

@@ -41,12 +41,22 @@ pub struct ControlPlaneSpec {
     pub nodes: usize,
 }
 
+/// Every request at Metadata level (who, verb, what, answer), once complete: what
+/// `kubectl sui audit verify` and the end-to-end tests compare with the chain.
+const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+";
+
 /// A running control plane; dropping it stops every component.
 #[derive(Debug)]
 pub struct ControlPlane {
     kubectl: PathBuf,
     kubeconfig: PathBuf,
     server: String,
+    audit_log: PathBuf,
     // Declared in start order; stopped in reverse by `Drop`.
     components: Vec<Component>,
 }
@@ -74,8 +84,11 @@ impl ControlPlane {
             kubectl: bin("kubectl")?,
             kubeconfig: work.join("admin.kubeconfig"),
             server: format!("https://127.0.0.1:{apiserver_port}"),
+            audit_log: work.join("audit.log"),
             components: Vec::new(),
         };
+        let audit_policy = work.join("audit-policy.yaml");
+        crate::fs::write_atomic(&audit_policy, AUDIT_POLICY.as_bytes(), 0o600)?;
 
         let etcd_url = format!("http://127.0.0.1:{etcd_client}");
         let peer_url = format!("http://127.0.0.1:{etcd_peer}");
@@ -113,6 +126,11 @@ impl ControlPlane {
                 format!("--service-cluster-ip-range={SERVICE_CIDR}"),
                 "--authorization-mode=RBAC".into(),
                 "--allow-privileged=true".into(),
+                // The oracle of the end-to-end tests: what the API server itself ran.
+                arg("audit-policy-file", &audit_policy),
+                arg("audit-log-path", &plane.audit_log),
+                "--audit-log-format=json".into(),
+                "--audit-log-mode=blocking".into(),
             ],
             work,
         )?;
@@ -170,6 +188,12 @@ impl ControlPlane {
     /// The kubectl built with the control plane.
     pub fn kubectl_path(&self) -> &Path {
         &self.kubectl
+    }
+
+    /// The API server's audit log: one JSON `audit.k8s.io/v1` event per line, every request
+    /// at Metadata level, written before the response is sent.
+    pub fn audit_log(&self) -> &Path {
+        &self.audit_log
     }
 
     /// The API server's URL.

@@ -12,8 +12,22 @@ use crate::envelope::{RequestEnvelope, RequestInfo, ResponseEnvelope};
 
 /// Request headers the node never forwards from an envelope: credentials and impersonation
 /// are the node's alone to set, and hop-by-hop headers belong to the original connection.
-const FORBIDDEN_REQUEST_HEADERS: [&str; 7] =
-    ["authorization", "connection", "host", "keep-alive", "proxy-authorization", "te", "transfer-encoding"];
+const FORBIDDEN_REQUEST_HEADERS: [&str; 8] = [
+    "authorization",
+    "connection",
+    "host",
+    "keep-alive",
+    "proxy-authorization",
+    "te",
+    "transfer-encoding",
+    "user-agent",
+];
+
+/// The User-Agent of a request the node executes: it names the request id, so the API
+/// server's audit log ties each execution to its approval on chain (`audit::cluster_log`).
+pub fn user_agent(request: &sui_sdk_types::Address) -> String {
+    format!("nautilus/{} request/{request}", env!("CARGO_PKG_VERSION"))
+}
 
 /// Response headers kubectl needs, passed back through the chain.
 pub const RESPONSE_HEADERS: [&str; 6] =
@@ -69,13 +83,15 @@ impl KubeApi {
     }
 
     /// Sends `info` (its rebuilt URI, never the envelope's own string) with the envelope's
-    /// headers and body as `user` in `groups`, and returns the API server's answer.
+    /// headers and body as `user` in `groups`, and returns the API server's answer;
+    /// `user_agent` names the request in the API server's audit log.
     pub async fn execute(
         &self,
         info: &RequestInfo,
         request: &RequestEnvelope,
         user: &str,
         groups: &[String],
+        user_agent: &str,
     ) -> Result<ResponseEnvelope, String> {
         let mut builder = http::Request::builder().method(info.method.as_str()).uri(info.uri());
         for (name, value) in &request.headers {
@@ -85,7 +101,7 @@ impl KubeApi {
             }
             builder = builder.header(name, value);
         }
-        builder = builder.header("impersonate-user", user);
+        builder = builder.header("impersonate-user", user).header("user-agent", user_agent);
         for group in groups {
             builder = builder.header("impersonate-group", group);
         }

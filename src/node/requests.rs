@@ -21,7 +21,7 @@ use sui_transaction_builder::TransactionBuilder;
 use super::error::NodeError;
 use super::health::Metrics;
 use super::keys::NodeKeys;
-use super::kube::{KubeApi, impersonated_groups, impersonated_user};
+use super::kube::{KubeApi, impersonated_groups, impersonated_user, user_agent};
 use super::rbac::{Grant, Reconciler};
 use crate::chain::GasPool;
 use crate::chain::{ChainClient, ChainError};
@@ -331,7 +331,13 @@ impl Processor {
         let kube_started = Instant::now();
         let result = self
             .kube
-            .execute(&info, &envelope, &impersonated_user(&submitted.requester), &impersonated_groups(role))
+            .execute(
+                &info,
+                &envelope,
+                &impersonated_user(&submitted.requester),
+                &impersonated_groups(role),
+                &user_agent(&submitted.request_id),
+            )
             .await;
         self.metrics.kube_latency.with_label_values(&[verb.as_str()]).observe(kube_started.elapsed().as_secs_f64());
         Ok(result.unwrap_or_else(|e| {

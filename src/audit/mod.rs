@@ -5,7 +5,11 @@
 //! This module turns checkpoints (read with [`Detail::Transactions`]) into [`AuditRecord`]s.
 //! It reads only public data: it never sees or needs a body.
 //!
+//! [`cluster_log`] checks the trail against the API server's own audit log.
+//!
 //! [`Detail::Transactions`]: crate::chain::follow::Detail::Transactions
+
+pub mod cluster_log;
 
 use std::collections::HashMap;
 
@@ -168,4 +172,32 @@ impl AuditTrail {
 
 fn verb_name(code: u8) -> String {
     Verb::from_code(code).map(|v| v.as_str().to_string()).unwrap_or_else(|| format!("verb{code}"))
+}
+
+/// Every request of `cluster` recorded on chain, from the first checkpoint to the latest.
+pub async fn read_trail(
+    mut client: crate::chain::ChainClient,
+    cluster: Address,
+) -> Result<Vec<AuditRecord>, crate::chain::ChainError> {
+    let package = client.package();
+    let latest = client.latest_checkpoint().await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let follower = tokio::spawn(crate::chain::follow::follow_with(
+        client,
+        package,
+        0,
+        crate::chain::follow::Detail::Transactions,
+        tx,
+    ));
+    let mut trail = AuditTrail::new(cluster);
+    let mut records = Vec::new();
+    while let Some(checkpoint) = rx.recv().await {
+        records.extend(trail.feed(&checkpoint));
+        if checkpoint.sequence >= latest {
+            break;
+        }
+    }
+    follower.abort();
+    records.extend(trail.unanswered());
+    Ok(records)
 }
