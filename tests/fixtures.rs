@@ -110,6 +110,8 @@ pub struct ClusterWithNode {
     pub admin: Ed25519PrivateKey,
     /// The cluster object.
     pub cluster: Address,
+    /// The cluster's admin capability.
+    pub cap: Address,
     /// The node's keys.
     pub keys: kubectl_sui::node::keys::NodeKeys,
     /// The node's data directory.
@@ -126,7 +128,7 @@ pub async fn cluster_with_node(devnet: &Devnet, policy: &Policy) -> ClusterWithN
     let keys = kubectl_sui::node::keys::NodeKeys::load_or_create(node_dir.path()).unwrap();
     faucet.request(keys.address()).await.unwrap();
     register_node(&mut client, &admin, (cluster, cap), &keys.signing, &keys.sealing.public_key().to_bytes()).await;
-    ClusterWithNode { client, admin, cluster, keys, node_dir }
+    ClusterWithNode { client, admin, cluster, cap, keys, node_dir }
 }
 
 /// Stakes `stake` for a token of `role`; returns the token id and the staking transaction.

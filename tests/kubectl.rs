@@ -229,6 +229,8 @@ async fn kubectl_reads_and_writes_through_the_chain_like_the_api_server() {
             "no {verb} {resource} {target} {status} in the audit trail"
         );
     }
+    // What the API server itself ran is what the chain approved, call for call.
+    setup.cluster_ran_only_what_the_chain_approved().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -280,6 +282,26 @@ async fn refusals_are_clear_kubernetes_errors() {
     assert!(!exec.status.success() && started.elapsed() < Duration::from_secs(20), "exec fails at once");
     let message = stderr(&exec);
     assert!(message.contains("exec, attach, port-forward and proxy need a live stream"), "{message}");
+
+    // Targets the API server could read otherwise, and paths no rule names: a clear Status,
+    // the first before any transaction. (kubectl itself decodes `%2F` before sending; the
+    // node's refusal of it is in tests/hostile.rs.)
+    let before = viewer.audit().len();
+    for (raw, says) in [
+        ("/api/v1/watch/namespaces/default/configmaps", "deprecated"),
+        ("/api/v1/namespaces/default/configmaps?watch=yes", "true or false"),
+        ("/api/v1/namespaces/default/configmaps?limit=1&limit=2", "repeated"),
+        ("/api/v1/namespaces/default/configmaps/x/y/z", "not a Kubernetes resource path"),
+    ] {
+        let out = viewer.kubectl(&["get", "--raw", raw], "");
+        assert!(!out.status.success() && stderr(&out).contains(says), "{raw}: {}", stderr(&out));
+    }
+    assert_eq!(viewer.audit().len(), before, "none of them cost a transaction");
+    let metrics = viewer.kubectl(&["get", "--raw", "/metrics"], "");
+    assert!(stderr(&metrics).contains("lacks get /metrics"), "{}", stderr(&metrics));
+    let secrets = viewer.kubectl(&["get", "secrets"], "");
+    assert!(stderr(&secrets).contains("lacks list on secrets in namespace default"), "{}", stderr(&secrets));
+    setup.cluster_ran_only_what_the_chain_approved().await;
 
     let big = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\ndata: {{blob: {}}}\n",

@@ -27,6 +27,9 @@ mod sdk_peer;
 // The Nautilus node against the devnet and a real control plane.
 mod node;
 
+// A client of its own against the contract, the node and the API server's audit log.
+mod hostile;
+
 // Real kubectl through the whole chain path, the exec credential, and the quick start.
 mod credential;
 mod kubectl;

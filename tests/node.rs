@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
+use kubectl_sui::audit::cluster_log;
 use kubectl_sui::chain::ChainClient;
+use kubectl_sui::chain::ChainError;
 use kubectl_sui::contract::Role;
 use kubectl_sui::controlplane::ControlPlane;
 use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
 use kubectl_sui::envelope::{RequestAttributes, RequestEnvelope};
 use kubectl_sui::node::{self, NodeConfig};
-use kubectl_sui::proxy::RoundTrip;
+use kubectl_sui::proxy::{RoundTrip, RoundTripError};
 use sui_sdk_types::Address;
 use tokio::sync::watch;
 
@@ -25,17 +27,24 @@ pub(crate) struct Setup {
     node_dir: tempfile::TempDir,
     pub(crate) cluster: Address,
     faucet: sui_rpc::faucet::FaucetClient,
+    /// The cluster's admin key and capability.
+    pub(crate) admin: (sui_crypto::ed25519::Ed25519PrivateKey, Address),
 }
 
 pub(crate) async fn setup() -> Setup {
+    setup_with(&policy(SUI, Role::Edit)).await
+}
+
+/// A control plane, a devnet and a cluster of `policy` with a registered node (not running).
+pub(crate) async fn setup_with(policy: &kubectl_sui::contract::objects::Policy) -> Setup {
     let (plane, plane_dir) = start_control_plane(1);
     plane.kubectl_stdin(&["apply", "-f", "-"], kubectl_sui::node::kube::GROUP_BINDINGS).unwrap();
     let chain_dir = tempfile::tempdir().unwrap();
     let devnet = start_devnet(chain_dir.path(), Duration::from_millis(20)).await;
     let faucet = fixtures::faucet(&devnet);
-    let fixtures::ClusterWithNode { cluster, node_dir, .. } =
-        fixtures::cluster_with_node(&devnet, &policy(SUI, Role::Edit)).await;
-    Setup { plane, _plane_dir: plane_dir, devnet, chain_dir, node_dir, cluster, faucet }
+    let fixtures::ClusterWithNode { cluster, node_dir, admin, cap, .. } =
+        fixtures::cluster_with_node(&devnet, policy).await;
+    Setup { plane, _plane_dir: plane_dir, devnet, chain_dir, node_dir, cluster, faucet, admin: (admin, cap) }
 }
 
 impl Setup {
@@ -68,6 +77,33 @@ impl Setup {
         let (token, _) = fixtures::stake(&mut client, &key, cluster_arg, role, stake).await;
         let trip = RoundTrip::connect(client, key.clone(), self.cluster, token, Duration::from_secs(30)).await.unwrap();
         Requester { trip, key, token }
+    }
+}
+
+impl Setup {
+    /// The requests the API server ran for `sui:*` users (its audit log), after checking
+    /// that each is exactly what the chain approved, and ran once.
+    pub(crate) async fn cluster_ran_only_what_the_chain_approved(&self) -> Vec<cluster_log::Execution> {
+        let log = std::fs::read_to_string(self.plane.audit_log()).expect("the API server's audit log");
+        let executions = cluster_log::executions(&log).expect("audit events");
+        let client = ChainClient::new(&self.devnet.grpc_url(), package_id()).unwrap();
+        let trail = kubectl_sui::audit::read_trail(client, self.cluster).await.expect("the chain's trail");
+        let found = cluster_log::verify(&trail, &executions);
+        assert!(found.is_empty(), "the cluster ran what the chain did not approve: {found:#?}");
+        executions
+    }
+
+    /// The admin replaces `token`'s permissions with explicit rules.
+    pub(crate) async fn grant_rules(&self, token: Address, rules: &[kubectl_sui::contract::objects::Rule]) {
+        let mut client = ChainClient::new(&self.devnet.grpc_url(), package_id()).unwrap();
+        let (cap, cluster, token) = (
+            client.object_arg(self.admin.1).await.unwrap(),
+            client.object_arg(self.cluster).await.unwrap(),
+            client.object_arg(token).await.unwrap(),
+        );
+        let mut tx = sui_transaction_builder::TransactionBuilder::new();
+        kubectl_sui::contract::Contract::new(package_id()).grant_rules(&mut tx, cap, cluster, token, rules).unwrap();
+        fixtures::execute(&mut client, &self.admin.0, tx).await;
     }
 }
 
@@ -135,13 +171,17 @@ async fn get_list_create_patch_delete_through_the_chain() {
     assert_eq!(deleted.status, 200);
     assert!(setup.plane.kubectl(&["get", "configmap", "via-chain"]).is_err());
 
-    // The API server saw the requester, not the node: RBAC applies to sui:0x… in sui:edit,
-    // and the edit role cannot touch cluster roles.
-    let refused =
-        user.call(&request("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", "")).await.unwrap();
-    assert_eq!(refused.status, 403);
-    let message = json(&refused.body)["message"].as_str().unwrap().to_string();
-    assert!(message.contains(&format!("sui:{}", address(&user.key))), "{message}");
+    // Kubernetes' edit reads no cluster roles: refused on chain, before the cluster.
+    let refused = user.call(&request("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", "")).await;
+    assert!(
+        matches!(&refused, Err(RoundTripError::Chain(ChainError::Abort { abort: Some(a), .. })) if a.name == "EPermissionDenied"),
+        "{refused:?}"
+    );
+    // The API server ran the five calls, once each, as the requester (not the node).
+    let ran = setup.cluster_ran_only_what_the_chain_approved().await;
+    let verbs: Vec<&str> = ran.iter().map(|e| e.verb.as_str()).collect();
+    assert_eq!(verbs, ["create", "get", "patch", "list", "delete"], "{ran:#?}");
+    assert!(ran.iter().all(|e| e.user == format!("sui:{}", address(&user.key))), "{ran:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -158,6 +198,7 @@ async fn a_request_that_does_not_match_its_approval_is_refused_and_not_run() {
     let message = json(&response.body)["message"].as_str().unwrap().to_string();
     assert!(message.contains("not executed") || message.contains("not the get"), "{message}");
     setup.plane.kubectl(&["get", "configmap", "keep-me"]).expect("still there");
+    assert!(setup.cluster_ran_only_what_the_chain_approved().await.is_empty(), "nothing ran");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -191,6 +232,7 @@ async fn a_restarted_node_misses_nothing_and_runs_nothing_twice() {
     // generateName makes a second execution visible as a sixth object.
     let names = setup.plane.kubectl(&["get", "configmaps", "-l", "batch=r", "-o", "name"]).unwrap();
     assert_eq!(names.lines().count(), 5, "{names}");
+    assert_eq!(setup.cluster_ran_only_what_the_chain_approved().await.len(), 5, "each ran once");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -289,6 +331,9 @@ async fn sigkill_at_any_moment_never_runs_a_request_twice() {
         objects >= created && objects <= created + unknown,
         "{objects} objects for {created} created and {unknown} unknown"
     );
+    // The API server's own log: no approval ran twice, nothing ran unapproved.
+    let ran = setup.cluster_ran_only_what_the_chain_approved().await;
+    assert_eq!(ran.iter().filter(|e| e.verb == "create").count(), objects, "{ran:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
