@@ -331,3 +331,69 @@ async fn a_hostile_client_gets_exactly_what_the_contract_approved_or_nothing() {
     plane.kubectl(&["get", "configmap", "keep-me"]).expect("nothing deleted");
     plane.kubectl(&["get", "namespace", "nautilus"]).expect("the node's namespace stands");
 }
+
+/// Submits `envelope` while the node is stopped, then lets `change` happen on chain before the
+/// node starts and executes it.
+async fn submitted_then_changed<F: std::future::Future<Output = ()>>(
+    setup: &crate::node::Setup,
+    who: &Requester,
+    envelope: RequestEnvelope,
+    change: F,
+) -> (u16, String) {
+    let info = kubectl_sui::envelope::RequestInfo::parse(&envelope.method, &envelope.path).unwrap();
+    let call = who.call_with_attributes(&envelope, info.attributes());
+    let (result, node) = tokio::join!(call, async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        change.await;
+        setup.start_node()
+    });
+    drop(node);
+    let response = result.expect("answered");
+    let message = serde_json::from_slice::<serde_json::Value>(&response.body).unwrap()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (response.status, message)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_change_or_revocation_applies_to_the_next_request_the_node_runs() {
+    let setup = setup_with(&policy(SUI, Role::Admin)).await;
+    setup.plane.kubectl(&["create", "secret", "generic", "db", "--from-literal=k=v"]).unwrap();
+    let secret = "/api/v1/namespaces/default/secrets/db";
+
+    // Approved for an admin, downgraded to view before the node runs it: the node
+    // impersonates the role the token has now, and the cluster refuses view a Secret.
+    let downgraded = setup.requester(Role::Admin, 2 * SUI).await;
+    let (status, message) = submitted_then_changed(
+        &setup,
+        &downgraded,
+        request("GET", secret, ""),
+        setup.grant_role(downgraded.token, Role::View),
+    )
+    .await;
+    assert_eq!(status, 403, "{message}");
+    assert!(message.contains("secrets \"db\" is forbidden") && message.contains("sui:"), "{message}");
+
+    // Approved, then revoked before the node runs it: refused by the node, nothing runs.
+    let revoked = setup.requester(Role::Edit, 2 * SUI).await;
+    let (status, message) =
+        submitted_then_changed(&setup, &revoked, request("GET", secret, ""), setup.revoke(revoked.token)).await;
+    assert_eq!(status, 403, "{message}");
+    assert!(message.contains("revoked"), "{message}");
+
+    // A grant applies at once, through the cluster's RBAC too.
+    let (_stop, _node) = setup.start_node();
+    let custom = setup.requester(Role::None, 0).await;
+    setup.grant_rules(custom.token, &[parse_rule("get:configmaps:default").unwrap()]).await;
+    let cm = request("GET", "/api/v1/namespaces/default/configmaps/kube-root-ca.crt", "");
+    assert_eq!(custom.call(&cm).await.unwrap().status, 200);
+    assert!(custom.call(&request("GET", secret, "")).await.is_err(), "not granted yet");
+    setup.grant_rules(custom.token, &[parse_rule("get:secrets:default").unwrap()]).await;
+    assert_eq!(custom.call(&request("GET", secret, "")).await.unwrap().status, 200, "the new grant works");
+    assert!(custom.call(&cm).await.is_err(), "the old grant is gone on chain");
+
+    let ran = setup.cluster_ran_only_what_the_chain_approved().await;
+    let by = |who: &Requester| ran.iter().filter(|e| e.user == format!("sui:{}", address(&who.key))).count();
+    assert_eq!((by(&downgraded), by(&revoked), by(&custom)), (1, 0, 2), "{ran:#?}");
+}

@@ -93,8 +93,31 @@ impl Setup {
         executions
     }
 
-    /// The admin replaces `token`'s permissions with explicit rules.
-    pub(crate) async fn grant_rules(&self, token: Address, rules: &[kubectl_sui::contract::objects::Rule]) {
+    /// The admin gives `token` a predefined role.
+    pub(crate) async fn grant_role(&self, token: Address, role: Role) {
+        self.admin_token_call(token, |contract, tx, cap, cluster, token| {
+            contract.grant_role(tx, cap, cluster, token, role)
+        })
+        .await;
+    }
+
+    /// The admin revokes `token`.
+    pub(crate) async fn revoke(&self, token: Address) {
+        self.admin_token_call(token, |contract, tx, cap, cluster, token| contract.revoke(tx, cap, cluster, token))
+            .await;
+    }
+
+    async fn admin_token_call(
+        &self,
+        token: Address,
+        build: impl FnOnce(
+            &kubectl_sui::contract::Contract,
+            &mut sui_transaction_builder::TransactionBuilder,
+            kubectl_sui::contract::ObjectArg,
+            kubectl_sui::contract::ObjectArg,
+            kubectl_sui::contract::ObjectArg,
+        ) -> Result<sui_transaction_builder::Argument, kubectl_sui::contract::ContractError>,
+    ) {
         let mut client = ChainClient::new(&self.devnet.grpc_url(), package_id()).unwrap();
         let (cap, cluster, token) = (
             client.object_arg(self.admin.1).await.unwrap(),
@@ -102,8 +125,16 @@ impl Setup {
             client.object_arg(token).await.unwrap(),
         );
         let mut tx = sui_transaction_builder::TransactionBuilder::new();
-        kubectl_sui::contract::Contract::new(package_id()).grant_rules(&mut tx, cap, cluster, token, rules).unwrap();
+        build(&kubectl_sui::contract::Contract::new(package_id()), &mut tx, cap, cluster, token).unwrap();
         fixtures::execute(&mut client, &self.admin.0, tx).await;
+    }
+
+    /// The admin replaces `token`'s permissions with explicit rules.
+    pub(crate) async fn grant_rules(&self, token: Address, rules: &[kubectl_sui::contract::objects::Rule]) {
+        self.admin_token_call(token, |contract, tx, cap, cluster, token| {
+            contract.grant_rules(tx, cap, cluster, token, rules)
+        })
+        .await;
     }
 }
 
