@@ -231,6 +231,18 @@ async fn kubectl_reads_and_writes_through_the_chain_like_the_api_server() {
     }
     // What the API server itself ran is what the chain approved, call for call.
     setup.cluster_ran_only_what_the_chain_approved().await;
+    // The operator's check says the same; a forged execution in the log is reported.
+    let log = setup.plane.audit_log().to_str().unwrap().to_string();
+    let verified = user.sui(&["audit", "verify", "--k8s-audit-log", &log]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(String::from_utf8_lossy(&verified.stdout).contains(": 0 discrepancies"), "{verified:?}");
+    let forged = user.home().join("forged.log");
+    let event = r#"{"auditID":"f","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/secrets","verb":"list","user":{"username":"sui:0x1"},"userAgent":"curl","objectRef":{"resource":"secrets","namespace":"default"},"responseStatus":{"code":200}}"#;
+    std::fs::write(&forged, format!("{}{event}\n", std::fs::read_to_string(&log).unwrap())).unwrap();
+    let caught = user.sui(&["audit", "verify", "--k8s-audit-log", forged.to_str().unwrap()]);
+    assert!(!caught.status.success(), "{caught:?}");
+    let out = String::from_utf8_lossy(&caught.stdout);
+    assert!(out.contains(": 1 discrepancy") && out.contains("UNAPPROVED  sui:0x1 list"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
