@@ -135,6 +135,8 @@ async fn main() {
         metrics_listen: None,
         max_body: node::DEFAULT_MAX_BODY,
         rotate_sealing_key: false,
+        from_checkpoint: None,
+        limits: kubectl_sui::node::NodeLimits::default(),
     };
     tokio::spawn(node::run(config, stopped, None));
 

@@ -177,7 +177,13 @@ async fn main() {
                     let mut latencies = Vec::new();
                     while Instant::now() < direct_deadline {
                         let start = Instant::now();
-                        assert_eq!(kube.execute(&info, &get, "sui:bench", &groups, "bench").await.unwrap().status, 200);
+                        assert_eq!(
+                            kube.execute(&info, &get, "sui:bench", &groups, "bench", Duration::from_secs(60), 1 << 26)
+                                .await
+                                .unwrap()
+                                .status,
+                            200
+                        );
                         latencies.push(start.elapsed());
                     }
                     latencies

@@ -45,6 +45,7 @@ fn deployment_manifests_keep_every_sui_identity_out_of_the_nodes_namespace() {
             }
             let grant = Grant { token, requester, role: Role::Custom, rules: &custom, namespace };
             rbac.ensure(&grant, &protected).await.unwrap();
+            assert!(!rbac.ensure(&grant, &protected).await.unwrap(), "applied once");
         }
     });
 

@@ -59,6 +59,8 @@ impl Setup {
             metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
             max_body: node::DEFAULT_MAX_BODY,
             rotate_sealing_key: false,
+            from_checkpoint: Some(0),
+            limits: kubectl_sui::node::NodeLimits::default(),
         }
     }
 
@@ -314,6 +316,7 @@ fn spawn_nautilus(setup: &Setup) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_nautilus"))
         .args(["run", "--chain-url", &config.chain_url, "--package", &package_id().to_string()])
         .args(["--cluster", &setup.cluster.to_string(), "--metrics-listen", "127.0.0.1:0", "--concurrency", "8"])
+        .args(["--from-checkpoint", "0"])
         .arg("--kubeconfig")
         .arg(setup.plane.kubeconfig())
         .arg("--data-dir")

@@ -70,6 +70,10 @@ struct RunArgs {
     /// previous key are still answered.
     #[arg(long)]
     rotate_sealing_key: bool,
+    /// With no cursor in the data directory, follow from this checkpoint instead of the
+    /// chain's tip (a backfill; requests already answered or cancelled are not run).
+    #[arg(long, value_name = "N")]
+    from_checkpoint: Option<u64>,
 }
 
 /// Runs a parsed command.
@@ -111,6 +115,7 @@ fn node_config(args: RunArgs) -> Result<NodeConfig, CliError> {
     set("metrics-listen", Some(args.metrics_listen.to_string().into()));
     set("data-dir", args.data_dir.map(|p| p.display().to_string().into()));
     set("rotate-sealing-key", args.rotate_sealing_key.then_some(true.into()));
+    set("from-checkpoint", args.from_checkpoint.map(Into::into));
     if !value.contains_key("data-dir") {
         let default = directories::ProjectDirs::from("", "", "nautilus").ok_or(CliError::NoHomeDirectory)?;
         value.insert("data-dir".into(), default.data_dir().display().to_string().into());

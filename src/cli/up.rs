@@ -251,6 +251,8 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
             metrics_listen: None,
             max_body: node::DEFAULT_MAX_BODY,
             rotate_sealing_key: false,
+            from_checkpoint: None,
+            limits: node::NodeLimits::default(),
         };
         let node_task = tokio::spawn(node::run(config, stop_rx, None));
         let ready = Ready { cluster, node: keys.address(), target: described };

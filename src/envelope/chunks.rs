@@ -31,6 +31,16 @@ impl Reassembly {
         Ok(())
     }
 
+    /// Bytes held so far.
+    pub fn buffered(&self) -> u64 {
+        self.chunks.values().map(|c| c.len() as u64).sum()
+    }
+
+    /// Chunks held so far.
+    pub fn received(&self) -> u32 {
+        self.chunks.len() as u32
+    }
+
     /// Whether every chunk has arrived.
     pub fn is_complete(&self) -> bool {
         self.chunks.len() as u32 == self.count

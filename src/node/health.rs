@@ -28,7 +28,17 @@ pub struct Metrics {
     pub checkpoint: IntGauge,
     /// Seconds between the last processed checkpoint's timestamp and now.
     pub lag: Gauge,
+    /// Requests refused without being run, by cause.
+    pub refusals: IntCounterVec,
+    /// Sealed bytes buffered for requests still arriving.
+    pub buffered_bytes: IntGauge,
+    /// Requests arriving, waiting or running.
+    pub open_requests: IntGauge,
+    /// Gas coins in the pool, free or in use.
+    pub gas_coins: IntGauge,
     ready: Arc<AtomicBool>,
+    /// Why the node cannot answer now, when it cannot.
+    unready: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Metrics {
@@ -53,6 +63,12 @@ impl Metrics {
                 .expect("metric");
         let checkpoint = IntGauge::new("checkpoint", "Last checkpoint processed").expect("metric");
         let lag = Gauge::new("chain_lag_seconds", "Age of the last processed checkpoint").expect("metric");
+        let refusals = IntCounterVec::new(Opts::new("refusals_total", "Requests refused unrun, by cause"), &["cause"])
+            .expect("metric");
+        let buffered_bytes =
+            IntGauge::new("buffered_bytes", "Sealed bytes of requests still arriving").expect("metric");
+        let open_requests = IntGauge::new("open_requests", "Requests arriving, waiting or running").expect("metric");
+        let gas_coins = IntGauge::new("gas_coins", "Gas coins in the pool").expect("metric");
         for m in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -61,6 +77,10 @@ impl Metrics {
             Box::new(answer_transactions.clone()),
             Box::new(checkpoint.clone()),
             Box::new(lag.clone()),
+            Box::new(refusals.clone()),
+            Box::new(buffered_bytes.clone()),
+            Box::new(open_requests.clone()),
+            Box::new(gas_coins.clone()),
         ] {
             registry.register(m).expect("unique metric");
         }
@@ -73,13 +93,23 @@ impl Metrics {
             answer_transactions,
             checkpoint,
             lag,
+            refusals,
+            buffered_bytes,
+            open_requests,
+            gas_coins,
             ready: Arc::default(),
+            unready: Arc::default(),
         }
     }
 
     /// Marks the node ready (following the chain).
     pub fn set_ready(&self) {
         self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// Says why the node cannot answer (`None`: it can again); `/readyz` reports it.
+    pub fn set_unready(&self, reason: Option<String>) {
+        *self.unready.lock().expect("lock") = reason;
     }
 
     /// Serves the endpoints on `addr` until the task is dropped; returns the bound address.
@@ -108,11 +138,14 @@ impl Default for Metrics {
     }
 }
 
-async fn readyz(State(m): State<Metrics>) -> (StatusCode, &'static str) {
+async fn readyz(State(m): State<Metrics>) -> (StatusCode, String) {
+    if let Some(reason) = m.unready.lock().expect("lock").clone() {
+        return (StatusCode::SERVICE_UNAVAILABLE, reason);
+    }
     if m.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ok")
+        (StatusCode::OK, "ok".into())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not following the chain yet")
+        (StatusCode::SERVICE_UNAVAILABLE, "not following the chain yet".into())
     }
 }
 

@@ -30,8 +30,43 @@ pub fn user_agent(request: &sui_sdk_types::Address) -> String {
 }
 
 /// Response headers kubectl needs, passed back through the chain.
-pub const RESPONSE_HEADERS: [&str; 6] =
-    ["content-type", "cache-control", "etag", "last-modified", "warning", "x-kubernetes-pf-flowschema-uid"];
+pub const RESPONSE_HEADERS: [&str; 7] = [
+    "content-type",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "warning",
+    "retry-after",
+    "x-kubernetes-pf-flowschema-uid",
+];
+
+/// Why a Kubernetes call gave no answer to pass on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KubeFailure {
+    /// The API server could not be reached or the exchange failed.
+    #[error("the node could not reach the Kubernetes API: {0}")]
+    Unreachable(String),
+    /// No complete answer within the deadline.
+    #[error("the Kubernetes API did not answer within {0:?}; the request may still have taken effect")]
+    Timeout(std::time::Duration),
+    /// The answer is larger than the node reads.
+    #[error(
+        "the Kubernetes API's answer is larger than the {0} bytes this node reads (max-response); ask for less, e.g. with --chunk-size or a selector"
+    )]
+    TooLarge(usize),
+}
+
+impl KubeFailure {
+    /// The `Status` the requester gets.
+    pub fn to_status(&self) -> ResponseEnvelope {
+        let (code, reason) = match self {
+            KubeFailure::Unreachable(_) => (502, "InternalError"),
+            KubeFailure::Timeout(_) => (504, "Timeout"),
+            KubeFailure::TooLarge(_) => (507, "InsufficientStorage"),
+        };
+        ResponseEnvelope::status(code, reason, &self.to_string())
+    }
+}
 
 /// The Kubernetes API of the cluster this node serves.
 #[derive(Clone)]
@@ -84,7 +119,9 @@ impl KubeApi {
 
     /// Sends `info` (its rebuilt URI, never the envelope's own string) with the envelope's
     /// headers and body as `user` in `groups`, and returns the API server's answer;
-    /// `user_agent` names the request in the API server's audit log.
+    /// `user_agent` names the request in the API server's audit log. The whole exchange has
+    /// `deadline`, and at most `max_response` bytes of answer are read.
+    #[allow(clippy::too_many_arguments)]
     pub async fn execute(
         &self,
         info: &RequestInfo,
@@ -92,7 +129,23 @@ impl KubeApi {
         user: &str,
         groups: &[String],
         user_agent: &str,
-    ) -> Result<ResponseEnvelope, String> {
+        deadline: std::time::Duration,
+        max_response: usize,
+    ) -> Result<ResponseEnvelope, KubeFailure> {
+        tokio::time::timeout(deadline, self.exchange(info, request, user, groups, user_agent, max_response))
+            .await
+            .unwrap_or(Err(KubeFailure::Timeout(deadline)))
+    }
+
+    async fn exchange(
+        &self,
+        info: &RequestInfo,
+        request: &RequestEnvelope,
+        user: &str,
+        groups: &[String],
+        user_agent: &str,
+        max_response: usize,
+    ) -> Result<ResponseEnvelope, KubeFailure> {
         let mut builder = http::Request::builder().method(info.method.as_str()).uri(info.uri());
         for (name, value) in &request.headers {
             let lower = name.to_ascii_lowercase();
@@ -105,8 +158,9 @@ impl KubeApi {
         for group in groups {
             builder = builder.header("impersonate-group", group);
         }
-        let http_request = builder.body(kube::client::Body::from(request.body.clone())).map_err(|e| e.to_string())?;
-        let response = self.client.send(http_request).await.map_err(|e| e.to_string())?;
+        let unreachable = |e: &dyn std::fmt::Display| KubeFailure::Unreachable(e.to_string());
+        let http_request = builder.body(kube::client::Body::from(request.body.clone())).map_err(|e| unreachable(&e))?;
+        let response = self.client.send(http_request).await.map_err(|e| unreachable(&e))?;
         let status = response.status().as_u16();
         let headers = RESPONSE_HEADERS
             .iter()
@@ -114,7 +168,13 @@ impl KubeApi {
                 response.headers().get(*h).and_then(|v| v.to_str().ok()).map(|v| (h.to_string(), v.to_string()))
             })
             .collect();
-        let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes().to_vec();
+        let body = match http_body_util::Limited::new(response.into_body(), max_response).collect().await {
+            Ok(collected) => collected.to_bytes().to_vec(),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                return Err(KubeFailure::TooLarge(max_response));
+            }
+            Err(e) => return Err(unreachable(&e)),
+        };
         Ok(ResponseEnvelope { status, headers, body })
     }
 }

@@ -9,12 +9,12 @@
 
 mod error;
 pub mod health;
+pub mod intake;
 pub mod keys;
 pub mod kube;
 pub mod rbac;
 pub mod requests;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -25,15 +25,15 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::chain::follow::{self, CheckpointEvents};
 pub use error::NodeError;
+use intake::Intake;
 use requests::{Entry, Processor};
 
 use crate::chain::ChainClient;
 use crate::contract::events::{
-    ProtectedNamespacesChanged, RequestChunk, RequestSubmitted, ResponseStored, TokenPermissionsChanged, TokenRevoked,
-    TokenSlashed, TokenUnstaked,
+    ProtectedNamespacesChanged, RequestCancelled, RequestChunk, RequestSubmitted, ResponseStored,
+    TokenPermissionsChanged, TokenRevoked, TokenSlashed, TokenUnstaked,
 };
 use crate::contract::objects::{Cluster, MoveType};
-use crate::envelope::Reassembly;
 use crate::journal::Journal;
 
 /// File of the checkpoint cursor in the data directory.
@@ -71,6 +71,47 @@ pub struct NodeConfig {
     /// requests sealed to it.
     #[serde(default)]
     pub rotate_sealing_key: bool,
+    /// Where to start following when the data directory has no cursor [default: the
+    /// chain's tip]. A cursor, when present, wins.
+    #[serde(default)]
+    pub from_checkpoint: Option<u64>,
+    /// Limits on what one request and all of them together may cost the node (the
+    /// `limits:` map of the config file).
+    #[serde(default)]
+    pub limits: NodeLimits,
+}
+
+/// What a request may cost the node (`docs/operations.md` lists them with their metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+pub struct NodeLimits {
+    /// Deadline of one Kubernetes call, in seconds.
+    pub kube_timeout_secs: u64,
+    /// Largest Kubernetes response the node reads, in bytes.
+    pub max_response: usize,
+    /// Requests one requester may have open at the node.
+    pub max_open_per_requester: usize,
+    /// Sealed bytes buffered for requests still arriving, all together.
+    pub max_buffered_bytes: u64,
+    /// Seconds (chain time) a request may take to finish its upload.
+    pub upload_ttl_secs: u64,
+}
+
+/// Default [`NodeLimits::kube_timeout_secs`].
+pub const DEFAULT_KUBE_TIMEOUT_SECS: u64 = 60;
+/// Default [`NodeLimits::max_response`]: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+impl Default for NodeLimits {
+    fn default() -> NodeLimits {
+        NodeLimits {
+            kube_timeout_secs: DEFAULT_KUBE_TIMEOUT_SECS,
+            max_response: DEFAULT_MAX_RESPONSE,
+            max_open_per_requester: intake::DEFAULT_MAX_OPEN_PER_REQUESTER,
+            max_buffered_bytes: intake::DEFAULT_MAX_BUFFERED_BYTES,
+            upload_ttl_secs: intake::DEFAULT_UPLOAD_TTL_MS / 1000,
+        }
+    }
 }
 
 fn default_concurrency() -> usize {
@@ -79,13 +120,6 @@ fn default_concurrency() -> usize {
 
 fn default_max_body() -> usize {
     DEFAULT_MAX_BODY
-}
-
-/// A request seen on chain whose body is still arriving.
-struct Pending {
-    submitted: RequestSubmitted,
-    chunks: Reassembly,
-    checkpoint: u64,
 }
 
 /// Publishes `key` as the node's sealing key (`cluster::rotate_sealing_key`); the contract
@@ -159,21 +193,42 @@ pub async fn run(
         entries,
         metrics.clone(),
         config.max_body,
+        config.limits,
         answers,
         cluster.policy.protected_namespaces.clone(),
     ));
     let batcher = tokio::spawn(requests::batch_answers(processor.clone(), answers_rx));
 
     let cursor_path = config.data_dir.join(CURSOR_FILE);
-    let start = read_cursor(&cursor_path)?;
+    let start = match (read_cursor(&cursor_path)?, config.from_checkpoint) {
+        (Some(cursor), _) => cursor,
+        (None, Some(from)) => {
+            tracing::info!(from_checkpoint = from, "no cursor: backfilling from the checkpoint asked for");
+            from
+        }
+        (None, None) => {
+            let tip = client.clone().latest_checkpoint().await?;
+            tracing::warn!(
+                tip,
+                "no cursor in the data directory: starting at the chain's tip, so nothing submitted before is run; pass --from-checkpoint N to backfill"
+            );
+            tip
+        }
+    };
+    write_cursor(&cursor_path, start)?;
     let (tx, mut rx) = mpsc::channel::<CheckpointEvents>(64);
     let follower = tokio::spawn(follow::follow(client, config.package, start, tx));
     metrics.set_ready();
     tracing::info!(node = %me, cluster = %config.cluster, from_checkpoint = start, "node running");
 
     let limit = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let running: Arc<Mutex<HashMap<Address, u64>>> = Arc::default();
-    let mut pending: HashMap<Address, Pending> = HashMap::new();
+    let limits = intake::Limits {
+        max_open_per_requester: config.limits.max_open_per_requester,
+        max_buffered_bytes: config.limits.max_buffered_bytes,
+        upload_ttl_ms: config.limits.upload_ttl_secs.saturating_mul(1000),
+        ..intake::Limits::for_max_body(config.max_body)
+    };
+    let intake = Arc::new(Mutex::new(Intake::new(limits)));
     loop {
         let checkpoint = tokio::select! {
             c = rx.recv() => match c { Some(c) => c, None => break },
@@ -184,17 +239,14 @@ pub async fn run(
             if (module, name) == (RequestSubmitted::MODULE, RequestSubmitted::NAME) {
                 let Ok(s) = bcs::from_bytes::<RequestSubmitted>(&event.contents) else { continue };
                 if s.cluster_id == config.cluster && s.node == me && !processor.is_answered(&s.request_id) {
-                    let chunks =
-                        Reassembly::new(s.chunk_count, s.body_len, s.body_digest.clone().try_into().unwrap_or([0; 32]));
-                    pending.insert(s.request_id, Pending { submitted: s, chunks, checkpoint: checkpoint.sequence });
+                    intake.lock().expect("lock").submitted(s, checkpoint.sequence);
                 }
             } else if (module, name) == (RequestChunk::MODULE, RequestChunk::NAME) {
                 let Ok(c) = bcs::from_bytes::<RequestChunk>(&event.contents) else { continue };
-                if let Some(p) = pending.get_mut(&c.request_id)
-                    && let Err(e) = p.chunks.add(c.index, c.data)
-                {
-                    tracing::warn!(request = %c.request_id, error = %e, "bad request chunk");
-                }
+                intake.lock().expect("lock").chunk(c);
+            } else if (module, name) == (RequestCancelled::MODULE, RequestCancelled::NAME) {
+                let Ok(c) = bcs::from_bytes::<RequestCancelled>(&event.contents) else { continue };
+                intake.lock().expect("lock").gone(&c.request_id);
             } else if module == TokenPermissionsChanged::MODULE {
                 // Every token event changes what the token may do: its next request reads it.
                 if let Some(token) = token_of(name, &event.contents) {
@@ -216,29 +268,26 @@ pub async fn run(
                 }
             } else if (module, name) == (ResponseStored::MODULE, ResponseStored::NAME) {
                 let Ok(r) = bcs::from_bytes::<ResponseStored>(&event.contents) else { continue };
-                pending.remove(&r.request_id);
+                intake.lock().expect("lock").gone(&r.request_id);
             }
         }
-        let complete: Vec<Address> =
-            pending.iter().filter(|(_, p)| p.chunks.is_complete()).map(|(id, _)| *id).collect();
-        for id in complete {
-            let Pending { submitted, chunks, checkpoint: seen } = pending.remove(&id).expect("listed");
-            running.lock().expect("lock").insert(id, seen);
-            let (processor, running, limit) = (processor.clone(), running.clone(), limit.clone());
+        let (ready, expired) = {
+            let mut intake = intake.lock().expect("lock");
+            let expired = intake.expire(checkpoint.timestamp_ms);
+            (intake.take_ready(), expired)
+        };
+        for id in expired {
+            metrics.refusals.with_label_values(&["upload_expired"]).inc();
+            tracing::warn!(request = %id, "request upload never finished; dropped (the requester may cancel it)");
+        }
+        for ready in ready {
+            let (processor, intake, limit) = (processor.clone(), intake.clone(), limit.clone());
             tokio::spawn(async move {
+                let id = ready.id();
                 let _permit = limit.acquire_owned().await.expect("never closed");
-                let outcome = match chunks.finish() {
-                    Ok(sealed) => processor.handle(submitted, sealed).await,
-                    Err(e) => {
-                        tracing::warn!(request = %id, error = %e, "request body does not reassemble");
-                        Ok(())
-                    }
-                };
-                match outcome {
-                    Ok(()) => {
-                        running.lock().expect("lock").remove(&id);
-                    }
-                    // Left in `running`: the cursor stays before it, and a restart retries it.
+                match processor.handle_with_retries(ready).await {
+                    Ok(()) => intake.lock().expect("lock").finished(&id),
+                    // Left open: the cursor stays before it, and a restart retries it.
                     Err(e) => {
                         processor.metrics.errors.with_label_values(&["answer"]).inc();
                         tracing::error!(request = %id, error = %e, "request not answered");
@@ -246,11 +295,13 @@ pub async fn run(
                 }
             });
         }
-        // The cursor never passes a request that is not answered yet.
-        let oldest_open =
-            running.lock().expect("lock").values().chain(pending.values().map(|p| &p.checkpoint)).min().copied();
-        let cursor = oldest_open.unwrap_or(checkpoint.sequence + 1).min(checkpoint.sequence + 1);
+        let (cursor, buffered, open) = {
+            let intake = intake.lock().expect("lock");
+            (intake.cursor(checkpoint.sequence), intake.buffered_bytes(), intake.open_requests())
+        };
         write_cursor(&cursor_path, cursor)?;
+        metrics.buffered_bytes.set(buffered as i64);
+        metrics.open_requests.set(open as i64);
         metrics.checkpoint.set(checkpoint.sequence as i64);
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -280,13 +331,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn read_cursor(path: &std::path::Path) -> Result<u64, NodeError> {
+fn read_cursor(path: &std::path::Path) -> Result<Option<u64>, NodeError> {
     match std::fs::read_to_string(path) {
         Ok(text) => text
             .trim()
             .parse()
+            .map(Some)
             .map_err(|_| NodeError::Config(format!("{} does not hold a checkpoint number", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(crate::fs::FileError::new("reading", path, source).into()),
     }
 }

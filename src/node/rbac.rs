@@ -19,13 +19,20 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+use k8s_openapi::api::authorization::v1::{
+    NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::core::ObjectMeta;
 use sui_sdk_types::Address;
 
 use crate::contract::objects::Rule;
 use crate::contract::{Role as TokenRole, Verb};
+use crate::envelope::{RequestInfo, Target};
+
+/// How long new RBAC objects may take to reach the API server's authorizer.
+pub const EFFECTIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The field manager of every object the node applies.
 const MANAGER: &str = "nautilus";
@@ -144,14 +151,17 @@ impl Reconciler {
 
     /// Makes the cluster grant what `grant` needs, unless it already does; `protected` are
     /// the cluster policy's protected namespaces, where nothing is ever bound.
-    pub async fn ensure(&self, grant: &Grant<'_>, protected: &[String]) -> Result<(), kube::Error> {
+    /// Returns whether anything was applied (the API server's authorizer may take a moment
+    /// to see it: [`Reconciler::wait_until_effective`]).
+    pub async fn ensure(&self, grant: &Grant<'_>, protected: &[String]) -> Result<bool, kube::Error> {
+        let mut applied = false;
         let namespace = grant.namespace;
         let bindable = !namespace.is_empty() && !protected.iter().any(|p| p == namespace);
         match grant.role {
             TokenRole::Edit | TokenRole::Admin if bindable => {
                 let group = format!("sui:{}", grant.role.as_str());
                 if self.is_done(&group, namespace) {
-                    return Ok(());
+                    return Ok(false);
                 }
                 let target = if grant.role == TokenRole::Edit { "edit" } else { "cluster-admin" };
                 let binding = RoleBinding {
@@ -161,6 +171,7 @@ impl Reconciler {
                 };
                 self.apply(Api::<RoleBinding>::namespaced(self.client.clone(), namespace), &group, &binding).await?;
                 self.mark_done(&group, namespace);
+                applied = true;
             }
             TokenRole::Custom => {
                 let token = grant.token.to_string();
@@ -180,6 +191,7 @@ impl Reconciler {
                     };
                     self.apply(Api::<ClusterRoleBinding>::all(self.client.clone()), &name, &binding).await?;
                     self.mark_done(&token, "");
+                    applied = true;
                 }
                 if !namespace.is_empty() && !self.is_done(&token, namespace) {
                     let rules = policy_rules(grant.rules, namespace, protected);
@@ -193,13 +205,66 @@ impl Reconciler {
                         };
                         self.apply(Api::<RoleBinding>::namespaced(self.client.clone(), namespace), &name, &binding)
                             .await?;
+                        applied = true;
                     }
                     self.mark_done(&token, namespace);
                 }
             }
             _ => {}
         }
-        Ok(())
+        Ok(applied)
+    }
+
+    /// Waits (up to [`EFFECTIVE_WITHIN`]) until the API server's authorizer allows `info` for
+    /// `user` in `groups`, after new RBAC objects: its caches follow writes within moments.
+    /// Returns whether it does; when it does not, the request runs anyway and the API server
+    /// answers for itself.
+    pub async fn wait_until_effective(&self, user: &str, groups: &[String], info: &RequestInfo) -> bool {
+        let api = Api::<SubjectAccessReview>::all(self.client.clone());
+        let review = SubjectAccessReview {
+            metadata: ObjectMeta::default(),
+            spec: SubjectAccessReviewSpec {
+                user: Some(user.to_string()),
+                groups: Some(groups.to_vec()),
+                resource_attributes: match &info.target {
+                    Target::Resource { group, resource, subresource, namespace, name, .. } => {
+                        Some(ResourceAttributes {
+                            group: Some(group.clone()),
+                            resource: Some(resource.clone()),
+                            subresource: subresource.clone(),
+                            namespace: Some(namespace.clone()),
+                            name: Some(name.clone()),
+                            verb: Some(info.verb.as_str().to_string()),
+                            ..ResourceAttributes::default()
+                        })
+                    }
+                    Target::NonResource { .. } => None,
+                },
+                non_resource_attributes: match &info.target {
+                    Target::NonResource { path } => {
+                        Some(NonResourceAttributes { path: Some(path.clone()), verb: Some("get".into()) })
+                    }
+                    Target::Resource { .. } => None,
+                },
+                ..SubjectAccessReviewSpec::default()
+            },
+            status: None,
+        };
+        let deadline = tokio::time::Instant::now() + EFFECTIVE_WITHIN;
+        loop {
+            match api.create(&PostParams::default(), &review).await {
+                Ok(r) if r.status.as_ref().is_some_and(|s| s.allowed) => return true,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "subject access review failed");
+                    return false;
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 
     /// Forgets what was applied for `token`: its next request applies its rules again.

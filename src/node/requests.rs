@@ -20,8 +20,9 @@ use sui_transaction_builder::TransactionBuilder;
 
 use super::error::NodeError;
 use super::health::Metrics;
+use super::intake::{Ready, Refusal};
 use super::keys::NodeKeys;
-use super::kube::{KubeApi, impersonated_groups, impersonated_user, user_agent};
+use super::kube::{KubeApi, KubeFailure, impersonated_groups, impersonated_user, user_agent};
 use super::rbac::{Grant, Reconciler};
 use crate::chain::GasPool;
 use crate::chain::{ChainClient, ChainError};
@@ -34,6 +35,12 @@ use crate::journal::Journal;
 
 /// Chunks per transaction: 7 × 16 KiB stays under Sui's 128 KiB transaction limit.
 const CHUNKS_PER_TRANSACTION: usize = 7;
+/// The contract's limit on the chunks of one answer (`request::MAX_CHUNKS`).
+const MAX_RESPONSE_CHUNKS: usize = 4096;
+/// Largest decompressed body of a read (get, list, watch): headers fit many times over.
+const MAX_READ_BODY: usize = 1024 * 1024;
+/// What a 429 tells the requester to wait, in seconds.
+const RETRY_AFTER_SECS: u64 = 5;
 
 /// One entry of the execution journal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,6 +88,7 @@ pub struct Processor {
     protected: Mutex<Vec<String>>,
     pub(super) metrics: Metrics,
     pub(super) max_body: usize,
+    limits: super::NodeLimits,
     answers: tokio::sync::mpsc::Sender<Answer>,
 }
 
@@ -128,6 +136,7 @@ impl Processor {
         entries: Vec<Entry>,
         metrics: Metrics,
         max_body: usize,
+        limits: super::NodeLimits,
         answers: tokio::sync::mpsc::Sender<Answer>,
         protected: Vec<String>,
     ) -> Processor {
@@ -162,6 +171,7 @@ impl Processor {
             protected: Mutex::new(protected),
             metrics,
             max_body,
+            limits,
             answers,
         }
     }
@@ -206,12 +216,17 @@ impl Processor {
                         self.keys.address()
                     ),
                 );
-                (500, self.seal_response(&submitted, &response)?)
+                self.seal_response(&submitted, &response)?
             }
             None => {
+                // Run only what is still open on chain: not cancelled, not answered by an
+                // earlier life of this node whose journal is gone.
+                if !self.is_open_on_chain(request).await? {
+                    self.metrics.refusals.with_label_values(&["gone"]).inc();
+                    return Ok(());
+                }
                 let response = self.execute(&submitted, &sealed, verb).await?;
-                let status = response.status;
-                let sealed = self.seal_response(&submitted, &response)?;
+                let (status, sealed) = self.seal_response(&submitted, &response)?;
                 if !verb.is_read() {
                     self.record(Entry::Executed { request, status, sealed: sealed.0.clone() }).await?;
                 }
@@ -223,6 +238,53 @@ impl Processor {
         self.metrics.requests.with_label_values(&[verb.as_str(), &status.to_string()]).inc();
         self.metrics.latency.with_label_values(&[verb.as_str()]).observe(started.elapsed().as_secs_f64());
         Ok(())
+    }
+
+    /// Handles what the intake handed out, retrying a failed answer a few times (the journal
+    /// makes a retry answer from what was already executed, never run it again).
+    pub async fn handle_with_retries(&self, ready: Ready) -> Result<(), NodeError> {
+        let mut wait = std::time::Duration::from_millis(500);
+        for attempt in 0.. {
+            let result = match &ready {
+                Ready::Execute { submitted, sealed } => self.handle((**submitted).clone(), sealed.clone()).await,
+                Ready::Refuse { submitted, refusal } => self.refuse(submitted, refusal).await,
+            };
+            match result {
+                Err(e) if attempt < 4 => {
+                    tracing::warn!(request = %ready.id(), error = %e, attempt, "answering failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Answers a request the intake refused, unopened: a `Status` with why, and for load a
+    /// Retry-After.
+    async fn refuse(&self, submitted: &RequestSubmitted, refusal: &Refusal) -> Result<(), NodeError> {
+        let request = submitted.request_id;
+        if self.is_answered(&request) || !self.is_open_on_chain(request).await? {
+            return Ok(());
+        }
+        self.metrics.refusals.with_label_values(&[refusal.cause()]).inc();
+        let mut response = ResponseEnvelope::status(refusal.status(), refusal.reason(), &refusal.to_string());
+        if refusal.status() == 429 {
+            response.headers.push(("retry-after".into(), RETRY_AFTER_SECS.to_string()));
+        }
+        let (status, sealed) = self.seal_response(submitted, &response)?;
+        self.answer(request, status, &sealed).await?;
+        self.record(Entry::Answered(request)).await
+    }
+
+    /// Whether the `Request` object still exists and is unanswered.
+    async fn is_open_on_chain(&self, request: Address) -> Result<bool, NodeError> {
+        match self.client.clone().move_object::<crate::contract::objects::Request>(request).await {
+            Ok(r) => Ok(!r.answered),
+            Err(e) if e.code() == Some(tonic::Code::NotFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Opens, checks and executes a request never seen before.
@@ -251,7 +313,9 @@ impl Processor {
                 "the request was sealed to a key this node does not hold; retry to seal it to the node's current key",
             ));
         };
-        let envelope: RequestEnvelope = match sealed.open(key, &binding, self.max_body) {
+        // Reads carry headers, not bodies: a free GET cannot make the node inflate megabytes.
+        let max_body = if verb.is_read() { MAX_READ_BODY.min(self.max_body) } else { self.max_body };
+        let envelope: RequestEnvelope = match sealed.open(key, &binding, max_body) {
             Ok(e) => e,
             Err(e) => {
                 self.metrics.errors.with_label_values(&["unsealable"]).inc();
@@ -315,15 +379,24 @@ impl Processor {
             rules: &standing.rules,
             namespace: &submitted.namespace,
         };
-        if let Err(e) = self.rbac.ensure(&grant, &protected).await {
-            self.metrics.errors.with_label_values(&["rbac"]).inc();
-            return Ok(ResponseEnvelope::status(
-                503,
-                "ServiceUnavailable",
-                &format!(
-                    "the node could not bind the token's roles in the cluster ({e}); the request was not executed, retry"
-                ),
-            ));
+        let (user, groups) = (impersonated_user(&submitted.requester), impersonated_groups(role));
+        match self.rbac.ensure(&grant, &protected).await {
+            Ok(true) => {
+                if !self.rbac.wait_until_effective(&user, &groups, &info).await {
+                    tracing::debug!(request = %submitted.request_id, "new RBAC not yet effective; running anyway");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                self.metrics.errors.with_label_values(&["rbac"]).inc();
+                return Ok(ResponseEnvelope::status(
+                    503,
+                    "ServiceUnavailable",
+                    &format!(
+                        "the node could not bind the token's roles in the cluster ({e}); the request was not executed, retry"
+                    ),
+                ));
+            }
         }
         if !verb.is_read() {
             self.record(Entry::Started(submitted.request_id)).await?;
@@ -334,15 +407,22 @@ impl Processor {
             .execute(
                 &info,
                 &envelope,
-                &impersonated_user(&submitted.requester),
-                &impersonated_groups(role),
+                &user,
+                &groups,
                 &user_agent(&submitted.request_id),
+                std::time::Duration::from_secs(self.limits.kube_timeout_secs),
+                self.limits.max_response,
             )
             .await;
         self.metrics.kube_latency.with_label_values(&[verb.as_str()]).observe(kube_started.elapsed().as_secs_f64());
         Ok(result.unwrap_or_else(|e| {
-            self.metrics.errors.with_label_values(&["kubernetes"]).inc();
-            ResponseEnvelope::status(502, "InternalError", &format!("the node could not reach the Kubernetes API: {e}"))
+            let kind = match e {
+                KubeFailure::Unreachable(_) => "kubernetes",
+                KubeFailure::Timeout(_) => "kubernetes_timeout",
+                KubeFailure::TooLarge(_) => "kubernetes_too_large",
+            };
+            self.metrics.errors.with_label_values(&[kind]).inc();
+            e.to_status()
         }))
     }
 
@@ -390,10 +470,33 @@ impl Processor {
         }
     }
 
-    fn seal_response(&self, submitted: &RequestSubmitted, response: &ResponseEnvelope) -> Result<Sealed, NodeError> {
+    /// Seals `response` to the requester; one larger than an answer can carry on chain is
+    /// replaced by a 507 `Status` with the sizes, so every request ends.
+    fn seal_response(
+        &self,
+        submitted: &RequestSubmitted,
+        response: &ResponseEnvelope,
+    ) -> Result<(u16, Sealed), NodeError> {
         let reply = PublicKey::from_bytes(&submitted.reply_key).map_err(|e| NodeError::Config(e.to_string()))?;
         let binding = Binding::Response { cluster: self.cluster, request: submitted.request_id };
-        Sealed::seal(response, &reply, &binding).map_err(|e| NodeError::Config(e.to_string()))
+        let seal =
+            |r: &ResponseEnvelope| Sealed::seal(r, &reply, &binding).map_err(|e| NodeError::Config(e.to_string()));
+        let sealed = seal(response)?;
+        if sealed.0.len() <= MAX_RESPONSE_CHUNKS * MAX_CHUNK_LEN {
+            return Ok((response.status, sealed));
+        }
+        self.metrics.errors.with_label_values(&["response_too_large"]).inc();
+        let refusal = ResponseEnvelope::status(
+            507,
+            "InsufficientStorage",
+            &format!(
+                "the response of {} bytes sealed to {} bytes, more than the {} bytes ({MAX_RESPONSE_CHUNKS} chunks) one answer carries on chain; ask for less, e.g. kubectl --chunk-size or a selector",
+                response.body.len(),
+                sealed.0.len(),
+                MAX_RESPONSE_CHUNKS * MAX_CHUNK_LEN
+            ),
+        );
+        Ok((refusal.status, seal(&refusal)?))
     }
 
     /// Puts the response on chain: `respond` (+ `close` when it fits), then `respond_more`.
