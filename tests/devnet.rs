@@ -296,6 +296,42 @@ async fn bad_transactions_are_rejected_with_the_status_a_full_node_gives() {
     // An object that does not exist.
     let err = chain.client.object(Address::from_static("0x123456")).await.unwrap_err();
     assert_eq!(err.code(), Some(tonic::Code::NotFound), "{err}");
+
+    // The same gas coin twice: refused before execution, as a validator does.
+    let coin = gas(&mut chain.client, &key).await;
+    let mut tx = TransactionBuilder::new();
+    tx.set_sender(address(&key));
+    tx.set_gas_budget(10_000_000);
+    tx.set_gas_price(1_000);
+    let owned = || sui_transaction_builder::ObjectInput::owned(*coin.object_id(), coin.version(), *coin.digest());
+    tx.add_gas_objects([owned(), owned()]);
+    let transaction = tx.try_build().unwrap();
+    let signature = sui_crypto::SuiSigner::sign_transaction(&key, &transaction).unwrap();
+    let mut request = proto::ExecuteTransactionRequest::default();
+    request.transaction = Some(transaction.into());
+    request.signatures = vec![signature.into()];
+    let err = chain.client.rpc().execution_client().execute_transaction(request).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+
+    // Transferring a coin merged away earlier in the same transaction: a failed
+    // transaction, not a crashed devnet.
+    let mut tx = TransactionBuilder::new();
+    let amount = tx.pure(&1_000_000u64);
+    let gas_arg = tx.gas();
+    let split = tx.split_coins(gas_arg, vec![amount]);
+    let me = tx.pure(&address(&key));
+    tx.transfer_objects(split, me);
+    run(&mut chain.client, &key, tx).await.expect("a second coin");
+    let coins = chain.client.gas_coins(address(&key)).await.unwrap();
+    let (payer, other) = (coins[0].clone(), coins[1].clone());
+    let mut tx = TransactionBuilder::new();
+    let other = tx.object(sui_transaction_builder::ObjectInput::owned(*other.object_id(), other.version(), *other.digest()));
+    let gas_arg = tx.gas();
+    tx.merge_coins(gas_arg, vec![other]);
+    let me = tx.pure(&address(&key));
+    tx.transfer_objects(vec![other], me);
+    assert!(chain.client.execute(tx, &key, payer).await.is_err());
+    assert!(run(&mut chain.client, &key, self_transfer()).await.is_ok(), "the devnet still serves");
 }
 
 #[tokio::test]

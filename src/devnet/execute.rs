@@ -285,6 +285,21 @@ pub fn execute(
     let Some(first_gas) = gas.objects.first() else {
         return Err(Rejection::InvalidArgument("no gas coin given".into()));
     };
+    // As a Sui validator checks before signing: an object appears once among the gas coins
+    // and the object inputs.
+    let mut seen = BTreeSet::new();
+    let input_ids = ptb.inputs.iter().filter_map(|i| match i {
+        Input::ImmutableOrOwned(r) => Some(*r.object_id()),
+        Input::Shared(s) => Some(s.object_id()),
+        _ => None,
+    });
+    for id in gas.objects.iter().map(|r| *r.object_id()).chain(input_ids) {
+        if !seen.insert(id) {
+            return Err(Rejection::InvalidArgument(format!(
+                "object {id} appears more than once in the transaction's gas coins and inputs"
+            )));
+        }
+    }
     for r in &gas.objects {
         load_owned(ledger, &mut session, *r.object_id(), r.version(), *r.digest())?;
         if session.coin_balance(r.object_id()).is_none() {
@@ -662,6 +677,13 @@ fn run_commands(
                     .ok_or_else(|| fail(ExecutionError::InvariantViolation))?;
                 for a in &transfer.objects {
                     let Value::Object(id) = arg(a)? else { return Err(fail(ExecutionError::InvariantViolation)) };
+                    // Merged or deleted earlier in this transaction: Sui's "value already moved".
+                    if session.object(&id).is_none() {
+                        return Err(fail(ExecutionError::CommandArgumentError {
+                            argument: 0,
+                            kind: sui_sdk_types::CommandArgumentError::InvalidValueUsage,
+                        }));
+                    }
                     let owned_or_new = session.created.contains(&id)
                         || session.inputs.get(&id).is_some_and(|i| matches!(i.owner, Owner::Address(_)));
                     if !owned_or_new {
