@@ -160,7 +160,9 @@ async fn an_admin_creates_a_cluster_and_grants_a_token_that_status_then_shows() 
     let network = ["--network", grpc.as_str(), "--faucet", faucet.as_str()];
 
     let admin = User::new();
-    let created = admin.sui(&[&["cluster", "create", "lab", "--min-write-stake", "0.5"][..], &network].concat());
+    let created = admin.sui(
+        &[&["cluster", "create", "lab", "--min-write-stake", "0.5", "--unstake-lock", "0s"][..], &network].concat(),
+    );
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let said = String::from_utf8_lossy(&created.stdout);
     assert!(said.contains("Created cluster lab") && said.contains("min write stake    0.5 SUI"), "{said}");

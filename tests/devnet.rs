@@ -216,6 +216,59 @@ async fn contract_aborts_fail_with_their_code_and_still_charge_gas() {
 }
 
 #[tokio::test]
+async fn a_stake_stays_locked_from_its_last_change_and_overflows_abort() {
+    let mut chain = start().await;
+    let (admin, user) = (funded(&chain).await, funded(&chain).await);
+    let contract = Contract::new(package_id());
+    let client = &mut chain.client;
+    let mut locked = policy(SUI, Role::Edit);
+    locked.unstake_lock_ms = 3_600_000;
+    let (cluster, cap) = fixtures::create_cluster(client, &admin, &locked).await;
+    let cluster_arg = client.object_arg(cluster).await.unwrap();
+    let (token, _) = fixtures::stake(client, &user, cluster_arg, Role::View, SUI).await;
+    async fn unstake(
+        client: &mut ChainClient,
+        user: &Ed25519PrivateKey,
+        token: Address,
+        cluster: Address,
+    ) -> Result<Executed, ChainError> {
+        let mut tx = TransactionBuilder::new();
+        let (token, cluster) = (client.object_arg(token).await.unwrap(), client.object_arg(cluster).await.unwrap());
+        Contract::new(package_id()).unstake(&mut tx, token, cluster).unwrap();
+        run(client, user, tx).await
+    }
+    let err = unstake(client, &user, token, cluster).await.unwrap_err();
+    assert!(matches!(&err, ChainError::Abort { abort: Some(a), .. } if a.name == "EStakeLocked"), "{err}");
+    // The admin drops the lock: the token keeps the one it was given.
+    let mut none = locked.clone();
+    none.unstake_lock_ms = 0;
+    let mut tx = TransactionBuilder::new();
+    let (cap_arg, cluster_arg) = (client.object_arg(cap).await.unwrap(), client.object_arg(cluster).await.unwrap());
+    contract.set_policy(&mut tx, cap_arg, cluster_arg, &none).unwrap();
+    run(client, &admin, tx).await.expect("policy");
+    let err = unstake(client, &user, token, cluster).await.unwrap_err();
+    assert!(matches!(&err, ChainError::Abort { abort: Some(a), .. } if a.name == "EStakeLocked"), "{err}");
+    let object: kubectl_sui::contract::objects::SealToken = client.move_object(token).await.unwrap();
+    assert!(object.unlocks_at_ms > 3_000_000, "{}", object.unlocks_at_ms);
+
+    // now + lifetime past u64::MAX aborts as Move's arithmetic does, and wraps nowhere.
+    let mut forever = policy(SUI, Role::Edit);
+    forever.token_lifetime_ms = u64::MAX;
+    let (cluster, _) = fixtures::create_cluster(client, &admin, &forever).await;
+    let cluster_arg = client.object_arg(cluster).await.unwrap();
+    let mut tx = TransactionBuilder::new();
+    let amount = tx.pure(&0u64);
+    let gas_arg = tx.gas();
+    let coin = tx.split_coins(gas_arg, vec![amount]).remove(0);
+    contract.stake(&mut tx, cluster_arg, kubectl_sui::contract::CallArg::Result(coin), Role::View).unwrap();
+    let err = run(client, &user, tx).await.unwrap_err();
+    assert!(
+        err.to_string().contains("MovePrimitiveRuntimeError") || err.to_string().to_lowercase().contains("arithmetic"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn bad_transactions_are_rejected_with_the_status_a_full_node_gives() {
     let mut chain = start().await;
     let key = funded(&chain).await;
@@ -325,7 +378,8 @@ async fn bad_transactions_are_rejected_with_the_status_a_full_node_gives() {
     let coins = chain.client.gas_coins(address(&key)).await.unwrap();
     let (payer, other) = (coins[0].clone(), coins[1].clone());
     let mut tx = TransactionBuilder::new();
-    let other = tx.object(sui_transaction_builder::ObjectInput::owned(*other.object_id(), other.version(), *other.digest()));
+    let other =
+        tx.object(sui_transaction_builder::ObjectInput::owned(*other.object_id(), other.version(), *other.digest()));
     let gas_arg = tx.gas();
     tx.merge_coins(gas_arg, vec![other]);
     let me = tx.pure(&address(&key));

@@ -29,7 +29,7 @@ const EPermissionDenied: u64 = 24;
 const EInsufficientStake: u64 = 25;
 /// The role (or explicit rules) asked for exceeds what the policy grants without the admin.
 const ERoleNotSelfService: u64 = 26;
-/// The stake is still inside the policy's lock period.
+/// The stake is still locked (`unlocks_at_ms` is in the future).
 const EStakeLocked: u64 = 27;
 /// The policy does not allow slashing.
 const ESlashingDisabled: u64 = 28;
@@ -43,7 +43,9 @@ public struct SealToken has key {
     stake: Balance<SUI>,
     role: u8,
     rules: vector<Rule>,
-    staked_at_ms: u64,
+    /// When the stake may be withdrawn: the policy's lock from the last stake change, never
+    /// shortened by a later policy.
+    unlocks_at_ms: u64,
     expires_at_ms: u64,
     revoked: bool,
 }
@@ -121,10 +123,20 @@ public fun stake_with_rules(
     issue(cluster, payment, access::role_custom(), rules, clock, ctx);
 }
 
-/// Adds to the stake, e.g. to reach the minimum for writes.
-public fun add_stake(token: &mut SealToken, payment: Coin<SUI>, ctx: &TxContext) {
+/// Adds to the stake, e.g. to reach the minimum for writes. The whole stake is locked again
+/// for the policy's lock period from now (never less than it already was).
+public fun add_stake(
+    token: &mut SealToken,
+    cluster: &Cluster,
+    payment: Coin<SUI>,
+    clock: &Clock,
+    ctx: &TxContext,
+) {
+    assert!(token.cluster_id == object::id(cluster), EWrongCluster);
     assert!(token.owner == ctx.sender(), ENotTokenOwner);
     token.stake.join(payment.into_balance());
+    let relocked = clock.timestamp_ms() + cluster.policy().unstake_lock_ms();
+    if (relocked > token.unlocks_at_ms) token.unlocks_at_ms = relocked;
     event::emit(StakeAdded { token_id: object::id(token), stake: token.stake.value() });
 }
 
@@ -192,14 +204,12 @@ public fun slash(
     event::emit(TokenSlashed { token_id: object::id(token), amount });
 }
 
-/// Owner: deletes the token and returns its stake, once the lock period is over.
+/// Owner: deletes the token and returns its stake, once its lock is over (the lock the
+/// policy set when the stake last changed: a later policy does not shorten it).
 public fun unstake(token: SealToken, cluster: &Cluster, clock: &Clock, ctx: &mut TxContext) {
     assert!(token.cluster_id == object::id(cluster), EWrongCluster);
     assert!(token.owner == ctx.sender(), ENotTokenOwner);
-    assert!(
-        clock.timestamp_ms() >= token.staked_at_ms + cluster.policy().unstake_lock_ms(),
-        EStakeLocked,
-    );
+    assert!(clock.timestamp_ms() >= token.unlocks_at_ms, EStakeLocked);
     let token_id = object::id(&token);
     let SealToken { id, owner, stake, .. } = token;
     id.delete();
@@ -246,6 +256,8 @@ public fun rules(token: &SealToken): vector<Rule> { token.rules }
 
 public fun expires_at_ms(token: &SealToken): u64 { token.expires_at_ms }
 
+public fun unlocks_at_ms(token: &SealToken): u64 { token.unlocks_at_ms }
+
 public fun is_revoked(token: &SealToken): bool { token.revoked }
 
 fun issue(
@@ -264,7 +276,7 @@ fun issue(
         stake: payment.into_balance(),
         role,
         rules,
-        staked_at_ms: now,
+        unlocks_at_ms: now + cluster.policy().unstake_lock_ms(),
         expires_at_ms: now + cluster.policy().token_lifetime_ms(),
         revoked: false,
     };

@@ -42,9 +42,11 @@ fun reads_need_no_stake_and_writes_need_the_minimum() {
     h::stake(&mut sc, &clock, h::user(), 0, access::role_edit());
     authorize(&sc, h::start_ms(), h::user(), 0, b"default");
     sc.next_tx(h::user());
+    let c = sc.take_shared<Cluster>();
     let mut t = sc.take_shared<SealToken>();
-    seal_token::add_stake(&mut t, coin::mint_for_testing<SUI>(h::min_write_stake(), sc.ctx()), sc.ctx());
+    seal_token::add_stake(&mut t, &c, coin::mint_for_testing<SUI>(h::min_write_stake(), sc.ctx()), &clock, sc.ctx());
     ts::return_shared(t);
+    ts::return_shared(c);
     sc.next_tx(h::user());
     authorize(&sc, h::start_ms(), h::user(), 6, b"default");
     h::finish(sc, clock);
@@ -268,8 +270,9 @@ fun only_owner_adds_stake() {
     let (mut sc, clock) = h::setup();
     h::stake(&mut sc, &clock, h::user(), 0, access::role_view());
     sc.next_tx(h::stranger());
+    let c = sc.take_shared<Cluster>();
     let mut t = sc.take_shared<SealToken>();
-    seal_token::add_stake(&mut t, coin::mint_for_testing<SUI>(1, sc.ctx()), sc.ctx());
+    seal_token::add_stake(&mut t, &c, coin::mint_for_testing<SUI>(1, sc.ctx()), &clock, sc.ctx());
     abort 0
 }
 
@@ -414,5 +417,64 @@ fun a_resource_rule_does_not_open_non_resource_paths() {
     let c = sc.take_shared<Cluster>();
     let t = sc.take_shared<SealToken>();
     t.assert_authorized(&c, h::user(), 0, &s(b""), &s(b""), &s(b""), &s(b"/metrics"), h::start_ms());
+    abort 0
+}
+
+#[test]
+fun added_stake_relocks_and_a_shorter_policy_does_not_unlock() {
+    let (mut sc, mut clock) = h::setup();
+    h::stake(&mut sc, &clock, h::user(), 5_000, access::role_view());
+    let t = sc.take_shared<SealToken>();
+    assert!(t.unlocks_at_ms() == h::start_ms() + h::lock_ms());
+    ts::return_shared(t);
+    // Later, more stake: locked again from now.
+    clock.increment_for_testing(h::lock_ms() - 1);
+    sc.next_tx(h::user());
+    let c = sc.take_shared<Cluster>();
+    let mut t = sc.take_shared<SealToken>();
+    seal_token::add_stake(&mut t, &c, coin::mint_for_testing<SUI>(1, sc.ctx()), &clock, sc.ctx());
+    assert!(t.unlocks_at_ms() == clock.timestamp_ms() + h::lock_ms());
+    ts::return_shared(t);
+    ts::return_shared(c);
+    // The admin drops the lock to zero: the token's lock stands.
+    sc.next_tx(h::admin());
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::set_policy(&cap, &mut c, h::min_write_stake(), h::lifetime_ms(), 0, true, access::role_edit(), true);
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    sc.next_tx(h::user());
+    let c = sc.take_shared<Cluster>();
+    let t = sc.take_shared<SealToken>();
+    assert!(t.unlocks_at_ms() == clock.timestamp_ms() + h::lock_ms());
+    ts::return_shared(t);
+    ts::return_shared(c);
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = seal_token::EStakeLocked)]
+fun a_shorter_policy_does_not_let_an_existing_stake_out_early() {
+    let (mut sc, clock) = h::setup();
+    h::stake(&mut sc, &clock, h::user(), 5_000, access::role_view());
+    sc.next_tx(h::admin());
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::set_policy(&cap, &mut c, h::min_write_stake(), h::lifetime_ms(), 0, true, access::role_edit(), true);
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    sc.next_tx(h::user());
+    let c = sc.take_shared<Cluster>();
+    let t = sc.take_shared<SealToken>();
+    t.unstake(&c, &clock, sc.ctx());
+    abort 0
+}
+
+#[test, expected_failure(arithmetic_error, location = kubectl_sui::seal_token)]
+fun a_lifetime_that_overflows_aborts() {
+    let mut sc = ts::begin(h::admin());
+    let mut clock = sui::clock::create_for_testing(sc.ctx());
+    clock.set_for_testing(h::start_ms());
+    cluster::create_cluster(b"x".to_string(), 0, 18446744073709551615, 0, true, access::role_view(), false, sc.ctx());
+    h::stake(&mut sc, &clock, h::user(), 0, access::role_view());
     abort 0
 }

@@ -92,7 +92,9 @@ pub struct PolicyArgs {
     /// Seal token lifetime (e.g. 24h) [default: 24h].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub token_lifetime: Option<Duration>,
-    /// How long a stake stays locked (e.g. 1h) [default: 0s].
+    /// How long a stake stays locked after it last changed, so a write's stake is at risk
+    /// while the admin can still slash it (e.g. 1h); tokens keep the lock they were given
+    /// [default: 24h].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub unstake_lock: Option<Duration>,
     /// Whether unattested (debug) nodes may answer [default: true].
@@ -139,12 +141,15 @@ impl PolicyArgs {
     }
 }
 
+/// Default lock of a stake after it last changed: a day.
+pub const DEFAULT_UNSTAKE_LOCK_MS: u64 = 24 * 3_600_000;
+
 /// The policy of a new cluster before flags.
 pub fn default_policy() -> Policy {
     Policy {
         min_write_stake: crate::chain::MIST_PER_SUI,
         token_lifetime_ms: 24 * 3_600_000,
-        unstake_lock_ms: 0,
+        unstake_lock_ms: DEFAULT_UNSTAKE_LOCK_MS,
         allow_debug_nodes: true,
         self_service_role: Role::Edit.code(),
         slashing_enabled: false,

@@ -57,7 +57,7 @@ functions! {
     ROTATE_SEALING_KEY = "cluster"::rotate_sealing_key("&mut Cluster", "vector<u8>", "&TxContext");
     STAKE = "seal_token"::stake("&Cluster", "Coin<SUI>", "u8", "&Clock", "&mut TxContext");
     STAKE_WITH_RULES = "seal_token"::stake_with_rules("&Cluster", "Coin<SUI>", "vector<u16>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>", "&Clock", "&mut TxContext");
-    ADD_STAKE = "seal_token"::add_stake("&mut SealToken", "Coin<SUI>", "&TxContext");
+    ADD_STAKE = "seal_token"::add_stake("&mut SealToken", "&Cluster", "Coin<SUI>", "&Clock", "&TxContext");
     RENEW = "seal_token"::renew("&mut SealToken", "&Cluster", "&Clock", "&TxContext");
     GRANT_ROLE = "seal_token"::grant_role("&ClusterAdminCap", "&Cluster", "&mut SealToken", "u8");
     GRANT_RULES = "seal_token"::grant_rules("&ClusterAdminCap", "&Cluster", "&mut SealToken", "vector<u16>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>");
@@ -108,6 +108,7 @@ pub const ACCESSORS: &[(&str, &str)] = &[
     ("seal_token", "role"),
     ("seal_token", "rules"),
     ("seal_token", "expires_at_ms"),
+    ("seal_token", "unlocks_at_ms"),
     ("seal_token", "is_revoked"),
     ("request", "requester"),
     ("request", "node"),
@@ -383,8 +384,15 @@ impl Contract {
     }
 
     /// `seal_token::add_stake`.
-    pub fn add_stake(&self, tx: &mut TransactionBuilder, token: ObjectArg, payment: CallArg) -> CallResult {
-        self.call(tx, &ADD_STAKE, vec![CallArg::Object(token), payment])
+    pub fn add_stake(
+        &self,
+        tx: &mut TransactionBuilder,
+        token: ObjectArg,
+        cluster: ObjectArg,
+        payment: CallArg,
+    ) -> CallResult {
+        let args = vec![CallArg::Object(token), CallArg::Object(cluster), payment, CallArg::Object(ObjectArg::Clock)];
+        self.call(tx, &ADD_STAKE, args)
     }
 
     /// `seal_token::renew`.
@@ -696,7 +704,7 @@ mod tests {
         c.rotate_sealing_key(&mut tx, cl, &[3; 32]).unwrap();
         c.stake(&mut tx, cl, coin.clone(), Role::View).unwrap();
         c.stake_with_rules(&mut tx, cl, coin.clone(), std::slice::from_ref(&rule)).unwrap();
-        c.add_stake(&mut tx, tok, coin).unwrap();
+        c.add_stake(&mut tx, tok, cl, coin).unwrap();
         c.renew(&mut tx, tok, cl).unwrap();
         c.grant_role(&mut tx, cap, cl, tok, Role::Edit).unwrap();
         c.grant_rules(&mut tx, cap, cl, tok, &[rule]).unwrap();

@@ -149,8 +149,8 @@ pub struct SealToken {
     pub role: u8,
     /// Its permission rules.
     pub rules: Vec<Rule>,
-    /// When the stake was made.
-    pub staked_at_ms: u64,
+    /// When the stake may be withdrawn: the lock from its last change.
+    pub unlocks_at_ms: u64,
     /// Expiry.
     pub expires_at_ms: u64,
     /// Whether the admin revoked it.

@@ -111,6 +111,20 @@ impl Call<'_> {
         if ok { Ok(()) } else { Err(self.abort(module, name)) }
     }
 
+    /// `a + b` as Move computes it: an overflow aborts the call (an arithmetic error), never
+    /// wraps.
+    fn add(&self, a: u64, b: u64) -> Result<u64, ExecutionError> {
+        a.checked_add(b).ok_or_else(|| ExecutionError::MovePrimitiveRuntimeError {
+            location: Some(MoveLocation {
+                package: self.session.package,
+                module: Identifier::new(self.spec.module).expect("module name"),
+                function: self.index,
+                instruction: 0,
+                function_name: Some(Identifier::new(self.spec.name).expect("function name")),
+            }),
+        })
+    }
+
     fn pure<T: DeserializeOwned>(&self, i: usize) -> Result<T, ExecutionError> {
         let bytes = self.args[i].to_bcs().ok_or_else(|| arg_error(i, CommandArgumentError::TypeMismatch))?;
         bcs::from_bytes(&bytes).map_err(|_| arg_error(i, CommandArgumentError::InvalidBcsBytes))
@@ -339,7 +353,7 @@ fn rules_from_parts(c: &Call<'_>, first: usize) -> Result<Vec<Rule>, ExecutionEr
     Ok(rules)
 }
 
-fn issue(c: &mut Call<'_>, cluster: &Cluster, stake: u64, role: u8, rules: Vec<Rule>) {
+fn issue(c: &mut Call<'_>, cluster: &Cluster, stake: u64, role: u8, rules: Vec<Rule>) -> Result<(), ExecutionError> {
     let now = c.now();
     let token = SealToken {
         id: c.session.fresh_id(),
@@ -348,8 +362,8 @@ fn issue(c: &mut Call<'_>, cluster: &Cluster, stake: u64, role: u8, rules: Vec<R
         stake: Balance { value: stake },
         role,
         rules,
-        staked_at_ms: now,
-        expires_at_ms: now + cluster.policy.token_lifetime_ms,
+        unlocks_at_ms: c.add(now, cluster.policy.unstake_lock_ms)?,
+        expires_at_ms: c.add(now, cluster.policy.token_lifetime_ms)?,
         revoked: false,
     };
     c.emit(&TokenIssued {
@@ -361,6 +375,7 @@ fn issue(c: &mut Call<'_>, cluster: &Cluster, stake: u64, role: u8, rules: Vec<R
         expires_at_ms: token.expires_at_ms,
     });
     c.create(token.id, &token, Owner::Shared(0));
+    Ok(())
 }
 
 fn stake(c: &mut Call<'_>) -> Result<(), ExecutionError> {
@@ -370,8 +385,7 @@ fn stake(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let rules = role_rules(c, role)?;
     c.ensure(role <= cluster.policy.self_service_role, "seal_token", "ERoleNotSelfService")?;
     let stake = c.take_coin(1)?;
-    issue(c, &cluster, stake, role, rules);
-    Ok(())
+    issue(c, &cluster, stake, role, rules)
 }
 
 fn stake_with_rules(c: &mut Call<'_>) -> Result<(), ExecutionError> {
@@ -385,14 +399,18 @@ fn stake_with_rules(c: &mut Call<'_>) -> Result<(), ExecutionError> {
         "ERoleNotSelfService",
     )?;
     let stake = c.take_coin(1)?;
-    issue(c, &cluster, stake, Role::Custom.code(), rules);
-    Ok(())
+    issue(c, &cluster, stake, Role::Custom.code(), rules)
 }
 
 fn add_stake(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let mut token: SealToken = c.load(0)?;
+    let cluster: Cluster = c.load(1)?;
+    c.clock(3)?;
+    c.ensure(token.cluster_id == cluster.id, "seal_token", "EWrongCluster")?;
     c.ensure(token.owner == c.sender(), "seal_token", "ENotTokenOwner")?;
-    token.stake.value += c.take_coin(1)?;
+    let added = c.take_coin(2)?;
+    token.stake.value = c.add(token.stake.value, added)?;
+    token.unlocks_at_ms = token.unlocks_at_ms.max(c.add(c.now(), cluster.policy.unstake_lock_ms)?);
     c.emit(&StakeAdded { token_id: token.id, stake: token.stake.value });
     c.store(token.id, &token);
     Ok(())
@@ -405,7 +423,7 @@ fn renew(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     c.ensure(token.cluster_id == cluster.id, "seal_token", "EWrongCluster")?;
     c.ensure(token.owner == c.sender(), "seal_token", "ENotTokenOwner")?;
     c.ensure(!token.revoked, "seal_token", "ETokenRevoked")?;
-    token.expires_at_ms = c.now() + cluster.policy.token_lifetime_ms;
+    token.expires_at_ms = c.add(c.now(), cluster.policy.token_lifetime_ms)?;
     c.emit(&TokenRenewed { token_id: token.id, expires_at_ms: token.expires_at_ms });
     c.store(token.id, &token);
     Ok(())
@@ -466,7 +484,7 @@ fn unstake(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     c.clock(2)?;
     c.ensure(token.cluster_id == cluster.id, "seal_token", "EWrongCluster")?;
     c.ensure(token.owner == c.sender(), "seal_token", "ENotTokenOwner")?;
-    c.ensure(c.now() >= token.staked_at_ms + cluster.policy.unstake_lock_ms, "seal_token", "EStakeLocked")?;
+    c.ensure(c.now() >= token.unlocks_at_ms, "seal_token", "EStakeLocked")?;
     c.session.delete(token.id);
     c.session.create_coin(token.stake.value, Owner::Address(token.owner));
     c.emit(&TokenUnstaked { token_id: token.id, owner: token.owner, amount: token.stake.value });
