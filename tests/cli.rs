@@ -41,6 +41,34 @@ fn node_help_describes_run() {
     }
 }
 
+#[tokio::test]
+async fn journal_check_reports_mid_file_damage_and_repair_keeps_every_valid_record() {
+    use kubectl_sui::journal::Journal;
+    use kubectl_sui::node::requests::Entry;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(kubectl_sui::node::JOURNAL_FILE);
+    let (journal, _) = Journal::<Entry>::open(&path).unwrap();
+    for i in 1..=4u8 {
+        journal.append(&Entry::Answered(sui_sdk_types::Address::new([i; 32]))).unwrap().await.unwrap();
+    }
+    drop(journal);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let one = bytes.len() / 4;
+    bytes[one + 12] ^= 0xFF;
+    std::fs::write(&path, &bytes).unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let check = run_bin("nautilus", &["journal", "check", "--data-dir", data_dir]);
+    assert!(!check.status.success());
+    let text = stdout(&check);
+    assert!(text.contains(&format!("DAMAGED at byte {one}")) && text.contains("2 more"), "{text}");
+    let repair = run_bin("nautilus", &["journal", "repair", "--data-dir", data_dir]);
+    assert!(repair.status.success() && stdout(&repair).contains("kept 3 records"), "{}", stdout(&repair));
+    let again = run_bin("nautilus", &["journal", "check", "--data-dir", data_dir]);
+    assert!(
+        again.status.success() && stdout(&again).contains("3 valid records") && stdout(&again).contains("no damage")
+    );
+}
+
 #[test]
 fn credential_without_a_login_fails_with_one_line_naming_login() {
     let home = tempfile::tempdir().unwrap();

@@ -39,6 +39,8 @@ const CHUNKS_PER_TRANSACTION: usize = 7;
 const MAX_RESPONSE_CHUNKS: usize = 4096;
 /// Largest decompressed body of a read (get, list, watch): headers fit many times over.
 const MAX_READ_BODY: usize = 1024 * 1024;
+/// Answered requests after which the journal is compacted.
+const COMPACT_AFTER: usize = 1024;
 /// What a 429 tells the requester to wait, in seconds.
 const RETRY_AFTER_SECS: u64 = 5;
 
@@ -80,6 +82,7 @@ pub struct Processor {
     pub(super) gas: GasPool,
     pub(super) journal: Journal<Entry>,
     states: Mutex<HashMap<Address, State>>,
+    answered_since_compaction: std::sync::atomic::AtomicUsize,
     /// Tokens' standing as last read, dropped when a token event names the token.
     tokens: Mutex<TokenCache>,
     /// The cluster's RBAC, kept in step with the tokens.
@@ -141,6 +144,7 @@ impl Processor {
         protected: Vec<String>,
     ) -> Processor {
         let mut states = HashMap::new();
+        let answered = entries.iter().filter(|e| matches!(e, Entry::Answered(_))).count();
         for entry in entries {
             match entry {
                 Entry::Started(r) => {
@@ -166,6 +170,7 @@ impl Processor {
             gas,
             journal,
             states: Mutex::new(states),
+            answered_since_compaction: std::sync::atomic::AtomicUsize::new(answered),
             tokens: Mutex::default(),
             rbac,
             protected: Mutex::new(protected),
@@ -193,8 +198,41 @@ impl Processor {
             Entry::Started(r) | Entry::Answered(r) => *r,
             Entry::Executed { request, .. } => *request,
         };
-        self.journal.append(&entry)?.await.map_err(|_| crate::journal::JournalError::Closed)?;
-        self.states.lock().expect("lock").insert(request, state);
+        // The state and the append change together, under the lock a compaction takes, so a
+        // compaction never drops a record on its way to disk.
+        let durable = {
+            let mut states = self.states.lock().expect("lock");
+            states.insert(request, state);
+            let durable = self.journal.append(&entry)?;
+            if matches!(entry, Entry::Answered(_)) {
+                let answered = self.answered_since_compaction.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if answered >= COMPACT_AFTER {
+                    self.compact(&mut states)?;
+                }
+            }
+            durable
+        };
+        durable.await.map_err(|_| crate::journal::JournalError::Closed)?;
+        Ok(())
+    }
+
+    /// Rewrites the journal with what an answered request no longer needs left out: the
+    /// journal stays bounded. An answered request met again (a restart reads some checkpoints
+    /// twice) is recognised on chain, where it is gone.
+    fn compact(&self, states: &mut HashMap<Address, State>) -> Result<(), NodeError> {
+        states.retain(|_, s| !matches!(s, State::Answered));
+        let kept: Vec<Entry> = states
+            .iter()
+            .map(|(request, s)| match s {
+                State::Started => Entry::Started(*request),
+                State::Executed { status, sealed } => {
+                    Entry::Executed { request: *request, status: *status, sealed: sealed.0.clone() }
+                }
+                State::Answered => unreachable!("retained out"),
+            })
+            .collect();
+        drop(self.journal.compact(&kept)?);
+        self.answered_since_compaction.store(0, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
