@@ -27,6 +27,9 @@ mod sdk_peer;
 // The Nautilus node against the devnet and a real control plane.
 mod node;
 
+// The node under hostile load, lost state and cancelled requests.
+mod load;
+
 // A client of its own against the contract, the node and the API server's audit log.
 mod hostile;
 

@@ -66,18 +66,37 @@ impl Setup {
 
     /// Starts the node; dropping the sender stops it.
     pub(crate) fn start_node(&self) -> (watch::Sender<bool>, tokio::task::JoinHandle<Result<(), node::NodeError>>) {
+        self.start_node_with(self.node_config(), None)
+    }
+
+    /// Starts the node with `config`; `bound` receives its metrics address.
+    pub(crate) fn start_node_with(
+        &self,
+        config: NodeConfig,
+        bound: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
+    ) -> (watch::Sender<bool>, tokio::task::JoinHandle<Result<(), node::NodeError>>) {
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(node::run(self.node_config(), stopped, None));
+        let task = tokio::spawn(node::run(config, stopped, bound));
         (stop, task)
+    }
+
+    /// The node's data directory.
+    pub(crate) fn node_dir(&self) -> &std::path::Path {
+        self.node_dir.path()
     }
 
     /// A requester with a token of `role` and `stake`, and its round trip to the node.
     pub(crate) async fn requester(&self, role: Role, stake: u64) -> Requester {
+        self.requester_waiting(role, stake, Duration::from_secs(30)).await
+    }
+
+    /// As [`Setup::requester`], giving up on an answer after `timeout`.
+    pub(crate) async fn requester_waiting(&self, role: Role, stake: u64, timeout: Duration) -> Requester {
         let key = funded(&self.faucet).await;
         let mut client = ChainClient::new(&self.devnet.grpc_url(), package_id()).unwrap();
         let cluster_arg = client.object_arg(self.cluster).await.unwrap();
         let (token, _) = fixtures::stake(&mut client, &key, cluster_arg, role, stake).await;
-        let trip = RoundTrip::connect(client, key.clone(), self.cluster, token, Duration::from_secs(30)).await.unwrap();
+        let trip = RoundTrip::connect(client, key.clone(), self.cluster, token, timeout).await.unwrap();
         Requester { trip, key, token }
     }
 }

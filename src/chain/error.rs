@@ -61,6 +61,14 @@ pub enum ChainError {
         /// The address.
         owner: sui_sdk_types::Address,
     },
+    /// Every gas coin stayed in use for as long as a transaction waits.
+    #[error("all gas coins of {owner} stayed in use for {waited:?}; too many transactions at once, retry")]
+    GasBusy {
+        /// The address.
+        owner: sui_sdk_types::Address,
+        /// How long it waited.
+        waited: std::time::Duration,
+    },
     /// The transaction failed otherwise.
     #[error("transaction {digest} failed: {error}")]
     Failed {

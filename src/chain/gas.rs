@@ -1,20 +1,33 @@
 //! A pool of gas coins, so one signer's transactions run in parallel instead of queueing
 //! behind one owned coin (the node's answers, the proxy's requests).
+//!
+//! The pool owns the one cycle every transaction goes through: take a coin, execute, read the
+//! coin's new version back, return it. A coin that cannot be read back leaves the pool; an
+//! empty pool looks for the owner's coins again (and splits one when it finds a single coin),
+//! so losing coins never leaves a signer stuck while it still has SUI.
 
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::{Address, ObjectReference};
 use sui_transaction_builder::TransactionBuilder;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::{ChainClient, ChainError};
-use sui_crypto::ed25519::Ed25519PrivateKey;
+use super::{ChainClient, ChainError, Executed};
 
 /// What each new pool coin is split off with (MIST), when the balance allows.
 const COIN_VALUE: u64 = 2_000_000_000;
+/// How long a transaction waits for a coin while all are in use.
+pub const GAS_WAIT: Duration = Duration::from_secs(60);
 
 /// Gas coins, each used by one transaction at a time.
 #[derive(Debug)]
 pub struct GasPool {
+    owner: Address,
+    target: usize,
     coins: Mutex<Vec<ObjectReference>>,
+    in_use: std::sync::Mutex<HashSet<Address>>,
     available: Semaphore,
 }
 
@@ -26,36 +39,124 @@ impl GasPool {
         owner: Address,
         size: usize,
     ) -> Result<GasPool, ChainError> {
-        let mut coins = client.gas_coins(owner).await?;
+        let coins = discover(client, key, owner, size, &HashSet::new()).await?;
         if coins.is_empty() {
             return Err(ChainError::NoGas { owner });
         }
-        if coins.len() < size {
-            // Up to COIN_VALUE each, but never more than the balance can give every coin.
-            let balance = client.balance(owner).await?;
-            let value = COIN_VALUE.min(balance / (size as u64 + 1));
-            let mut tx = TransactionBuilder::new();
-            let amounts = (coins.len()..size).map(|_| tx.pure(&value)).collect();
-            let gas_arg = tx.gas();
-            let split = tx.split_coins(gas_arg, amounts);
-            let me = tx.pure(&owner);
-            tx.transfer_objects(split, me);
-            client.execute(tx, key, coins.remove(0)).await?;
-            coins = client.gas_coins(owner).await?;
+        Ok(GasPool {
+            owner,
+            target: size.max(1),
+            available: Semaphore::new(coins.len()),
+            coins: Mutex::new(coins),
+            in_use: Default::default(),
+        })
+    }
+
+    /// Coins in the pool, free or in use.
+    pub async fn size(&self) -> usize {
+        self.coins.lock().await.len() + self.in_use.lock().expect("lock").len()
+    }
+
+    /// Takes a coin, waiting up to [`GAS_WAIT`] while all are in use, and looking for the
+    /// owner's coins again when the pool is empty.
+    async fn take(&self, client: &mut ChainClient, key: &Ed25519PrivateKey) -> Result<ObjectReference, ChainError> {
+        if self.size().await == 0 {
+            self.heal(client, key).await?;
         }
-        coins.truncate(size.max(1));
-        Ok(GasPool { available: Semaphore::new(coins.len()), coins: Mutex::new(coins) })
+        let permit = tokio::time::timeout(GAS_WAIT, self.available.acquire())
+            .await
+            .map_err(|_| ChainError::GasBusy { owner: self.owner, waited: GAS_WAIT })?
+            .expect("the pool's semaphore is never closed");
+        permit.forget();
+        let coin = self.coins.lock().await.pop().expect("a permit means a coin");
+        self.in_use.lock().expect("lock").insert(*coin.object_id());
+        Ok(coin)
     }
 
-    /// Takes a coin, waiting while all are in use.
-    pub async fn take(&self) -> ObjectReference {
-        self.available.acquire().await.expect("the pool's semaphore is never closed").forget();
-        self.coins.lock().await.pop().expect("a permit means a coin")
-    }
-
-    /// Returns a coin at its new version.
-    pub async fn put(&self, coin: ObjectReference) {
+    async fn put(&self, coin: ObjectReference) {
+        self.in_use.lock().expect("lock").remove(coin.object_id());
         self.coins.lock().await.push(coin);
         self.available.add_permits(1);
     }
+
+    /// Finds the owner's coins the pool does not hold and adds them, splitting one when
+    /// that is all there is.
+    pub async fn heal(&self, client: &mut ChainClient, key: &Ed25519PrivateKey) -> Result<(), ChainError> {
+        let known: HashSet<Address> = {
+            let free = self.coins.lock().await;
+            free.iter().map(|c| *c.object_id()).chain(self.in_use.lock().expect("lock").iter().copied()).collect()
+        };
+        let found = discover(client, key, self.owner, self.target.saturating_sub(known.len()), &known).await?;
+        if found.is_empty() && known.is_empty() {
+            return Err(ChainError::NoGas { owner: self.owner });
+        }
+        for coin in found {
+            tracing::info!(coin = %coin.object_id(), "gas coin added to the pool");
+            self.put(coin).await;
+        }
+        Ok(())
+    }
+
+    /// Executes `tx` paying with a pooled coin, and returns the coin at its new version; a
+    /// coin that cannot be read back leaves the pool.
+    pub async fn execute(
+        &self,
+        client: &mut ChainClient,
+        key: &Ed25519PrivateKey,
+        tx: TransactionBuilder,
+    ) -> Result<Executed, ChainError> {
+        let coin = self.take(client, key).await?;
+        let id = *coin.object_id();
+        let result = client.execute(tx, key, coin).await;
+        let next = match &result {
+            Ok(executed) => executed.written(id),
+            Err(_) => None,
+        };
+        let next = match next {
+            Some(next) => Some(next),
+            // After a failure, read the coin's current version back, if it is still ours.
+            None => client
+                .object(id)
+                .await
+                .ok()
+                .filter(|o| *o.owner() == sui_sdk_types::Owner::Address(self.owner))
+                .map(|o| ObjectReference::new(id, o.version(), o.digest())),
+        };
+        match next {
+            Some(next) => self.put(next).await,
+            None => {
+                self.in_use.lock().expect("lock").remove(&id);
+                tracing::warn!(coin = %id, "gas coin could not be read back; it leaves the pool");
+            }
+        }
+        result
+    }
+}
+
+/// Up to `wanted` of `owner`'s gas coins not in `known`; when the owner has fewer coins than
+/// it needs and nothing else uses them, it splits its first coin so it has `wanted`.
+async fn discover(
+    client: &mut ChainClient,
+    key: &Ed25519PrivateKey,
+    owner: Address,
+    wanted: usize,
+    known: &HashSet<Address>,
+) -> Result<Vec<ObjectReference>, ChainError> {
+    let mut coins: Vec<ObjectReference> =
+        client.gas_coins(owner).await?.into_iter().filter(|c| !known.contains(c.object_id())).collect();
+    if !coins.is_empty() && coins.len() < wanted && known.is_empty() {
+        // Up to COIN_VALUE each, but never more than the balance can give every coin.
+        let balance = client.balance(owner).await?;
+        let value = COIN_VALUE.min(balance / (wanted as u64 + 1));
+        let mut tx = TransactionBuilder::new();
+        let amounts = (coins.len()..wanted).map(|_| tx.pure(&value)).collect();
+        let gas_arg = tx.gas();
+        let split = tx.split_coins(gas_arg, amounts);
+        let me = tx.pure(&owner);
+        tx.transfer_objects(split, me);
+        client.execute(tx, key, coins.remove(0)).await?;
+        coins = client.gas_coins(owner).await?;
+    }
+    coins.truncate(wanted.max(1));
+    Ok(coins)
 }

@@ -229,10 +229,16 @@ pub async fn run(
         ..intake::Limits::for_max_body(config.max_body)
     };
     let intake = Arc::new(Mutex::new(Intake::new(limits)));
+    let mut health = tokio::time::interval(HEALTH_INTERVAL);
     loop {
-        let checkpoint = tokio::select! {
-            c = rx.recv() => match c { Some(c) => c, None => break },
+        let next = tokio::select! {
+            c = rx.recv() => match c { Some(c) => Some(c), None => break },
+            _ = health.tick() => None,
             _ = stop.wait_for(|s| *s) => break,
+        };
+        let Some(checkpoint) = next else {
+            check_gas(&processor).await;
+            continue;
         };
         for event in &checkpoint.events {
             let (module, name) = (event.module.as_str(), event.type_.name().as_str());
@@ -284,7 +290,11 @@ pub async fn run(
             let (processor, intake, limit) = (processor.clone(), intake.clone(), limit.clone());
             tokio::spawn(async move {
                 let id = ready.id();
-                let _permit = limit.acquire_owned().await.expect("never closed");
+                // Refusals run nothing: they do not wait behind executions, nor make others wait.
+                let _permit = match ready {
+                    intake::Ready::Execute { .. } => Some(limit.acquire_owned().await.expect("never closed")),
+                    intake::Ready::Refuse { .. } => None,
+                };
                 match processor.handle_with_retries(ready).await {
                     Ok(()) => intake.lock().expect("lock").finished(&id),
                     // Left open: the cursor stays before it, and a restart retries it.
@@ -312,6 +322,25 @@ pub async fn run(
     follower.abort();
     batcher.abort();
     Ok(())
+}
+
+/// How often the node checks what it needs to answer (gas), chain idle or not.
+const HEALTH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// No gas coin: no answer can land. Looks for coins again, and says so until found.
+async fn check_gas(processor: &Processor) {
+    let mut coins = processor.gas.size().await;
+    if coins == 0 {
+        let _ = processor.gas.heal(&mut processor.client.clone(), &processor.keys.signing).await;
+        coins = processor.gas.size().await;
+    }
+    processor.metrics.gas_coins.set(coins as i64);
+    processor.metrics.set_unready((coins == 0).then(|| {
+        format!(
+            "no gas coin: node {} cannot pay for answers; send it SUI (the pool looks again every second)",
+            processor.keys.address()
+        )
+    }));
 }
 
 /// The token a permission, revocation, slash or unstake event is about.

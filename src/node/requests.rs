@@ -39,6 +39,8 @@ const CHUNKS_PER_TRANSACTION: usize = 7;
 const MAX_RESPONSE_CHUNKS: usize = 4096;
 /// Largest decompressed body of a read (get, list, watch): headers fit many times over.
 const MAX_READ_BODY: usize = 1024 * 1024;
+/// How long an answer waits between looks for gas.
+const NO_GAS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Answered requests after which the journal is compacted.
 const COMPACT_AFTER: usize = 1024;
 /// What a 429 tells the requester to wait, in seconds.
@@ -288,6 +290,12 @@ impl Processor {
                 Ready::Refuse { submitted, refusal } => self.refuse(submitted, refusal).await,
             };
             match result {
+                // Without gas no answer can land, however often it is tried: wait for gas
+                // (`/readyz` says so) rather than give the request up.
+                Err(NodeError::Chain(e @ (ChainError::NoGas { .. } | ChainError::GasBusy { .. }))) => {
+                    tracing::warn!(request = %ready.id(), error = %e, "no gas to answer with; waiting");
+                    tokio::time::sleep(NO_GAS_WAIT).await;
+                }
                 Err(e) if attempt < 4 => {
                     tracing::warn!(request = %ready.id(), error = %e, attempt, "answering failed; retrying");
                     tokio::time::sleep(wait).await;
@@ -602,30 +610,12 @@ impl Processor {
         Ok(())
     }
 
-    /// Executes `tx` paying with a pooled gas coin, and returns the coin at its new version.
+    /// Executes `tx` paying with a pooled gas coin.
     async fn submit(&self, client: &mut ChainClient, tx: TransactionBuilder) -> Result<(), ChainError> {
-        let coin = self.gas.take().await;
-        let id = *coin.object_id();
-        let result = client.execute(tx, &self.keys.signing, coin).await;
+        let result = self.gas.execute(client, &self.keys.signing, tx).await;
         if result.is_ok() {
             self.metrics.answer_transactions.inc();
         }
-        let next = match &result {
-            Ok(executed) => executed.written(id),
-            Err(_) => None,
-        };
-        let next = match next {
-            Some(next) => next,
-            // After a failure, or to be safe, read the coin's current version back.
-            None => match client.object(id).await {
-                Ok(o) => sui_sdk_types::ObjectReference::new(id, o.version(), o.digest()),
-                Err(e) => {
-                    tracing::error!(coin = %id, error = %e, "gas coin lost from the pool");
-                    return result.map(|_| ());
-                }
-            },
-        };
-        self.gas.put(next).await;
         result.map(|_| ())
     }
 }

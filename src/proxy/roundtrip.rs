@@ -27,6 +27,9 @@ const UPLOAD_CHUNKS: usize = 7;
 /// Largest response accepted (decompressed): bigger than any object the API server returns.
 const MAX_RESPONSE_BODY: usize = 256 * 1024 * 1024;
 
+/// How long an answer that beat the cancel may take to arrive.
+const ANSWER_GRACE: Duration = Duration::from_secs(30);
+
 /// Gas coins a requester keeps, so that many requests can be in flight at once.
 const GAS_COINS: usize = 8;
 
@@ -43,7 +46,7 @@ pub enum RoundTripError {
     #[error(transparent)]
     Chain(#[from] ChainError),
     /// No node answered in time.
-    #[error("no response from node {node} of cluster {cluster} within {waited:?}")]
+    #[error("no response from node {node} of cluster {cluster} within {waited:?}{}", if *cancelled { "; the request was cancelled on chain and will not run" } else { "; it could not be cancelled, so it may still run: check before retrying a write" })]
     Timeout {
         /// The node.
         node: Address,
@@ -51,6 +54,8 @@ pub enum RoundTripError {
         cluster: Address,
         /// How long.
         waited: Duration,
+        /// Whether the request was cancelled on chain (and so never runs).
+        cancelled: bool,
     },
     /// The cluster has no node that may answer.
     #[error("cluster {0} has no active node; its admin must register one (`kubectl sui cluster node add`)")]
@@ -216,33 +221,58 @@ impl RoundTrip {
         let sealed = match tokio::time::timeout(self.timeout, self.router.wait(request_id)).await {
             Ok(Some(outcome)) => outcome?,
             Ok(None) => return Err(RoundTripError::RouterStopped),
-            Err(_) => {
-                self.router.forget(request_id);
-                return Err(RoundTripError::Timeout {
-                    node: node.address,
-                    cluster: self.cluster,
-                    waited: self.timeout,
-                });
-            }
+            Err(_) => return self.give_up(request_id, node.address, &reply).await,
         };
         let binding = Binding::Response { cluster: self.cluster, request: request_id };
         Ok(sealed.open(&reply, &binding, MAX_RESPONSE_BODY)?)
     }
 
-    async fn execute(&self, tx: TransactionBuilder) -> Result<Executed, ChainError> {
+    /// No answer in time: cancel on chain, so the node never starts the request. If the
+    /// node answered first (the cancel is refused as answered), its answer is what the caller
+    /// gets, so a write that ran is never reported as not run.
+    async fn give_up(
+        &self,
+        request_id: Address,
+        node: Address,
+        reply: &SecretKey,
+    ) -> Result<ResponseEnvelope, RoundTripError> {
+        let timeout =
+            |cancelled| RoundTripError::Timeout { node, cluster: self.cluster, waited: self.timeout, cancelled };
         let mut client = self.client.clone();
-        let gas = self.gas.take().await;
-        let id = *gas.object_id();
-        let result = client.execute(tx, &self.key, gas.clone()).await;
-        let next = match &result {
-            Ok(executed) => executed.written(id),
-            Err(_) => {
-                client.object(id).await.ok().map(|o| sui_sdk_types::ObjectReference::new(id, o.version(), o.digest()))
+        let cancelled = async {
+            let request = client.object_arg(request_id).await?;
+            let mut tx = TransactionBuilder::new();
+            Contract::new(self.client.package()).cancel(&mut tx, request).expect("cancel matches its signature");
+            self.execute(tx).await
+        }
+        .await;
+        match cancelled {
+            Ok(_) => {
+                self.router.forget(request_id);
+                Err(timeout(true))
             }
-        };
-        // A coin that cannot be re-read is retried as it was: the next use re-reads it.
-        self.gas.put(next.unwrap_or(gas)).await;
-        result
+            Err(ChainError::Abort { abort: Some(a), .. }) if a.name == "EAlreadyAnswered" => {
+                match tokio::time::timeout(ANSWER_GRACE, self.router.wait(request_id)).await {
+                    Ok(Some(outcome)) => {
+                        let binding = Binding::Response { cluster: self.cluster, request: request_id };
+                        Ok(outcome?.open(reply, &binding, MAX_RESPONSE_BODY)?)
+                    }
+                    _ => {
+                        self.router.forget(request_id);
+                        Err(timeout(false))
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(request = %request_id, error = %e, "could not cancel the request on chain");
+                self.router.forget(request_id);
+                Err(timeout(false))
+            }
+        }
+    }
+
+    async fn execute(&self, tx: TransactionBuilder) -> Result<Executed, ChainError> {
+        self.gas.execute(&mut self.client.clone(), &self.key, tx).await
     }
 }
 

@@ -1,0 +1,225 @@
+//! The node under hostile load and after lost state: every request ends, none runs twice or
+//! after its cancel, and one requester cannot stall the others. The API server's audit log
+//! says what ran.
+
+use std::time::{Duration, Instant};
+
+use kubectl_sui::chain::ChainClient;
+use kubectl_sui::contract::calls::Submission;
+use kubectl_sui::contract::{Contract, Role, Verb};
+use kubectl_sui::devnet::package_id;
+use kubectl_sui::proxy::RoundTripError;
+use sui_transaction_builder::TransactionBuilder;
+
+use crate::fixtures::{self, SUI, address};
+use crate::node::{request, setup};
+
+const CONFIGMAPS: &str = "/api/v1/namespaces/default/configmaps";
+
+async fn metrics(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let response = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn metric(text: &str, line_start: &str) -> f64 {
+    text.lines().find(|l| l.starts_with(line_start)).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_requester_cannot_stall_the_node_or_make_it_hold_what_never_ends() {
+    let setup = setup().await;
+    let mut config = setup.node_config();
+    config.limits.max_open_per_requester = 4;
+    config.limits.upload_ttl_secs = 2;
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let (_stop, _node) = setup.start_node_with(config, Some(bound));
+    let addr = addr.await.unwrap();
+    let attacker = std::sync::Arc::new(setup.requester(Role::Edit, 2 * SUI).await);
+    let honest = setup.requester(Role::Edit, 2 * SUI).await;
+    let get = request("GET", &format!("{CONFIGMAPS}/kube-root-ca.crt"), "");
+
+    // Baseline: the honest requester's latency alone.
+    let mut alone = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(honest.call(&get).await.unwrap().status, 200);
+        alone.push(started.elapsed());
+    }
+
+    // The flood: 24 year-long watches and followed logs, and 24 lists at once.
+    let mut flood = Vec::new();
+    for i in 0..48 {
+        let attacker = attacker.clone();
+        flood.push(tokio::spawn(async move {
+            let envelope = match i % 3 {
+                0 => request("GET", &format!("{CONFIGMAPS}?watch=true&timeoutSeconds=31536000"), ""),
+                1 => request("GET", "/api/v1/namespaces/default/pods/x/log?follow=true", ""),
+                _ => request("GET", CONFIGMAPS, ""),
+            };
+            attacker.call(&envelope).await
+        }));
+    }
+    let mut during = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(honest.call(&get).await.unwrap().status, 200);
+        during.push(started.elapsed());
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for call in flood {
+        let response = call.await.unwrap().expect("every flooded request is answered");
+        if response.status == 429 {
+            assert!(response.headers.iter().any(|(k, v)| k == "retry-after" && v == "5"), "{:?}", response.headers);
+        }
+        *statuses.entry(response.status).or_insert(0) += 1;
+    }
+    // Within its share of 4 open requests, streams are refused (501) and lists answered;
+    // past it, everything is refused with 429 and Retry-After. Nothing waits.
+    assert!(statuses.keys().all(|s| [200, 429, 501].contains(s)), "{statuses:?}");
+    assert!(statuses.contains_key(&501) && statuses.get(&429).is_some_and(|n| *n >= 24), "{statuses:?}");
+    // The median honest call is not slowed down (the first may share the two cores with the
+    // flood's burst of sealing and submitting, all in this one process).
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (m_alone, m_during) = (median(&mut alone), median(&mut during));
+    assert!(m_during < m_alone * 2 + Duration::from_millis(300), "alone {alone:?}, during the flood {during:?}");
+    assert!(during.iter().all(|d| *d < Duration::from_secs(10)), "{during:?}");
+
+    // A free GET whose body inflates to 16 MiB: refused unopened past 1 MiB.
+    let mut bomb = request("GET", CONFIGMAPS, "");
+    bomb.body = vec![0; 16 * 1024 * 1024];
+    let refused = honest.call(&bomb).await.unwrap();
+    assert_eq!(refused.status, 400, "{}", String::from_utf8_lossy(&refused.body));
+
+    // An upload announcing 1000 chunks (16 MB, within the node's limit) that never come: it
+    // expires, and frees the memory and the cursor.
+    let mut client = ChainClient::new(&setup.devnet.grpc_url(), package_id()).unwrap();
+    let node = kubectl_sui::node::keys::NodeKeys::load_or_create(setup.node_dir()).unwrap();
+    let (cluster, token) =
+        (client.object_arg(setup.cluster).await.unwrap(), client.object_arg(attacker.token).await.unwrap());
+    let mut tx = TransactionBuilder::new();
+    let submission = Submission {
+        node: node.address(),
+        sealing_key: node.sealing.public_key().to_bytes().to_vec(),
+        reply_key: vec![9; 32],
+        verb: Verb::Create,
+        group: String::new(),
+        resource: "configmaps".into(),
+        namespace: "default".into(),
+        name: String::new(),
+        body_len: 1000 * 16_000,
+        body_digest: [1; 32],
+        chunk_count: 1000,
+        chunks: vec![vec![0; 16_000]],
+    };
+    Contract::new(package_id()).submit(&mut tx, cluster, token, &submission).unwrap();
+    fixtures::execute(&mut client, &attacker.key, tx).await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while metric(&metrics(addr, "/metrics").await.1, "nautilus_buffered_bytes") == 0.0 {
+        assert!(Instant::now() < deadline, "the node keeps the chunks of an upload in progress");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(honest.call(&get).await.unwrap().status, 200, "still serving");
+    let (_, text) = metrics(addr, "/metrics").await;
+    assert_eq!(metric(&text, "nautilus_buffered_bytes"), 0.0, "{text}");
+    assert!(metric(&text, "nautilus_refusals_total{cause=\"upload_expired\"}") >= 1.0, "{text}");
+    assert!(metric(&text, "nautilus_refusals_total{cause=\"too_many_open\"}") >= 1.0, "{text}");
+    let cursor: u64 = std::fs::read_to_string(setup.node_dir().join("cursor")).unwrap().trim().parse().unwrap();
+    let tip = client.latest_checkpoint().await.unwrap();
+    assert!(tip.saturating_sub(cursor) < 50, "the cursor follows the chain: {cursor} of {tip}");
+
+    // The API server ran only lists and gets: no watch, no follow, nothing for the bomb.
+    let ran = setup.cluster_ran_only_what_the_chain_approved().await;
+    assert!(ran.iter().all(|e| e.verb == "get" || e.verb == "list"), "{ran:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelled_requests_and_lost_state_never_run_a_write() {
+    let setup = setup().await;
+    // The node is down; the requester gives up after 2 s and cancels on chain.
+    let impatient = setup.requester_waiting(Role::Edit, 2 * SUI, Duration::from_secs(2)).await;
+    let create = request("POST", CONFIGMAPS, r#"{"metadata":{"name":"cancelled"}}"#);
+    match impatient.call(&create).await {
+        Err(e @ RoundTripError::Timeout { cancelled: true, .. }) => {
+            assert!(e.to_string().contains("cancelled on chain and will not run"), "{e}")
+        }
+        other => panic!("expected a cancelled timeout, got {other:?}"),
+    }
+    // The node comes up and backfills past it: it is gone from the chain, so it never runs.
+    let (stop, node) = setup.start_node();
+    let patient = setup.requester(Role::Edit, 2 * SUI).await;
+    let made = patient.call(&request("POST", CONFIGMAPS, r#"{"metadata":{"name":"kept"}}"#)).await.unwrap();
+    assert_eq!(made.status, 201);
+    assert!(setup.plane.kubectl(&["get", "configmap", "cancelled"]).is_err(), "the cancelled write never ran");
+    stop.send(true).unwrap();
+    node.await.unwrap().unwrap();
+
+    // The node's volume is lost (cursor and journal gone, keys kept) and it backfills from
+    // checkpoint 0: the answered write is gone from the chain, so it is not run again.
+    std::fs::remove_file(setup.node_dir().join("cursor")).unwrap();
+    std::fs::remove_file(setup.node_dir().join("executions.journal")).unwrap();
+    let (_stop, _node) = setup.start_node();
+    let after = patient.call(&request("GET", &format!("{CONFIGMAPS}/kept"), "")).await.unwrap();
+    assert_eq!(after.status, 200);
+    let ran = setup.cluster_ran_only_what_the_chain_approved().await;
+    let creates: Vec<_> = ran.iter().filter(|e| e.verb == "create").collect();
+    assert_eq!(creates.len(), 1, "{creates:#?}");
+    let mine = format!("sui:{}", address(&impatient.key));
+    assert!(!ran.iter().any(|e| e.user == mine), "nothing ran for the cancelled requester: {ran:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_too_large_and_an_empty_gas_pool_still_end_every_request() {
+    let setup = setup().await;
+    let mut config = setup.node_config();
+    config.limits.max_response = 2048;
+    config.concurrency = 2;
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let (_stop, _node) = setup.start_node_with(config, Some(bound));
+    let addr = addr.await.unwrap();
+    let user = setup.requester(Role::Edit, 2 * SUI).await;
+    let listed = user.call(&request("GET", "/api/v1/namespaces/kube-system/configmaps", "")).await;
+    let listed = listed.unwrap();
+    assert_eq!(listed.status, 507, "{}", String::from_utf8_lossy(&listed.body));
+    assert!(String::from_utf8_lossy(&listed.body).contains("larger than the 2048 bytes"));
+    setup.plane.kubectl(&["create", "configmap", "tiny", "--from-literal=k=v"]).unwrap();
+
+    // Take every gas coin from under the node: it says it is not ready, and why.
+    let node = kubectl_sui::node::keys::NodeKeys::load_or_create(setup.node_dir()).unwrap();
+    let mut client = ChainClient::new(&setup.devnet.grpc_url(), package_id()).unwrap();
+    let sink = address(&fixtures::new_key());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for coin in client.gas_coins(node.address()).await.unwrap() {
+        let mut tx = TransactionBuilder::new();
+        let to = tx.pure(&sink);
+        let gas_arg = tx.gas();
+        tx.transfer_objects(vec![gas_arg], to);
+        client.execute(tx, &node.signing, coin).await.unwrap();
+    }
+    let pending = tokio::spawn({
+        let get = request("GET", "/api/v1/namespaces/default/configmaps/tiny", "");
+        async move { user.call(&get).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let reason = loop {
+        let (code, text) = metrics(addr, "/readyz").await;
+        if code == 503 {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the node never said it cannot pay");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(reason.contains("no gas coin") && reason.contains("send it SUI"), "{reason}");
+    // Funded again, it finds the coin by itself and answers.
+    fixtures::faucet(&setup.devnet).request(node.address()).await.unwrap();
+    let answered = pending.await.unwrap().expect("answered once funded");
+    assert_eq!(answered.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metrics(addr, "/readyz").await != (200, "ok".into()) {
+        assert!(Instant::now() < deadline, "ready again once it has gas");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
