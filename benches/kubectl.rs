@@ -135,7 +135,7 @@ async fn main() {
         metrics_listen: None,
         max_body: node::DEFAULT_MAX_BODY,
         rotate_sealing_key: false,
-        from_checkpoint: None,
+        from_checkpoint: Some(0),
         limits: kubectl_sui::node::NodeLimits::default(),
     };
     tokio::spawn(node::run(config, stopped, None));

@@ -8,7 +8,9 @@
 //! sent straight to the API server as the same impersonated user, at the same concurrency
 //! (the direct path); the node's overhead (a complete request
 //! seen on chain → its response on chain, minus the Kubernetes call) from its own metrics; and
-//! the node's resident memory after each level.
+//! the node's resident memory after each level. Then a run under attack: one requester keeps
+//! 32 free reads in flight (year-long watches, followed logs, lists) while 8 others measure,
+//! against the same 8 alone.
 //!
 //! Run: `cargo build --release --bin nautilus && cargo bench --bench node`.
 
@@ -72,6 +74,16 @@ fn metric_quantile(text: &str, name: &str, q: f64) -> Option<f64> {
     None
 }
 
+/// Every latency the tasks measured, sorted.
+async fn collect(tasks: Vec<tokio::task::JoinHandle<Vec<Duration>>>) -> Vec<Duration> {
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    all
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
@@ -106,7 +118,7 @@ async fn main() {
     let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut node = std::process::Command::new("target/release/nautilus")
         .args(["run", "--chain-url", &devnet.grpc_url(), "--package", &package_id().to_string()])
-        .args(["--cluster", &cluster.to_string(), "--concurrency", "32"])
+        .args(["--cluster", &cluster.to_string(), "--concurrency", "32", "--from-checkpoint", "0"])
         .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
         .arg("--kubeconfig")
         .arg(plane.kubeconfig())
@@ -118,7 +130,8 @@ async fn main() {
 
     let levels = [1usize, 8, 32];
     let mut requesters = Vec::new();
-    for _ in 0..*levels.iter().max().unwrap() {
+    // The last one is the attacker of the run under attack.
+    for _ in 0..*levels.iter().max().unwrap() + 1 {
         let key = fixtures::funded(&faucet).await;
         let (token, _) = fixtures::stake(&mut client, &key, cluster_arg, Role::View, 0).await;
         let chain = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
@@ -131,6 +144,7 @@ async fn main() {
         headers: vec![("accept".into(), "application/json".into())],
         body: vec![],
     };
+    let attacker = requesters.pop().expect("an attacker");
     let kube = KubeApi::connect(Some(plane.kubeconfig())).await.unwrap();
     // Warm up the node (first request also loads the token's role).
     for r in &requesters {
@@ -160,11 +174,7 @@ async fn main() {
                 })
             })
             .collect();
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        all.sort();
+        let all = collect(tasks).await;
         // The direct path, right after: the same GET, as the same impersonated user, from as
         // many concurrent clients straight to the API server.
         let direct_deadline = Instant::now() + Duration::from_secs(2);
@@ -207,6 +217,81 @@ async fn main() {
             rss_mib(node.id())
         );
     }
+    // Under attack: one requester keeps 32 free reads in flight (year-long watches, followed
+    // logs, lists) while 8 others measure, against the same 8 without the flood.
+    let honest = |seconds: u64| {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let tasks: Vec<_> = requesters
+            .iter()
+            .take(8)
+            .map(|r| {
+                let (r, get) = (r.clone(), get.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    while Instant::now() < deadline {
+                        let start = Instant::now();
+                        assert_eq!(r.call(&get).await.unwrap().status, 200);
+                        latencies.push(start.elapsed());
+                    }
+                    latencies
+                })
+            })
+            .collect::<Vec<_>>();
+        collect(tasks)
+    };
+    let quiet = honest(seconds).await;
+    let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let attack: Vec<_> = (0..32)
+        .map(|i| {
+            let (attacker, flooding) = (attacker.clone(), flooding.clone());
+            tokio::spawn(async move {
+                let mut answered = std::collections::BTreeMap::<u16, usize>::new();
+                let path = match i % 3 {
+                    0 => "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=31536000",
+                    1 => "/api/v1/namespaces/default/pods/x/log?follow=true",
+                    _ => "/api/v1/namespaces/default/configmaps",
+                };
+                let envelope = RequestEnvelope {
+                    method: "GET".into(),
+                    path: path.into(),
+                    headers: vec![("accept".into(), "application/json".into())],
+                    body: vec![],
+                };
+                while flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(r) = attacker.call(&envelope).await {
+                        *answered.entry(r.status).or_default() += 1;
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let attacked = honest(seconds).await;
+    flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut refused = std::collections::BTreeMap::<u16, usize>::new();
+    for t in attack {
+        for (status, n) in t.await.unwrap() {
+            *refused.entry(status).or_default() += n;
+        }
+    }
+    println!();
+    println!("| 8 well-behaved requesters | p50 ms | p99 ms | req/s |");
+    println!("|---|---|---|---|");
+    for (label, run) in [("alone", &quiet), ("one requester flooding", &attacked)] {
+        println!(
+            "| {label} | {} | {} | {:.1} |",
+            ms(percentile(run, 0.5)),
+            ms(percentile(run, 0.99)),
+            run.len() as f64 / seconds as f64
+        );
+    }
+    println!(
+        "\nunder attack / alone: p50 {:.2}x, p99 {:.2}x; the flood's answers by status: {refused:?}",
+        percentile(&attacked, 0.5).as_secs_f64() / percentile(&quiet, 0.5).as_secs_f64(),
+        percentile(&attacked, 0.99).as_secs_f64() / percentile(&quiet, 0.99).as_secs_f64()
+    );
+
     let text = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
     let q = |name: &str, p: f64| {
         metric_quantile(&text, name, p).map(|s| format!("{:.2}", s * 1000.0)).unwrap_or("?".into())

@@ -251,7 +251,9 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
             metrics_listen: None,
             max_body: node::DEFAULT_MAX_BODY,
             rotate_sealing_key: false,
-            from_checkpoint: None,
+            // The stack's own devnet: backfilling it from the start is cheap, and no request
+            // made while the node starts is missed. A resumed stack has a cursor.
+            from_checkpoint: Some(0),
             limits: node::NodeLimits::default(),
         };
         let node_task = tokio::spawn(node::run(config, stop_rx, None));
