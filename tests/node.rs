@@ -367,19 +367,22 @@ async fn sigkill_at_any_moment_never_runs_a_request_twice() {
     }
     let mut created = 0;
     let mut unknown = 0;
+    let mut refused = 0;
     for call in calls {
         let response = call.await.unwrap().expect("every request is answered");
         match response.status {
             201 => created += 1,
             // Killed mid-execution: answered, never re-run.
             500 => unknown += 1,
+            // Past the requester's share of open requests (16): answered, never run.
+            429 => refused += 1,
             other => panic!("unexpected status {other}: {}", String::from_utf8_lossy(&response.body)),
         }
     }
     node.kill().unwrap();
     node.wait().unwrap();
     let objects = setup.plane.kubectl(&["get", "configmaps", "-l", "batch=k", "-o", "name"]).unwrap().lines().count();
-    assert_eq!(created + unknown, 18);
+    assert_eq!(created + unknown + refused, 18);
     assert!(
         objects >= created && objects <= created + unknown,
         "{objects} objects for {created} created and {unknown} unknown"
