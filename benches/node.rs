@@ -22,7 +22,7 @@ use kubectl_sui::contract::Role;
 use kubectl_sui::controlplane::{ControlPlane, ControlPlaneSpec};
 use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
 use kubectl_sui::envelope::{RequestEnvelope, RequestInfo};
-use kubectl_sui::node::kube::{KubeApi, impersonated_groups};
+use kubectl_sui::node::kube::{Caller, KubeApi, impersonated_groups};
 use kubectl_sui::proxy::RoundTrip;
 
 #[path = "../tests/fixtures.rs"]
@@ -74,8 +74,24 @@ fn metric_quantile(text: &str, name: &str, q: f64) -> Option<f64> {
     None
 }
 
-/// Every latency the tasks measured, sorted.
-async fn collect(tasks: Vec<tokio::task::JoinHandle<Vec<Duration>>>) -> Vec<Duration> {
+/// Each of `requesters` sends `get` in a loop for `seconds`; every latency, sorted.
+async fn load(requesters: &[Arc<RoundTrip>], get: &RequestEnvelope, seconds: u64) -> Vec<Duration> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let tasks: Vec<_> = requesters
+        .iter()
+        .map(|r| {
+            let (r, get) = (r.clone(), get.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let start = Instant::now();
+                    assert_eq!(r.call(&get).await.unwrap().status, 200);
+                    latencies.push(start.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.unwrap());
@@ -156,25 +172,7 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for level in levels {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        let tasks: Vec<_> = requesters
-            .iter()
-            .take(level)
-            .map(|r| {
-                let (r, get) = (r.clone(), get.clone());
-                tokio::spawn(async move {
-                    let mut latencies = Vec::new();
-                    while Instant::now() < deadline {
-                        let start = Instant::now();
-                        let response = r.call(&get).await.unwrap();
-                        assert_eq!(response.status, 200);
-                        latencies.push(start.elapsed());
-                    }
-                    latencies
-                })
-            })
-            .collect();
-        let all = collect(tasks).await;
+        let all = load(&requesters[..level], &get, seconds).await;
         // The direct path, right after: the same GET, as the same impersonated user, from as
         // many concurrent clients straight to the API server.
         let direct_deadline = Instant::now() + Duration::from_secs(2);
@@ -188,10 +186,15 @@ async fn main() {
                     while Instant::now() < direct_deadline {
                         let start = Instant::now();
                         assert_eq!(
-                            kube.execute(&info, &get, "sui:bench", &groups, "bench", Duration::from_secs(60), 1 << 26)
-                                .await
-                                .unwrap()
-                                .status,
+                            kube.execute(
+                                &info,
+                                &get,
+                                &Caller { user: "sui:bench", groups: &groups, user_agent: "bench" },
+                                (Duration::from_secs(60), 1 << 26)
+                            )
+                            .await
+                            .unwrap()
+                            .status,
                             200
                         );
                         latencies.push(start.elapsed());
@@ -219,27 +222,7 @@ async fn main() {
     }
     // Under attack: one requester keeps 32 free reads in flight (year-long watches, followed
     // logs, lists) while 8 others measure, against the same 8 without the flood.
-    let honest = |seconds: u64| {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        let tasks: Vec<_> = requesters
-            .iter()
-            .take(8)
-            .map(|r| {
-                let (r, get) = (r.clone(), get.clone());
-                tokio::spawn(async move {
-                    let mut latencies = Vec::new();
-                    while Instant::now() < deadline {
-                        let start = Instant::now();
-                        assert_eq!(r.call(&get).await.unwrap().status, 200);
-                        latencies.push(start.elapsed());
-                    }
-                    latencies
-                })
-            })
-            .collect::<Vec<_>>();
-        collect(tasks)
-    };
-    let quiet = honest(seconds).await;
+    let quiet = load(&requesters[..8], &get, seconds).await;
     let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let attack: Vec<_> = (0..32)
         .map(|i| {
@@ -267,7 +250,7 @@ async fn main() {
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let attacked = honest(seconds).await;
+    let attacked = load(&requesters[..8], &get, seconds).await;
     flooding.store(false, std::sync::atomic::Ordering::Relaxed);
     let mut refused = std::collections::BTreeMap::<u16, usize>::new();
     for t in attack {

@@ -68,6 +68,18 @@ impl KubeFailure {
     }
 }
 
+/// Who a request runs as: the impersonated user and groups, and the User-Agent naming the
+/// chain request in the API server's audit log.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// `sui:<address>`.
+    pub user: &'a str,
+    /// `sui:<role>` and `system:authenticated`.
+    pub groups: &'a [String],
+    /// [`user_agent`] of the request.
+    pub user_agent: &'a str,
+}
+
 /// The Kubernetes API of the cluster this node serves.
 #[derive(Clone)]
 pub struct KubeApi {
@@ -118,21 +130,16 @@ impl KubeApi {
     }
 
     /// Sends `info` (its rebuilt URI, never the envelope's own string) with the envelope's
-    /// headers and body as `user` in `groups`, and returns the API server's answer;
-    /// `user_agent` names the request in the API server's audit log. The whole exchange has
-    /// `deadline`, and at most `max_response` bytes of answer are read.
-    #[allow(clippy::too_many_arguments)]
+    /// headers and body as `caller`, and returns the API server's answer. The whole exchange
+    /// has `limits.0` as deadline, and at most `limits.1` bytes of answer are read.
     pub async fn execute(
         &self,
         info: &RequestInfo,
         request: &RequestEnvelope,
-        user: &str,
-        groups: &[String],
-        user_agent: &str,
-        deadline: std::time::Duration,
-        max_response: usize,
+        caller: &Caller<'_>,
+        (deadline, max_response): (std::time::Duration, usize),
     ) -> Result<ResponseEnvelope, KubeFailure> {
-        tokio::time::timeout(deadline, self.exchange(info, request, user, groups, user_agent, max_response))
+        tokio::time::timeout(deadline, self.exchange(info, request, caller, max_response))
             .await
             .unwrap_or(Err(KubeFailure::Timeout(deadline)))
     }
@@ -141,9 +148,7 @@ impl KubeApi {
         &self,
         info: &RequestInfo,
         request: &RequestEnvelope,
-        user: &str,
-        groups: &[String],
-        user_agent: &str,
+        &Caller { user, groups, user_agent }: &Caller<'_>,
         max_response: usize,
     ) -> Result<ResponseEnvelope, KubeFailure> {
         let mut builder = http::Request::builder().method(info.method.as_str()).uri(info.uri());

@@ -22,7 +22,7 @@ use super::error::NodeError;
 use super::health::Metrics;
 use super::intake::{Ready, Refusal};
 use super::keys::NodeKeys;
-use super::kube::{KubeApi, KubeFailure, impersonated_groups, impersonated_user, user_agent};
+use super::kube::{Caller, KubeApi, KubeFailure, impersonated_groups, impersonated_user, user_agent};
 use super::rbac::{Grant, Reconciler};
 use crate::chain::GasPool;
 use crate::chain::{ChainClient, ChainError};
@@ -453,11 +453,8 @@ impl Processor {
             .execute(
                 &info,
                 &envelope,
-                &user,
-                &groups,
-                &user_agent(&submitted.request_id),
-                std::time::Duration::from_secs(self.limits.kube_timeout_secs),
-                self.limits.max_response,
+                &Caller { user: &user, groups: &groups, user_agent: &user_agent(&submitted.request_id) },
+                (std::time::Duration::from_secs(self.limits.kube_timeout_secs), self.limits.max_response),
             )
             .await;
         self.metrics.kube_latency.with_label_values(&[verb.as_str()]).observe(kube_started.elapsed().as_secs_f64());
