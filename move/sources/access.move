@@ -21,9 +21,8 @@ const VERB_GET: u8 = 0;
 const VERB_LIST: u8 = 1;
 const VERB_WATCH: u8 = 2;
 const VERB_DELETECOLLECTION: u8 = 7;
-const VERB_CREATE: u8 = 3;
 const READ_VERBS: u16 = 0x07;
-const CREATE_VERB: u16 = 1 << VERB_CREATE;
+const CREATE_VERB: u16 = 0x08;
 const ALL_VERBS: u16 = 0xFF;
 
 // Role codes. `ROLE_CUSTOM` marks rules granted explicitly instead of from a preset.

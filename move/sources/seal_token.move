@@ -136,7 +136,9 @@ public fun add_stake(
     assert!(token.owner == ctx.sender(), ENotTokenOwner);
     token.stake.join(payment.into_balance());
     let relocked = clock.timestamp_ms() + cluster.policy().unstake_lock_ms();
-    if (relocked > token.unlocks_at_ms) token.unlocks_at_ms = relocked;
+    if (relocked > token.unlocks_at_ms) {
+        token.unlocks_at_ms = relocked;
+    };
     event::emit(StakeAdded { token_id: object::id(token), stake: token.stake.value() });
 }
 
