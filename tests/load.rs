@@ -157,10 +157,33 @@ async fn cancelled_requests_and_lost_state_never_run_a_write() {
     stop.send(true).unwrap();
     node.await.unwrap().unwrap();
 
-    // The node's volume is lost (cursor and journal gone, keys kept) and it backfills from
-    // checkpoint 0: the answered write is gone from the chain, so it is not run again.
-    std::fs::remove_file(setup.node_dir().join("cursor")).unwrap();
-    std::fs::remove_file(setup.node_dir().join("executions.journal")).unwrap();
+    // The node's volume is lost (cursor and journal gone, keys kept). Started as a new node
+    // would be, it starts at the chain's tip: nothing before it is looked at.
+    let lose_state = || {
+        std::fs::remove_file(setup.node_dir().join("cursor")).unwrap();
+        std::fs::remove_file(setup.node_dir().join("executions.journal")).unwrap();
+    };
+    lose_state();
+    let tip = ChainClient::new(&setup.devnet.grpc_url(), package_id()).unwrap().latest_checkpoint().await.unwrap();
+    let mut fresh = setup.node_config();
+    fresh.from_checkpoint = None;
+    let (stop, node) = setup.start_node_with(fresh, None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let cursor = loop {
+        if let Some(c) =
+            std::fs::read_to_string(setup.node_dir().join("cursor")).ok().and_then(|t| t.trim().parse::<u64>().ok())
+        {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "the node writes its cursor at start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(cursor >= tip, "started at the tip ({tip}), not at {cursor}");
+    stop.send(true).unwrap();
+    node.await.unwrap().unwrap();
+    // With an operator's backfill from checkpoint 0: the answered write is gone from the
+    // chain, so it is not run again.
+    lose_state();
     let (_stop, _node) = setup.start_node();
     let after = patient.call(&request("GET", &format!("{CONFIGMAPS}/kept"), "")).await.unwrap();
     assert_eq!(after.status, 200);
@@ -180,6 +203,16 @@ async fn an_answer_too_large_and_an_empty_gas_pool_still_end_every_request() {
     let (bound, addr) = tokio::sync::oneshot::channel();
     let (_stop, _node) = setup.start_node_with(config, Some(bound));
     let addr = addr.await.unwrap();
+    // A Kubernetes call past its deadline ends as a timeout, whatever the API server does.
+    let kube = kubectl_sui::node::kube::KubeApi::connect(Some(setup.plane.kubeconfig())).await.unwrap();
+    let get = request("GET", CONFIGMAPS, "");
+    let info = kubectl_sui::envelope::RequestInfo::parse(&get.method, &get.path).unwrap();
+    let groups = vec!["system:authenticated".to_string()];
+    let caller = kubectl_sui::node::kube::Caller { user: "sui:0x1", groups: &groups, user_agent: "test" };
+    let late = kube.execute(&info, &get, &caller, (Duration::from_nanos(1), 1 << 20)).await;
+    assert!(matches!(late, Err(kubectl_sui::node::kube::KubeFailure::Timeout(_))), "{late:?}");
+    assert_eq!(late.unwrap_err().to_status().status, 504);
+
     let user = setup.requester(Role::Edit, 2 * SUI).await;
     let listed = user.call(&request("GET", "/api/v1/namespaces/kube-system/configmaps", "")).await;
     let listed = listed.unwrap();
