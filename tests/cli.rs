@@ -121,3 +121,18 @@ fn kubectl_finds_and_runs_the_plugin() {
     assert!(help.status.success(), "{}", String::from_utf8_lossy(&help.stderr));
     assert!(stdout(&help).contains("Usage: kubectl sui <COMMAND>"));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_with_status_0() {
+    // `kubectl sui contract aborts -o json | head -0`: the reader is gone before the write.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-sui"))
+        .args(["contract", "aborts", "-o", "json"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    assert!(status.stderr.is_empty(), "{}", String::from_utf8_lossy(&status.stderr));
+}

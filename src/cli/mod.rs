@@ -110,7 +110,12 @@ fn stop_on_signal() -> Result<tokio::sync::watch::Receiver<bool>, CliError> {
     Ok(stop)
 }
 
+/// Writes command output to stdout. A reader that went away (`| head`) is not an error: the
+/// process ends quietly with status 0, as `ls | head` does.
 fn write_out(bytes: &[u8]) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|()| out.flush()).map_err(CliError::Output)
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other.map_err(CliError::Output),
+    }
 }
