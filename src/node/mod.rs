@@ -2,10 +2,11 @@
 //! cluster's Kubernetes API as the requester, and answers on chain with sealed responses.
 //!
 //! This module owns the node's keys ([`keys`]), its checkpoint cursor and the follower
-//! ([`follow`]), request handling with its exactly-once journal ([`requests`]), the Kubernetes
-//! client ([`kube`]), the gas coin pool ([`gas`]) and its health and metrics endpoints
+//! ([`follow`]), the pure intake that bounds and reassembles what arrives ([`intake`]), request
+//! handling with its exactly-once journal ([`requests`]), the Kubernetes client ([`kube`]), the
+//! cluster's RBAC kept in step with the chain ([`rbac`]) and its health and metrics endpoints
 //! ([`health`]). It has no inbound API for users: the chain is its only input. Its main type is
-//! [`NodeConfig`], run with [`run`].
+//! [`NodeConfig`] (with [`NodeLimits`]), run with [`run`], which only wires these together.
 
 mod error;
 pub mod health;

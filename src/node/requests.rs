@@ -8,7 +8,13 @@
 //! `Started` without `Executed` (the crash hit during execution, its outcome unknown) is never
 //! run again: it is answered with a 500 Status saying so. Reads are not journaled before
 //! execution: running one twice changes nothing. The contract deletes the `Request` when it is
-//! answered, so a response can land only once whatever the node does.
+//! answered, so a response can land only once whatever the node does; and a request the
+//! journal does not know runs only while its `Request` is still open on chain, so a lost
+//! journal or a cancel never makes a write run.
+//!
+//! Before running, the request is resolved by [`RequestInfo`] and compared with what the
+//! contract approved, the token's current standing is read, and the cluster's RBAC for it is
+//! bound ([`super::rbac`]); the executed URI is the one rebuilt from the parsed parts.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
