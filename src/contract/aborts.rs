@@ -4,6 +4,8 @@
 /// One abort constant of the Move package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AbortCode {
+    /// Which abort it is, as a type.
+    pub kind: Abort,
     /// Move module that defines and raises it.
     pub module: &'static str,
     /// The constant's name.
@@ -19,6 +21,7 @@ pub struct AbortCode {
 }
 
 const fn abort(
+    kind: Abort,
     module: &'static str,
     name: &'static str,
     code: u64,
@@ -26,7 +29,7 @@ const fn abort(
     reason: &'static str,
     meaning: &'static str,
 ) -> AbortCode {
-    AbortCode { module, name, code, http_status, reason, meaning }
+    AbortCode { kind, module, name, code, http_status, reason, meaning }
 }
 
 const FORBIDDEN: (u16, &str) = (403, "Forbidden");
@@ -36,11 +39,29 @@ const UNAVAILABLE: (u16, &str) = (503, "ServiceUnavailable");
 
 macro_rules! aborts {
     ($($module:literal $name:ident = $code:literal, $kind:ident, $meaning:literal;)*) => {
-        /// The whole table, in code order.
+        /// Every abort of the contract, by its constant's name: what Rust code matches on and
+        /// raises (the devnet's natives), never a string.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[allow(clippy::enum_variant_names)]
+        pub enum Abort {
+            $(
+                #[doc = $meaning]
+                $name,
+            )*
+        }
+
+        /// The whole table, in code order (the order of [`Abort`]'s variants).
         pub const ABORT_CODES: &[AbortCode] = &[
-            $(abort($module, stringify!($name), $code, $kind.0, $kind.1, $meaning),)*
+            $(abort(Abort::$name, $module, stringify!($name), $code, $kind.0, $kind.1, $meaning),)*
         ];
     };
+}
+
+impl Abort {
+    /// Its row of the table: module, code, status, meaning.
+    pub fn info(self) -> &'static AbortCode {
+        &ABORT_CODES[self as usize]
+    }
 }
 
 aborts! {
@@ -133,6 +154,15 @@ mod tests {
         let a = lookup_abort("seal_token", 24).expect("EPermissionDenied");
         assert_eq!((a.name, a.http_status, a.reason), ("EPermissionDenied", 403, "Forbidden"));
         assert!(lookup_abort("request", 24).is_none());
+    }
+
+    #[test]
+    fn each_variant_is_its_own_row() {
+        for (i, a) in ABORT_CODES.iter().enumerate() {
+            assert_eq!(a.kind as usize, i);
+            assert_eq!(a.kind.info().name, a.name);
+            assert_eq!(format!("{:?}", a.kind), a.name);
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod mirror;
 pub mod objects;
 mod types;
 
-pub use aborts::{ABORT_CODES, AbortCode, lookup_abort};
+pub use aborts::{ABORT_CODES, Abort, AbortCode, lookup_abort};
 pub use calls::{CallArg, Contract, MoveFunction, ObjectArg};
 pub use error::ContractError;
 pub use types::{Role, Verb};

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use sui_sdk_types::{Address, CommandArgumentError, ExecutionError, Identifier, MoveLocation, Owner, StructTag};
 
 use super::execute::{ClockContents, Session, Value};
-use crate::contract::aborts::ABORT_CODES;
+use crate::contract::Abort;
 use crate::contract::calls::{FUNCTIONS, MoveFunction};
 use crate::contract::events::{
     ClusterCreated, NodeRegistered, NodeRemoved, PolicyChanged, ProtectedNamespacesChanged, RequestCancelled,
@@ -89,26 +89,22 @@ impl Call<'_> {
     }
 
     /// An abort of `module` by the constant `name`, with the package's code for it.
-    fn abort(&self, module: &'static str, name: &str) -> ExecutionError {
-        let code = ABORT_CODES
-            .iter()
-            .find(|a| a.module == module && a.name == name)
-            .unwrap_or_else(|| panic!("abort {module}::{name} is not in the abort table"))
-            .code;
+    fn abort(&self, abort: Abort) -> ExecutionError {
+        let a = abort.info();
         ExecutionError::MoveAbort {
             location: MoveLocation {
                 package: self.session.package,
-                module: Identifier::new(module).expect("module name"),
+                module: Identifier::new(a.module).expect("module name"),
                 function: self.index,
                 instruction: 0,
                 function_name: Some(Identifier::new(self.spec.name).expect("function name")),
             },
-            code,
+            code: a.code,
         }
     }
 
-    fn ensure(&self, ok: bool, module: &'static str, name: &str) -> Result<(), ExecutionError> {
-        if ok { Ok(()) } else { Err(self.abort(module, name)) }
+    fn ensure(&self, ok: bool, abort: Abort) -> Result<(), ExecutionError> {
+        if ok { Ok(()) } else { Err(self.abort(abort)) }
     }
 
     /// `a + b` as Move computes it: an overflow aborts the call (an arithmetic error), never
@@ -204,11 +200,7 @@ fn policy_from(c: &Call<'_>, first: usize) -> Result<Policy, ExecutionError> {
         slashing_enabled: c.pure(first + 5)?,
         protected_namespaces: access::default_protected_namespaces(),
     };
-    c.ensure(
-        policy.token_lifetime_ms > 0 && policy.self_service_role <= Role::Admin.code(),
-        "cluster",
-        "EInvalidPolicy",
-    )?;
+    c.ensure(policy.token_lifetime_ms > 0 && policy.self_service_role <= Role::Admin.code(), Abort::EInvalidPolicy)?;
     Ok(policy)
 }
 
@@ -226,7 +218,7 @@ fn policy_event(cluster: &Cluster) -> PolicyChanged {
 }
 
 fn assert_admin(c: &Call<'_>, cap: &ClusterAdminCap, cluster: &Cluster) -> Result<(), ExecutionError> {
-    c.ensure(cap.cluster_id == cluster.id, "cluster", "ENotClusterAdmin")
+    c.ensure(cap.cluster_id == cluster.id, Abort::ENotClusterAdmin)
 }
 
 fn create_cluster(c: &mut Call<'_>) -> Result<(), ExecutionError> {
@@ -257,7 +249,7 @@ fn set_protected_namespaces(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let mut cluster: Cluster = c.load(1)?;
     let namespaces: Vec<String> = c.pure(2)?;
     assert_admin(c, &cap, &cluster)?;
-    c.ensure(namespaces.iter().all(|n| !n.is_empty() && n != "*"), "cluster", "EInvalidPolicy")?;
+    c.ensure(namespaces.iter().all(|n| !n.is_empty() && n != "*"), Abort::EInvalidPolicy)?;
     cluster.policy.protected_namespaces = namespaces.clone();
     c.emit(&ProtectedNamespacesChanged { cluster_id: cluster.id, namespaces });
     c.store(cluster.id, &cluster);
@@ -272,10 +264,10 @@ fn register_debug_node(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let sealing_key: Vec<u8> = c.pure(4)?;
     c.clock(5)?;
     assert_admin(c, &cap, &cluster)?;
-    c.ensure(cluster.policy.allow_debug_nodes, "cluster", "EDebugNodesForbidden")?;
-    c.ensure(signing_key.len() == KEY_LENGTH && sealing_key.len() == KEY_LENGTH, "cluster", "EInvalidKey")?;
-    c.ensure(node == ed25519_address(&signing_key), "cluster", "ENodeKeyMismatch")?;
-    c.ensure(cluster.node(&node).is_none(), "cluster", "ENodeAlreadyRegistered")?;
+    c.ensure(cluster.policy.allow_debug_nodes, Abort::EDebugNodesForbidden)?;
+    c.ensure(signing_key.len() == KEY_LENGTH && sealing_key.len() == KEY_LENGTH, Abort::EInvalidKey)?;
+    c.ensure(node == ed25519_address(&signing_key), Abort::ENodeKeyMismatch)?;
+    c.ensure(cluster.node(&node).is_none(), Abort::ENodeAlreadyRegistered)?;
     cluster.nodes.contents.push(crate::contract::objects::Entry {
         key: node,
         value: NodeInfo {
@@ -296,7 +288,7 @@ fn remove_node(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let mut cluster: Cluster = c.load(1)?;
     let node: Address = c.pure(2)?;
     assert_admin(c, &cap, &cluster)?;
-    c.ensure(cluster.node(&node).is_some(), "cluster", "ENodeNotRegistered")?;
+    c.ensure(cluster.node(&node).is_some(), Abort::ENodeNotRegistered)?;
     cluster.nodes.contents.retain(|e| e.key != node);
     c.emit(&NodeRemoved { cluster_id: cluster.id, node });
     c.store(cluster.id, &cluster);
@@ -307,8 +299,8 @@ fn rotate_sealing_key(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let mut cluster: Cluster = c.load(0)?;
     let sealing_key: Vec<u8> = c.pure(1)?;
     let node = c.sender();
-    c.ensure(cluster.node(&node).is_some(), "cluster", "ENodeNotRegistered")?;
-    c.ensure(sealing_key.len() == KEY_LENGTH, "cluster", "EInvalidKey")?;
+    c.ensure(cluster.node(&node).is_some(), Abort::ENodeNotRegistered)?;
+    c.ensure(sealing_key.len() == KEY_LENGTH, Abort::EInvalidKey)?;
     let info = &mut cluster.nodes.contents.iter_mut().find(|e| e.key == node).expect("registered").value;
     info.previous_sealing_key = std::mem::replace(&mut info.sealing_key, sealing_key.clone());
     c.emit(&SealingKeyRotated { cluster_id: cluster.id, node, sealing_key });
@@ -319,7 +311,7 @@ fn rotate_sealing_key(c: &mut Call<'_>) -> Result<(), ExecutionError> {
 fn role_rules(c: &Call<'_>, role: u8) -> Result<Vec<Rule>, ExecutionError> {
     match Role::from_code(role) {
         Some(r) if r != Role::Custom => Ok(access::role_rules(r)),
-        _ => Err(c.abort("access", "EInvalidRole")),
+        _ => Err(c.abort(Abort::EInvalidRole)),
     }
 }
 
@@ -332,8 +324,7 @@ fn rules_from_parts(c: &Call<'_>, first: usize) -> Result<Vec<Rule>, ExecutionEr
     let n = verbs.len();
     c.ensure(
         groups.len() == n && resources.len() == n && namespaces.len() == n && urls.len() == n,
-        "access",
-        "EMalformedRules",
+        Abort::EMalformedRules,
     )?;
     let rules: Vec<Rule> = verbs
         .into_iter()
@@ -349,7 +340,7 @@ fn rules_from_parts(c: &Call<'_>, first: usize) -> Result<Vec<Rule>, ExecutionEr
             non_resource_urls,
         })
         .collect();
-    c.ensure(access::well_formed(&rules), "access", "EMalformedRules")?;
+    c.ensure(access::well_formed(&rules), Abort::EMalformedRules)?;
     Ok(rules)
 }
 
@@ -383,7 +374,7 @@ fn stake(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let role: u8 = c.pure(2)?;
     c.clock(3)?;
     let rules = role_rules(c, role)?;
-    c.ensure(role <= cluster.policy.self_service_role, "seal_token", "ERoleNotSelfService")?;
+    c.ensure(role <= cluster.policy.self_service_role, Abort::ERoleNotSelfService)?;
     let stake = c.take_coin(1)?;
     issue(c, &cluster, stake, role, rules)
 }
@@ -393,11 +384,7 @@ fn stake_with_rules(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     c.clock(6)?;
     let rules = rules_from_parts(c, 2)?;
     let allowed = role_rules(c, cluster.policy.self_service_role)?;
-    c.ensure(
-        access::covers(&allowed, &rules, &cluster.policy.protected_namespaces),
-        "seal_token",
-        "ERoleNotSelfService",
-    )?;
+    c.ensure(access::covers(&allowed, &rules, &cluster.policy.protected_namespaces), Abort::ERoleNotSelfService)?;
     let stake = c.take_coin(1)?;
     issue(c, &cluster, stake, Role::Custom.code(), rules)
 }
@@ -406,8 +393,8 @@ fn add_stake(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let mut token: SealToken = c.load(0)?;
     let cluster: Cluster = c.load(1)?;
     c.clock(3)?;
-    c.ensure(token.cluster_id == cluster.id, "seal_token", "EWrongCluster")?;
-    c.ensure(token.owner == c.sender(), "seal_token", "ENotTokenOwner")?;
+    c.ensure(token.cluster_id == cluster.id, Abort::EWrongCluster)?;
+    c.ensure(token.owner == c.sender(), Abort::ENotTokenOwner)?;
     let added = c.take_coin(2)?;
     token.stake.value = c.add(token.stake.value, added)?;
     token.unlocks_at_ms = token.unlocks_at_ms.max(c.add(c.now(), cluster.policy.unstake_lock_ms)?);
@@ -420,9 +407,9 @@ fn renew(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let mut token: SealToken = c.load(0)?;
     let cluster: Cluster = c.load(1)?;
     c.clock(2)?;
-    c.ensure(token.cluster_id == cluster.id, "seal_token", "EWrongCluster")?;
-    c.ensure(token.owner == c.sender(), "seal_token", "ENotTokenOwner")?;
-    c.ensure(!token.revoked, "seal_token", "ETokenRevoked")?;
+    c.ensure(token.cluster_id == cluster.id, Abort::EWrongCluster)?;
+    c.ensure(token.owner == c.sender(), Abort::ENotTokenOwner)?;
+    c.ensure(!token.revoked, Abort::ETokenRevoked)?;
     token.expires_at_ms = c.add(c.now(), cluster.policy.token_lifetime_ms)?;
     c.emit(&TokenRenewed { token_id: token.id, expires_at_ms: token.expires_at_ms });
     c.store(token.id, &token);
@@ -435,7 +422,7 @@ fn admin_token(c: &Call<'_>) -> Result<(Cluster, SealToken), ExecutionError> {
     let cluster: Cluster = c.load(1)?;
     let token: SealToken = c.load(2)?;
     assert_admin(c, &cap, &cluster)?;
-    c.ensure(token.cluster_id == cluster.id, "seal_token", "EWrongCluster")?;
+    c.ensure(token.cluster_id == cluster.id, Abort::EWrongCluster)?;
     Ok((cluster, token))
 }
 
@@ -469,8 +456,8 @@ fn revoke(c: &mut Call<'_>) -> Result<(), ExecutionError> {
 fn slash(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let (cluster, mut token) = admin_token(c)?;
     let amount: u64 = c.pure(3)?;
-    c.ensure(cluster.policy.slashing_enabled, "seal_token", "ESlashingDisabled")?;
-    c.ensure(amount <= token.stake.value, "seal_token", "ESlashExceedsStake")?;
+    c.ensure(cluster.policy.slashing_enabled, Abort::ESlashingDisabled)?;
+    c.ensure(amount <= token.stake.value, Abort::ESlashExceedsStake)?;
     token.stake.value -= amount;
     c.session.create_coin(amount, Owner::Address(c.sender()));
     c.emit(&TokenSlashed { token_id: token.id, amount });
@@ -482,9 +469,9 @@ fn unstake(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let token: SealToken = c.load(0)?;
     let cluster: Cluster = c.load(1)?;
     c.clock(2)?;
-    c.ensure(token.cluster_id == cluster.id, "seal_token", "EWrongCluster")?;
-    c.ensure(token.owner == c.sender(), "seal_token", "ENotTokenOwner")?;
-    c.ensure(c.now() >= token.unlocks_at_ms, "seal_token", "EStakeLocked")?;
+    c.ensure(token.cluster_id == cluster.id, Abort::EWrongCluster)?;
+    c.ensure(token.owner == c.sender(), Abort::ENotTokenOwner)?;
+    c.ensure(c.now() >= token.unlocks_at_ms, Abort::EStakeLocked)?;
     c.session.delete(token.id);
     c.session.create_coin(token.stake.value, Owner::Address(token.owner));
     c.emit(&TokenUnstaked { token_id: token.id, owner: token.owner, amount: token.stake.value });
@@ -512,36 +499,27 @@ fn submit(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let chunks: Vec<Vec<u8>> = c.pure(13)?;
     c.clock(14)?;
 
-    let verb = Verb::from_code(verb_code).ok_or_else(|| c.abort("access", "EInvalidVerb"))?;
+    let verb = Verb::from_code(verb_code).ok_or_else(|| c.abort(Abort::EInvalidVerb))?;
     let now = c.now();
-    c.ensure(token.cluster_id == cluster.id, "seal_token", "EWrongCluster")?;
-    c.ensure(token.owner == c.sender(), "seal_token", "ENotTokenOwner")?;
-    c.ensure(!token.revoked, "seal_token", "ETokenRevoked")?;
-    c.ensure(now < token.expires_at_ms, "seal_token", "ETokenExpired")?;
+    c.ensure(token.cluster_id == cluster.id, Abort::EWrongCluster)?;
+    c.ensure(token.owner == c.sender(), Abort::ENotTokenOwner)?;
+    c.ensure(!token.revoked, Abort::ETokenRevoked)?;
+    c.ensure(now < token.expires_at_ms, Abort::ETokenExpired)?;
     let protected = &cluster.policy.protected_namespaces;
     c.ensure(
         access::allows(&token.rules, verb, &group, &resource, &namespace, &name, protected),
-        "seal_token",
-        "EPermissionDenied",
+        Abort::EPermissionDenied,
     )?;
-    c.ensure(
-        verb.is_read() || token.stake.value >= cluster.policy.min_write_stake,
-        "seal_token",
-        "EInsufficientStake",
-    )?;
-    c.ensure(is_active_node(&cluster, &node), "request", "ENodeNotActive")?;
+    c.ensure(verb.is_read() || token.stake.value >= cluster.policy.min_write_stake, Abort::EInsufficientStake)?;
+    c.ensure(is_active_node(&cluster, &node), Abort::ENodeNotActive)?;
     let accepted = cluster.node(&node).is_some_and(|n| {
         n.sealing_key == sealing_key || (!n.previous_sealing_key.is_empty() && n.previous_sealing_key == sealing_key)
     });
-    c.ensure(accepted, "request", "EUnknownSealingKey")?;
-    c.ensure(reply_key.len() == KEY_LENGTH, "request", "EInvalidReplyKey")?;
-    c.ensure(body_digest.len() == DIGEST_LENGTH, "request", "EInvalidDigest")?;
-    c.ensure(
-        [&group, &resource, &namespace, &name].iter().all(|f| f.len() <= MAX_FIELD_LENGTH),
-        "request",
-        "EFieldTooLong",
-    )?;
-    c.ensure(chunk_count <= MAX_CHUNKS && chunks.len() as u64 <= u64::from(chunk_count), "request", "ETooManyChunks")?;
+    c.ensure(accepted, Abort::EUnknownSealingKey)?;
+    c.ensure(reply_key.len() == KEY_LENGTH, Abort::EInvalidReplyKey)?;
+    c.ensure(body_digest.len() == DIGEST_LENGTH, Abort::EInvalidDigest)?;
+    c.ensure([&group, &resource, &namespace, &name].iter().all(|f| f.len() <= MAX_FIELD_LENGTH), Abort::EFieldTooLong)?;
+    c.ensure(chunk_count <= MAX_CHUNKS && chunks.len() as u64 <= u64::from(chunk_count), Abort::ETooManyChunks)?;
 
     let mut request = Request {
         id: c.session.fresh_id(),
@@ -583,11 +561,10 @@ fn submit(c: &mut Call<'_>) -> Result<(), ExecutionError> {
 fn upload(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let mut request: Request = c.load(0)?;
     let chunks: Vec<Vec<u8>> = c.pure(1)?;
-    c.ensure(request.requester == c.sender(), "request", "ENotRequester")?;
+    c.ensure(request.requester == c.sender(), Abort::ENotRequester)?;
     c.ensure(
         u64::from(request.chunks_received) + chunks.len() as u64 <= u64::from(request.chunk_count),
-        "request",
-        "ETooManyChunks",
+        Abort::ETooManyChunks,
     )?;
     for data in chunks {
         c.emit(&RequestChunk { request_id: request.id, index: request.chunks_received, data });
@@ -606,13 +583,13 @@ fn respond(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let chunk_count: u32 = c.pure(5)?;
     let chunks: Vec<Vec<u8>> = c.pure(6)?;
     c.clock(7)?;
-    c.ensure(request.cluster_id == cluster.id, "request", "EClusterMismatch")?;
-    c.ensure(request.node == c.sender(), "request", "ENotAddressedNode")?;
-    c.ensure(is_active_node(&cluster, &request.node), "request", "ENodeNotActive")?;
-    c.ensure(request.chunks_received == request.chunk_count, "request", "ERequestIncomplete")?;
-    c.ensure(!request.answered, "request", "EAlreadyAnswered")?;
-    c.ensure(body_digest.len() == DIGEST_LENGTH, "request", "EInvalidDigest")?;
-    c.ensure(chunk_count <= MAX_CHUNKS && chunks.len() as u64 <= u64::from(chunk_count), "request", "ETooManyChunks")?;
+    c.ensure(request.cluster_id == cluster.id, Abort::EClusterMismatch)?;
+    c.ensure(request.node == c.sender(), Abort::ENotAddressedNode)?;
+    c.ensure(is_active_node(&cluster, &request.node), Abort::ENodeNotActive)?;
+    c.ensure(request.chunks_received == request.chunk_count, Abort::ERequestIncomplete)?;
+    c.ensure(!request.answered, Abort::EAlreadyAnswered)?;
+    c.ensure(body_digest.len() == DIGEST_LENGTH, Abort::EInvalidDigest)?;
+    c.ensure(chunk_count <= MAX_CHUNKS && chunks.len() as u64 <= u64::from(chunk_count), Abort::ETooManyChunks)?;
     request.answered = true;
     request.response_chunk_count = chunk_count;
     c.emit(&ResponseStored {
@@ -640,12 +617,11 @@ fn emit_response_chunks(c: &mut Call<'_>, request: &mut Request, chunks: Vec<Vec
 fn respond_more(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let mut request: Request = c.load(0)?;
     let chunks: Vec<Vec<u8>> = c.pure(1)?;
-    c.ensure(request.node == c.sender(), "request", "ENotAddressedNode")?;
-    c.ensure(request.answered, "request", "ENotAnswered")?;
+    c.ensure(request.node == c.sender(), Abort::ENotAddressedNode)?;
+    c.ensure(request.answered, Abort::ENotAnswered)?;
     c.ensure(
         u64::from(request.response_chunks_sent) + chunks.len() as u64 <= u64::from(request.response_chunk_count),
-        "request",
-        "ETooManyChunks",
+        Abort::ETooManyChunks,
     )?;
     emit_response_chunks(c, &mut request, chunks);
     c.store(request.id, &request);
@@ -654,9 +630,9 @@ fn respond_more(c: &mut Call<'_>) -> Result<(), ExecutionError> {
 
 fn close(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let request: Request = c.load(0)?;
-    c.ensure(request.node == c.sender(), "request", "ENotAddressedNode")?;
-    c.ensure(request.answered, "request", "ENotAnswered")?;
-    c.ensure(request.response_chunks_sent == request.response_chunk_count, "request", "EResponseIncomplete")?;
+    c.ensure(request.node == c.sender(), Abort::ENotAddressedNode)?;
+    c.ensure(request.answered, Abort::ENotAnswered)?;
+    c.ensure(request.response_chunks_sent == request.response_chunk_count, Abort::EResponseIncomplete)?;
     c.session.delete(request.id);
     Ok(())
 }
@@ -664,8 +640,8 @@ fn close(c: &mut Call<'_>) -> Result<(), ExecutionError> {
 fn cancel(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let request: Request = c.load(0)?;
     c.clock(1)?;
-    c.ensure(request.requester == c.sender(), "request", "ENotRequester")?;
-    c.ensure(!request.answered, "request", "EAlreadyAnswered")?;
+    c.ensure(request.requester == c.sender(), Abort::ENotRequester)?;
+    c.ensure(!request.answered, Abort::EAlreadyAnswered)?;
     c.session.delete(request.id);
     c.emit(&RequestCancelled { request_id: request.id, requester: request.requester, timestamp_ms: c.now() });
     Ok(())

@@ -35,7 +35,7 @@ use crate::chain::{ChainClient, ChainError};
 use crate::contract::calls::{MAX_CHUNK_LEN, ResponseRecord};
 use crate::contract::events::RequestSubmitted;
 use crate::contract::objects::{Rule, SealToken};
-use crate::contract::{Contract, ObjectArg, Role, Verb};
+use crate::contract::{Abort, Contract, ObjectArg, Role, Verb};
 use crate::envelope::{Binding, PublicKey, RequestAttributes, RequestEnvelope, RequestInfo, ResponseEnvelope, Sealed};
 use crate::journal::Journal;
 
@@ -580,7 +580,7 @@ impl Processor {
                 .expect("the batcher runs as long as the node");
             return match answered.await.expect("the batcher always answers") {
                 Ok(()) => Ok(()),
-                Err(ChainError::Abort { abort: Some(a), .. }) if a.name == "EAlreadyAnswered" => Ok(()),
+                Err(ChainError::Abort { abort: Some(a), .. }) if a.kind == Abort::EAlreadyAnswered => Ok(()),
                 Err(e) => Err(e.into()),
             };
         }
@@ -604,7 +604,7 @@ impl Processor {
             }
             match self.submit(&mut client, tx).await {
                 Ok(()) => {}
-                Err(ChainError::Abort { abort: Some(a), .. }) if a.name == "EAlreadyAnswered" && i == 0 => {
+                Err(ChainError::Abort { abort: Some(a), .. }) if a.kind == Abort::EAlreadyAnswered && i == 0 => {
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),

@@ -5,7 +5,7 @@ use sui_sdk_types::Address;
 
 use super::roundtrip::RoundTripError;
 use crate::chain::{ChainError, format_sui};
-use crate::contract::Verb;
+use crate::contract::{Abort, Verb};
 use crate::envelope::{NotCarried, RequestAttributes, RequestInfoError, ResponseEnvelope};
 
 /// What a refusal is about: the request and the login it was made under.
@@ -59,13 +59,13 @@ pub fn explain(error: &RoundTripError, ctx: &RequestContext<'_>) -> ResponseEnve
     let cluster = ctx.cluster_name;
     match error {
         RoundTripError::Chain(ChainError::Abort { abort: Some(abort), digest, .. }) => {
-            let message = match abort.name {
-                "EPermissionDenied" => format!(
+            let message = match abort.kind {
+                Abort::EPermissionDenied => format!(
                     "seal token {token} lacks {}; ask the cluster admin: kubectl sui cluster grant {token} --allow {} (transaction {digest})",
                     described(ctx.attributes),
                     grant_rule(ctx.attributes)
                 ),
-                "EInsufficientStake" => match ctx.facts {
+                Abort::EInsufficientStake => match ctx.facts {
                     Some(f) => format!(
                         "{} needs a stake of at least {} on cluster {cluster}; seal token {token} has {}; add stake: kubectl sui login --cluster {cluster} --stake {}",
                         described(ctx.attributes),
@@ -75,7 +75,7 @@ pub fn explain(error: &RoundTripError, ctx: &RequestContext<'_>) -> ResponseEnve
                     ),
                     None => format!("{}; seal token {token}", abort.meaning),
                 },
-                "ETokenExpired" => {
+                Abort::ETokenExpired => {
                     let when = ctx
                         .facts
                         .map(|f| {

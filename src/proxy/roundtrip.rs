@@ -14,7 +14,7 @@ use crate::chain::{ChainClient, ChainError, Executed, GasPool};
 use crate::contract::calls::{MAX_CHUNK_LEN, Submission};
 use crate::contract::events::RequestSubmitted;
 use crate::contract::objects::{Cluster, SealToken};
-use crate::contract::{Contract, ObjectArg, Verb};
+use crate::contract::{Abort, Contract, ObjectArg, Verb};
 use crate::envelope::{
     Binding, EnvelopeError, PublicKey, RequestAttributes, RequestEnvelope, RequestInfo, ResponseEnvelope, Sealed,
     SecretKey,
@@ -171,7 +171,7 @@ impl RoundTrip {
         match self.try_call(request, &attributes).await {
             // The node rotated its key or was replaced since the proxy read the cluster.
             Err(RoundTripError::Chain(ChainError::Abort { abort: Some(a), .. }))
-                if a.name == "EUnknownSealingKey" || a.name == "ENodeNotActive" =>
+                if a.kind == Abort::EUnknownSealingKey || a.kind == Abort::ENodeNotActive =>
             {
                 self.refresh_node().await?;
                 self.try_call(request, &attributes).await
@@ -251,7 +251,7 @@ impl RoundTrip {
                 self.router.forget(request_id);
                 Err(timeout(true))
             }
-            Err(ChainError::Abort { abort: Some(a), .. }) if a.name == "EAlreadyAnswered" => {
+            Err(ChainError::Abort { abort: Some(a), .. }) if a.kind == Abort::EAlreadyAnswered => {
                 match tokio::time::timeout(ANSWER_GRACE, self.router.wait(request_id)).await {
                     Ok(Some(outcome)) => {
                         let binding = Binding::Response { cluster: self.cluster, request: request_id };

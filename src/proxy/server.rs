@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::explain::{RequestContext, TokenFacts, attributes_refusal, explain, not_carried};
 use super::roundtrip::{RoundTrip, RoundTripError};
 use crate::chain::ChainError;
+use crate::contract::Abort;
 use crate::credential::{BearerError, BearerToken};
 use crate::envelope::{NotCarried, RequestEnvelope, RequestInfo, ResponseEnvelope};
 
@@ -205,7 +206,7 @@ impl Proxy {
     /// Reads the token and policy after a refusal that is about them, to explain it.
     async fn facts_for(&self, error: &RoundTripError) -> Option<TokenFacts> {
         let RoundTripError::Chain(ChainError::Abort { abort: Some(abort), .. }) = error else { return None };
-        if abort.name != "EInsufficientStake" && abort.name != "ETokenExpired" {
+        if abort.kind != Abort::EInsufficientStake && abort.kind != Abort::ETokenExpired {
             return None;
         }
         let token = self.roundtrip.token().await.ok()?;
