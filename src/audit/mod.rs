@@ -17,8 +17,7 @@ use serde::Serialize;
 use sui_sdk_types::{Address, Digest};
 
 use crate::chain::follow::{CallInput, CheckpointEvents, ContractTransaction};
-use crate::contract::events::{RequestSubmitted, ResponseStored};
-use crate::contract::objects::MoveType;
+use crate::contract::events::{RequestSubmitted, ResponseStored, decode};
 use crate::contract::{Verb, lookup_abort};
 
 /// What became of a request.
@@ -99,9 +98,7 @@ impl AuditTrail {
                 continue;
             }
             for event in &tx.events {
-                let name = event.type_.name().as_str();
-                if name == RequestSubmitted::NAME
-                    && let Ok(r) = bcs::from_bytes::<RequestSubmitted>(&event.contents)
+                if let Some(r) = decode::<RequestSubmitted>(event)
                     && r.cluster_id == self.cluster
                 {
                     self.pending.insert(
@@ -120,8 +117,7 @@ impl AuditTrail {
                             request: Some(r.request_id),
                         },
                     );
-                } else if name == ResponseStored::NAME
-                    && let Ok(s) = bcs::from_bytes::<ResponseStored>(&event.contents)
+                } else if let Some(s) = decode::<ResponseStored>(event)
                     && let Some(mut record) = self.pending.remove(&s.request_id)
                 {
                     record.outcome = Outcome::Answered { status: s.status };

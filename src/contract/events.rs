@@ -266,7 +266,10 @@ move_type!(
 );
 move_type!("request", RequestSubmitted, RequestChunk, ResponseStored, ResponseChunk, RequestCancelled);
 
-/// Decodes an event's BCS contents as `T`.
-pub fn decode<T: MoveType + serde::de::DeserializeOwned>(contents: &[u8]) -> Result<T, bcs::Error> {
-    bcs::from_bytes(contents)
+/// The event as the package's `T`, when its type is `T` (module and name, as a parsed
+/// `StructTag`) and its contents decode; `None` for any other event. Callers get events
+/// already filtered to the package (`chain::follow`).
+pub fn decode<T: MoveType + serde::de::DeserializeOwned>(event: &sui_sdk_types::Event) -> Option<T> {
+    let is_t = event.type_.module().as_str() == T::MODULE && event.type_.name().as_str() == T::NAME;
+    is_t.then(|| bcs::from_bytes(&event.contents).ok()).flatten()
 }

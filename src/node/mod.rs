@@ -32,9 +32,9 @@ use requests::{Entry, Processor};
 use crate::chain::ChainClient;
 use crate::contract::events::{
     ProtectedNamespacesChanged, RequestCancelled, RequestChunk, RequestSubmitted, ResponseStored,
-    TokenPermissionsChanged, TokenRevoked, TokenSlashed, TokenUnstaked,
+    TokenPermissionsChanged, TokenRevoked, TokenSlashed, TokenUnstaked, decode,
 };
-use crate::contract::objects::{Cluster, MoveType};
+use crate::contract::objects::Cluster;
 use crate::journal::Journal;
 
 /// File of the checkpoint cursor in the data directory.
@@ -242,40 +242,31 @@ pub async fn run(
             continue;
         };
         for event in &checkpoint.events {
-            let (module, name) = (event.module.as_str(), event.type_.name().as_str());
-            if (module, name) == (RequestSubmitted::MODULE, RequestSubmitted::NAME) {
-                let Ok(s) = bcs::from_bytes::<RequestSubmitted>(&event.contents) else { continue };
+            if let Some(s) = decode::<RequestSubmitted>(event) {
                 if s.cluster_id == config.cluster && s.node == me && !processor.is_answered(&s.request_id) {
                     intake.lock().expect("lock").submitted(s, checkpoint.sequence);
                 }
-            } else if (module, name) == (RequestChunk::MODULE, RequestChunk::NAME) {
-                let Ok(c) = bcs::from_bytes::<RequestChunk>(&event.contents) else { continue };
+            } else if let Some(c) = decode::<RequestChunk>(event) {
                 intake.lock().expect("lock").chunk(c);
-            } else if (module, name) == (RequestCancelled::MODULE, RequestCancelled::NAME) {
-                let Ok(c) = bcs::from_bytes::<RequestCancelled>(&event.contents) else { continue };
+            } else if let Some(c) = decode::<RequestCancelled>(event) {
                 intake.lock().expect("lock").gone(&c.request_id);
-            } else if module == TokenPermissionsChanged::MODULE {
-                // Every token event changes what the token may do: its next request reads it.
-                if let Some(token) = token_of(name, &event.contents) {
-                    processor.forget_token(token);
-                    if name == TokenRevoked::NAME || name == TokenUnstaked::NAME {
-                        let processor = processor.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = processor.rbac.remove(&token).await {
-                                tracing::error!(%token, error = %e, "could not delete the token's RBAC objects");
-                            }
-                        });
-                    }
-                }
-            } else if (module, name) == (ProtectedNamespacesChanged::MODULE, ProtectedNamespacesChanged::NAME) {
-                if let Ok(p) = bcs::from_bytes::<ProtectedNamespacesChanged>(&event.contents)
-                    && p.cluster_id == config.cluster
-                {
+            } else if let Some(r) = decode::<ResponseStored>(event) {
+                intake.lock().expect("lock").gone(&r.request_id);
+            } else if let Some(p) = decode::<ProtectedNamespacesChanged>(event) {
+                if p.cluster_id == config.cluster {
                     processor.protect(p.namespaces).await;
                 }
-            } else if (module, name) == (ResponseStored::MODULE, ResponseStored::NAME) {
-                let Ok(r) = bcs::from_bytes::<ResponseStored>(&event.contents) else { continue };
-                intake.lock().expect("lock").gone(&r.request_id);
+            } else if let Some((token, gone)) = token_event(event) {
+                // Every token event changes what the token may do: its next request reads it.
+                processor.forget_token(token);
+                if gone {
+                    let processor = processor.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = processor.rbac.remove(&token).await {
+                            tracing::error!(%token, error = %e, "could not delete the token's RBAC objects");
+                        }
+                    });
+                }
             }
         }
         let (ready, expired) = {
@@ -344,17 +335,14 @@ async fn check_gas(processor: &Processor) {
     }));
 }
 
-/// The token a permission, revocation, slash or unstake event is about.
-fn token_of(name: &str, contents: &[u8]) -> Option<Address> {
-    match name {
-        n if n == TokenPermissionsChanged::NAME => {
-            bcs::from_bytes::<TokenPermissionsChanged>(contents).ok().map(|e| e.token_id)
-        }
-        n if n == TokenRevoked::NAME => bcs::from_bytes::<TokenRevoked>(contents).ok().map(|e| e.token_id),
-        n if n == TokenSlashed::NAME => bcs::from_bytes::<TokenSlashed>(contents).ok().map(|e| e.token_id),
-        n if n == TokenUnstaked::NAME => bcs::from_bytes::<TokenUnstaked>(contents).ok().map(|e| e.token_id),
-        _ => None,
-    }
+/// The token a permission, revocation, slash or unstake event is about, and whether the
+/// token is gone (revoked or unstaked).
+fn token_event(event: &sui_sdk_types::Event) -> Option<(Address, bool)> {
+    decode::<TokenPermissionsChanged>(event)
+        .map(|e| (e.token_id, false))
+        .or_else(|| decode::<TokenSlashed>(event).map(|e| (e.token_id, false)))
+        .or_else(|| decode::<TokenRevoked>(event).map(|e| (e.token_id, true)))
+        .or_else(|| decode::<TokenUnstaked>(event).map(|e| (e.token_id, true)))
 }
 
 fn hex(bytes: &[u8]) -> String {

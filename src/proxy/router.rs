@@ -15,8 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::ChainClient;
 use crate::chain::follow::{CheckpointEvents, follow};
-use crate::contract::events::{RequestSubmitted, ResponseChunk, ResponseStored};
-use crate::contract::objects::MoveType;
+use crate::contract::events::{RequestSubmitted, ResponseChunk, ResponseStored, decode};
 use crate::envelope::{EnvelopeError, Reassembly, Sealed};
 
 /// Unclaimed responses are dropped after this long.
@@ -98,22 +97,16 @@ impl ResponseRouter {
 
 fn route(pending: &mut HashMap<Address, Pending>, requester: Address, checkpoint: CheckpointEvents) {
     for event in checkpoint.events {
-        let name = event.type_.name().as_str();
-        if name == RequestSubmitted::NAME {
-            if let Ok(submitted) = bcs::from_bytes::<RequestSubmitted>(&event.contents)
-                && submitted.requester == requester
-            {
+        if let Some(submitted) = decode::<RequestSubmitted>(&event) {
+            if submitted.requester == requester {
                 pending.entry(submitted.request_id).or_default().since.get_or_insert_with(Instant::now);
             }
-        } else if name == ResponseStored::NAME {
-            if let Ok(stored) = bcs::from_bytes::<ResponseStored>(&event.contents)
-                && let Some(p) = pending.get_mut(&stored.request_id)
-            {
+        } else if let Some(stored) = decode::<ResponseStored>(&event) {
+            if let Some(p) = pending.get_mut(&stored.request_id) {
                 let digest = stored.body_digest.clone().try_into().unwrap_or([0; 32]);
                 p.reassembly = Some(Reassembly::new(stored.chunk_count, stored.body_len, digest));
             }
-        } else if name == ResponseChunk::NAME
-            && let Ok(chunk) = bcs::from_bytes::<ResponseChunk>(&event.contents)
+        } else if let Some(chunk) = decode::<ResponseChunk>(&event)
             && let Some(p) = pending.get_mut(&chunk.request_id)
         {
             p.early.push(chunk);
