@@ -12,12 +12,13 @@ pub struct Reassembly {
     len: u64,
     digest: [u8; 32],
     chunks: BTreeMap<u32, Vec<u8>>,
+    buffered: u64,
 }
 
 impl Reassembly {
     /// Expects `count` chunks of `len` bytes in all with `digest`.
     pub fn new(count: u32, len: u64, digest: [u8; 32]) -> Reassembly {
-        Reassembly { count, len, digest, chunks: BTreeMap::new() }
+        Reassembly { count, len, digest, chunks: BTreeMap::new(), buffered: 0 }
     }
 
     /// Adds chunk `index`.
@@ -25,15 +26,17 @@ impl Reassembly {
         if index >= self.count {
             return Err(EnvelopeError::ChunkOutOfRange { index, count: self.count });
         }
-        if self.chunks.insert(index, data).is_some() {
+        if self.chunks.contains_key(&index) {
             return Err(EnvelopeError::DuplicateChunk { index });
         }
+        self.buffered += data.len() as u64;
+        self.chunks.insert(index, data);
         Ok(())
     }
 
     /// Bytes held so far.
     pub fn buffered(&self) -> u64 {
-        self.chunks.values().map(|c| c.len() as u64).sum()
+        self.buffered
     }
 
     /// Chunks held so far.

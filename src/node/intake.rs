@@ -40,14 +40,15 @@ pub const DEFAULT_MAX_SEALED_READ_BODY: u64 = 64 * 1024;
 pub const DEFAULT_UPLOAD_TTL_MS: u64 = 10 * 60 * 1000;
 
 impl Limits {
-    /// The defaults, for requests whose decompressed body may be up to `max_body` bytes.
-    pub fn for_max_body(max_body: usize) -> Limits {
+    /// The intake's limits from the node's configuration, for requests whose decompressed
+    /// body may be up to `max_body` bytes.
+    pub fn new(config: &super::NodeLimits, max_body: usize) -> Limits {
         Limits {
             max_sealed_body: sealed_bound(max_body),
             max_sealed_read_body: DEFAULT_MAX_SEALED_READ_BODY,
-            max_open_per_requester: DEFAULT_MAX_OPEN_PER_REQUESTER,
-            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
-            upload_ttl_ms: DEFAULT_UPLOAD_TTL_MS,
+            max_open_per_requester: config.max_open_per_requester,
+            max_buffered_bytes: config.max_buffered_bytes,
+            upload_ttl_ms: config.upload_ttl_secs.saturating_mul(1000),
         }
     }
 }

@@ -223,13 +223,7 @@ pub async fn run(
     tracing::info!(node = %me, cluster = %config.cluster, from_checkpoint = start, "node running");
 
     let limit = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let limits = intake::Limits {
-        max_open_per_requester: config.limits.max_open_per_requester,
-        max_buffered_bytes: config.limits.max_buffered_bytes,
-        upload_ttl_ms: config.limits.upload_ttl_secs.saturating_mul(1000),
-        ..intake::Limits::for_max_body(config.max_body)
-    };
-    let intake = Arc::new(Mutex::new(Intake::new(limits)));
+    let intake = Arc::new(Mutex::new(Intake::new(intake::Limits::new(&config.limits, config.max_body))));
     let mut health = tokio::time::interval(HEALTH_INTERVAL);
     loop {
         let next = tokio::select! {
