@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use kubectl_sui::chain::ChainClient;
 use kubectl_sui::contract::calls::Submission;
+use kubectl_sui::contract::events::RequestSubmitted;
 use kubectl_sui::contract::{Contract, Role, Verb};
 use kubectl_sui::devnet::package_id;
-use kubectl_sui::proxy::RoundTripError;
+use kubectl_sui::proxy::{GaveUp, RoundTripError};
 use sui_transaction_builder::TransactionBuilder;
 
 use crate::fixtures::{self, SUI, address};
@@ -143,17 +144,51 @@ async fn cancelled_requests_and_lost_state_never_run_a_write() {
     let impatient = setup.requester_waiting(Role::Edit, 2 * SUI, Duration::from_secs(2)).await;
     let create = request("POST", CONFIGMAPS, r#"{"metadata":{"name":"cancelled"}}"#);
     match impatient.call(&create).await {
-        Err(e @ RoundTripError::Timeout { cancelled: true, .. }) => {
-            assert!(e.to_string().contains("cancelled on chain and will not run"), "{e}")
+        Err(e @ RoundTripError::Timeout { gave_up: GaveUp::Cancelled, .. }) => {
+            assert!(e.to_string().contains("cancelled on chain, so it will not run"), "{e}")
         }
         other => panic!("expected a cancelled timeout, got {other:?}"),
     }
+    // A write the node started before the cancel cannot be cancelled: the proxy says so and
+    // waits for the answer, and a node without a journal of it never runs it again.
+    let node_keys = kubectl_sui::node::keys::NodeKeys::load_or_create(setup.node_dir()).unwrap();
+    let (events, mut seen) = tokio::sync::mpsc::channel(64);
+    let chain = ChainClient::new(&setup.devnet.grpc_url(), package_id()).unwrap();
+    let from = chain.clone().latest_checkpoint().await.unwrap();
+    let follower = tokio::spawn(kubectl_sui::chain::follow::follow(chain.clone(), package_id(), from, events));
+    let impatient_user = format!("sui:{}", address(&impatient.key));
+    let raced = tokio::spawn({
+        let create = request("POST", CONFIGMAPS, r#"{"metadata":{"name":"raced"}}"#);
+        async move { impatient.call(&create).await.map(|r| (r.status, String::from_utf8_lossy(&r.body).into_owned())) }
+    });
+    let submitted = loop {
+        let checkpoint = tokio::time::timeout(Duration::from_secs(10), seen.recv()).await.unwrap().unwrap();
+        let found = checkpoint.events.iter().find_map(kubectl_sui::contract::events::decode::<RequestSubmitted>);
+        if let Some(s) = found {
+            break s;
+        }
+    };
+    follower.abort();
+    let mut client = chain.clone();
+    let (request_arg, cluster_arg) =
+        (client.object_arg(submitted.request_id).await.unwrap(), client.object_arg(setup.cluster).await.unwrap());
+    let mut tx = TransactionBuilder::new();
+    Contract::new(package_id()).start(&mut tx, request_arg, cluster_arg).unwrap();
+    let gas = client.gas_coins(node_keys.address()).await.unwrap().remove(0);
+    client.execute(tx, &node_keys.signing, gas).await.unwrap();
+    // The proxy's cancel (after 2 s) is refused; the node, up after 3 s, answers from what the
+    // chain says: started by a life of it it has no record of, so not run again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     // The node comes up and backfills past it: it is gone from the chain, so it never runs.
     let (stop, node) = setup.start_node();
+    let (status, text) = raced.await.unwrap().expect("the started write is answered, not given up");
+    assert_eq!(status, 500, "{text}");
+    assert!(text.contains("outcome is unknown and it was not run again"), "{text}");
     let patient = setup.requester(Role::Edit, 2 * SUI).await;
     let made = patient.call(&request("POST", CONFIGMAPS, r#"{"metadata":{"name":"kept"}}"#)).await.unwrap();
     assert_eq!(made.status, 201);
     assert!(setup.plane.kubectl(&["get", "configmap", "cancelled"]).is_err(), "the cancelled write never ran");
+    assert!(setup.plane.kubectl(&["get", "configmap", "raced"]).is_err(), "the started write was never run");
     stop.send(true).unwrap();
     node.await.unwrap().unwrap();
 
@@ -190,8 +225,7 @@ async fn cancelled_requests_and_lost_state_never_run_a_write() {
     let ran = setup.cluster_ran_only_what_the_chain_approved().await;
     let creates: Vec<_> = ran.iter().filter(|e| e.verb == "create").collect();
     assert_eq!(creates.len(), 1, "{creates:#?}");
-    let mine = format!("sui:{}", address(&impatient.key));
-    assert!(!ran.iter().any(|e| e.user == mine), "nothing ran for the cancelled requester: {ran:#?}");
+    assert!(!ran.iter().any(|e| e.user == impatient_user), "nothing ran for the cancelled requester: {ran:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

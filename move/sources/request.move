@@ -41,6 +41,8 @@ const ENotAnswered: u64 = 50;
 const EResponseIncomplete: u64 = 51;
 /// The cluster given is not the request's cluster.
 const EClusterMismatch: u64 = 52;
+/// The node has started running the request: it can no longer be cancelled, nor started again.
+const ERequestStarted: u64 = 53;
 
 const DIGEST_LENGTH: u64 = 32;
 const KEY_LENGTH: u64 = 32;
@@ -58,6 +60,8 @@ public struct Request has key {
     answered: bool,
     response_chunk_count: u32,
     response_chunks_sent: u32,
+    /// The node has started running the request (a write): a cancel is refused from here on.
+    started: bool,
 }
 
 /// The audit record of a call, and the node's signal to fetch its chunks.
@@ -101,6 +105,13 @@ public struct ResponseChunk has copy, drop {
     request_id: ID,
     index: u32,
     data: vector<u8>,
+}
+
+/// A node began running a write: from here on the requester cannot cancel it.
+public struct RequestStarted has copy, drop {
+    request_id: ID,
+    node: address,
+    timestamp_ms: u64,
 }
 
 public struct RequestCancelled has copy, drop {
@@ -152,6 +163,7 @@ public fun submit(
         answered: false,
         response_chunk_count: 0,
         response_chunks_sent: 0,
+        started: false,
     };
     event::emit(RequestSubmitted {
         request_id: object::id(&request),
@@ -183,6 +195,20 @@ public fun upload(request: &mut Request, chunks: vector<vector<u8>>, ctx: &TxCon
         ETooManyChunks,
     );
     request.emit_request_chunks(chunks);
+}
+
+/// Node: marks a complete, unanswered request as running, before a write reaches the
+/// cluster. Consensus orders it against the requester's `cancel`: whichever lands first wins,
+/// so a write never runs after a successful cancel, and a cancel that comes too late says so.
+public fun start(request: &mut Request, cluster: &Cluster, clock: &Clock, ctx: &TxContext) {
+    assert!(request.cluster_id == object::id(cluster), EClusterMismatch);
+    assert!(request.node == ctx.sender(), ENotAddressedNode);
+    assert!(cluster.is_active_node(request.node), ENodeNotActive);
+    assert!(request.chunks_received == request.chunk_count, ERequestIncomplete);
+    assert!(!request.answered, EAlreadyAnswered);
+    assert!(!request.started, ERequestStarted);
+    request.started = true;
+    event::emit(RequestStarted { request_id: object::id(request), node: request.node, timestamp_ms: clock.timestamp_ms() });
 }
 
 /// Node: records the response status and metadata and its first (or all) sealed chunks.
@@ -239,10 +265,11 @@ public fun close(request: Request, ctx: &TxContext) {
     id.delete();
 }
 
-/// Requester: withdraws a request no node has answered (e.g. after a timeout).
+/// Requester: withdraws a request no node has answered or started (e.g. after a timeout).
 public fun cancel(request: Request, clock: &Clock, ctx: &TxContext) {
     assert!(request.requester == ctx.sender(), ENotRequester);
     assert!(!request.answered, EAlreadyAnswered);
+    assert!(!request.started, ERequestStarted);
     let request_id = object::id(&request);
     let Request { id, requester, .. } = request;
     id.delete();
@@ -254,6 +281,8 @@ public fun requester(request: &Request): address { request.requester }
 public fun node(request: &Request): address { request.node }
 
 public fun is_answered(request: &Request): bool { request.answered }
+
+public fun is_started(request: &Request): bool { request.started }
 
 public fun chunks_received(request: &Request): u32 { request.chunks_received }
 

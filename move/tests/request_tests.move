@@ -381,3 +381,83 @@ fun response_through_another_cluster_is_refused() {
     respond(&mut sc, &clock, 0, 0);
     abort 0
 }
+
+fun start(sc: &mut Scenario, clock: &Clock) {
+    let c = sc.take_shared<Cluster>();
+    let mut r = sc.take_shared<Request>();
+    r.start(&c, clock, sc.ctx());
+    ts::return_shared(r);
+    ts::return_shared(c);
+}
+
+#[test]
+fun a_started_write_is_answered_as_usual() {
+    let (mut sc, clock) = setup_user();
+    submit(&mut sc, &clock, VERB_DELETE, 0, 0);
+    sc.next_tx(h::node());
+    start(&mut sc, &clock);
+    let effects = sc.next_tx(h::node());
+    // RequestStarted.
+    assert!(effects.num_user_events() == 1);
+    let r = sc.take_shared<Request>();
+    assert!(r.is_started() && !r.is_answered());
+    ts::return_shared(r);
+    sc.next_tx(h::node());
+    respond(&mut sc, &clock, 0, 0);
+    sc.next_tx(h::node());
+    let r = sc.take_shared<Request>();
+    r.close(sc.ctx());
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = request::ERequestStarted)]
+fun a_started_request_cannot_be_cancelled() {
+    let (mut sc, clock) = setup_user();
+    submit(&mut sc, &clock, VERB_DELETE, 0, 0);
+    sc.next_tx(h::node());
+    start(&mut sc, &clock);
+    sc.next_tx(h::user());
+    let r = sc.take_shared<Request>();
+    r.cancel(&clock, sc.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::ERequestStarted)]
+fun a_request_starts_once() {
+    let (mut sc, clock) = setup_user();
+    submit(&mut sc, &clock, VERB_DELETE, 0, 0);
+    sc.next_tx(h::node());
+    start(&mut sc, &clock);
+    sc.next_tx(h::node());
+    start(&mut sc, &clock);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::ENotAddressedNode)]
+fun only_addressed_node_starts() {
+    let (mut sc, clock) = setup_user();
+    submit(&mut sc, &clock, VERB_DELETE, 0, 0);
+    sc.next_tx(h::stranger());
+    start(&mut sc, &clock);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::ERequestIncomplete)]
+fun start_waits_for_full_body() {
+    let (mut sc, clock) = setup_user();
+    submit(&mut sc, &clock, VERB_DELETE, 2, 1);
+    sc.next_tx(h::node());
+    start(&mut sc, &clock);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::EAlreadyAnswered)]
+fun an_answered_request_cannot_start() {
+    let (mut sc, clock) = setup_user();
+    submit(&mut sc, &clock, VERB_DELETE, 0, 0);
+    sc.next_tx(h::node());
+    respond(&mut sc, &clock, 1, 0);
+    sc.next_tx(h::node());
+    start(&mut sc, &clock);
+    abort 0
+}

@@ -131,6 +131,8 @@ aborts! {
         "not all response chunks were sent yet";
     "request" EClusterMismatch = 52, BAD_REQUEST,
         "the cluster given is not the request's cluster";
+    "request" ERequestStarted = 53, CONFLICT,
+        "the node has already started running the request, so it can no longer be cancelled (or started again)";
 }
 
 /// The abort raised by `module` with `code`, if the contract defines it.

@@ -66,6 +66,7 @@ functions! {
     UNSTAKE = "seal_token"::unstake("SealToken", "&Cluster", "&Clock", "&mut TxContext");
     SUBMIT = "request"::submit("&Cluster", "&SealToken", "address", "vector<u8>", "vector<u8>", "u8", "String", "String", "String", "String", "u64", "vector<u8>", "u32", "vector<vector<u8>>", "&Clock", "&mut TxContext");
     UPLOAD = "request"::upload("&mut Request", "vector<vector<u8>>", "&TxContext");
+    START = "request"::start("&mut Request", "&Cluster", "&Clock", "&TxContext");
     RESPOND = "request"::respond("&mut Request", "&Cluster", "u16", "u64", "vector<u8>", "u32", "vector<vector<u8>>", "&Clock", "&TxContext");
     RESPOND_MORE = "request"::respond_more("&mut Request", "vector<vector<u8>>", "&TxContext");
     CLOSE = "request"::close("Request", "&TxContext");
@@ -113,6 +114,7 @@ pub const ACCESSORS: &[(&str, &str)] = &[
     ("request", "requester"),
     ("request", "node"),
     ("request", "is_answered"),
+    ("request", "is_started"),
     ("request", "chunks_received"),
 ];
 
@@ -517,6 +519,15 @@ impl Contract {
         self.call(tx, f, args)
     }
 
+    /// `request::start`: the node marks a write as running, so it can no longer be cancelled.
+    pub fn start(&self, tx: &mut TransactionBuilder, request: ObjectArg, cluster: ObjectArg) -> CallResult {
+        self.call(
+            tx,
+            &START,
+            vec![CallArg::Object(request), CallArg::Object(cluster), CallArg::Object(ObjectArg::Clock)],
+        )
+    }
+
     /// `request::respond_more`.
     pub fn respond_more(&self, tx: &mut TransactionBuilder, request: ObjectArg, chunks: Vec<Vec<u8>>) -> CallResult {
         self.call(tx, &RESPOND_MORE, vec![CallArg::Object(request), CallArg::Chunks(chunks)])
@@ -713,6 +724,7 @@ mod tests {
         c.unstake(&mut tx, tok, cl).unwrap();
         c.submit(&mut tx, cl, tok, &submission(vec![])).unwrap();
         c.upload(&mut tx, req, vec![vec![1]]).unwrap();
+        c.start(&mut tx, req, cl).unwrap();
         c.respond(&mut tx, req, cl, &record).unwrap();
         c.respond_more(&mut tx, req, vec![vec![1]]).unwrap();
         c.close(&mut tx, req).unwrap();

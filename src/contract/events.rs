@@ -234,6 +234,17 @@ pub struct ResponseChunk {
     pub data: Vec<u8>,
 }
 
+/// `request::RequestStarted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestStarted {
+    /// Request id.
+    pub request_id: Address,
+    /// The node running it.
+    pub node: Address,
+    /// Chain time.
+    pub timestamp_ms: u64,
+}
+
 /// `request::RequestCancelled`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCancelled {
@@ -264,7 +275,7 @@ move_type!(
     TokenSlashed,
     TokenUnstaked
 );
-move_type!("request", RequestSubmitted, RequestChunk, ResponseStored, ResponseChunk, RequestCancelled);
+move_type!("request", RequestSubmitted, RequestChunk, ResponseStored, ResponseChunk, RequestStarted, RequestCancelled);
 
 /// The event as the package's `T`, when its type is `T` (module and name, as a parsed
 /// `StructTag`) and its contents decode; `None` for any other event. Callers get events

@@ -192,6 +192,7 @@ fn rust_layouts() -> Result<Layouts, ContractError> {
         events::RequestChunk,
         events::ResponseStored,
         events::ResponseChunk,
+        events::RequestStarted,
         events::RequestCancelled,
     );
     let registry =

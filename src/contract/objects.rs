@@ -178,6 +178,8 @@ pub struct Request {
     pub response_chunk_count: u32,
     /// Response chunks sent.
     pub response_chunks_sent: u32,
+    /// Whether the node started running it (a write): no cancel from then on.
+    pub started: bool,
 }
 
 move_type!("access", Rule);

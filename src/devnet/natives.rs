@@ -14,8 +14,8 @@ use crate::contract::Abort;
 use crate::contract::calls::{FUNCTIONS, MoveFunction};
 use crate::contract::events::{
     ClusterCreated, NodeRegistered, NodeRemoved, PolicyChanged, ProtectedNamespacesChanged, RequestCancelled,
-    RequestChunk, RequestSubmitted, ResponseChunk, ResponseStored, SealingKeyRotated, StakeAdded, TokenIssued,
-    TokenPermissionsChanged, TokenRenewed, TokenRevoked, TokenSlashed, TokenUnstaked,
+    RequestChunk, RequestStarted, RequestSubmitted, ResponseChunk, ResponseStored, SealingKeyRotated, StakeAdded,
+    TokenIssued, TokenPermissionsChanged, TokenRenewed, TokenRevoked, TokenSlashed, TokenUnstaked,
 };
 use crate::contract::objects::{
     Balance, Cluster, ClusterAdminCap, MoveType, NodeInfo, Policy, Request, Rule, SealToken, VecMap,
@@ -58,6 +58,7 @@ pub fn call(session: &mut Session, module: &str, function: &str, args: Vec<Value
         ("seal_token", "unstake") => unstake(&mut c),
         ("request", "submit") => submit(&mut c),
         ("request", "upload") => upload(&mut c),
+        ("request", "start") => start(&mut c),
         ("request", "respond") => respond(&mut c),
         ("request", "respond_more") => respond_more(&mut c),
         ("request", "close") => close(&mut c),
@@ -531,6 +532,7 @@ fn submit(c: &mut Call<'_>) -> Result<(), ExecutionError> {
         answered: false,
         response_chunk_count: 0,
         response_chunks_sent: 0,
+        started: false,
     };
     c.emit(&RequestSubmitted {
         request_id: request.id,
@@ -570,6 +572,22 @@ fn upload(c: &mut Call<'_>) -> Result<(), ExecutionError> {
         c.emit(&RequestChunk { request_id: request.id, index: request.chunks_received, data });
         request.chunks_received += 1;
     }
+    c.store(request.id, &request);
+    Ok(())
+}
+
+fn start(c: &mut Call<'_>) -> Result<(), ExecutionError> {
+    let mut request: Request = c.load(0)?;
+    let cluster: Cluster = c.load(1)?;
+    c.clock(2)?;
+    c.ensure(request.cluster_id == cluster.id, Abort::EClusterMismatch)?;
+    c.ensure(request.node == c.sender(), Abort::ENotAddressedNode)?;
+    c.ensure(is_active_node(&cluster, &request.node), Abort::ENodeNotActive)?;
+    c.ensure(request.chunks_received == request.chunk_count, Abort::ERequestIncomplete)?;
+    c.ensure(!request.answered, Abort::EAlreadyAnswered)?;
+    c.ensure(!request.started, Abort::ERequestStarted)?;
+    request.started = true;
+    c.emit(&RequestStarted { request_id: request.id, node: request.node, timestamp_ms: c.now() });
     c.store(request.id, &request);
     Ok(())
 }
@@ -642,6 +660,7 @@ fn cancel(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     c.clock(1)?;
     c.ensure(request.requester == c.sender(), Abort::ENotRequester)?;
     c.ensure(!request.answered, Abort::EAlreadyAnswered)?;
+    c.ensure(!request.started, Abort::ERequestStarted)?;
     c.session.delete(request.id);
     c.emit(&RequestCancelled { request_id: request.id, requester: request.requester, timestamp_ms: c.now() });
     Ok(())

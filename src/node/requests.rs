@@ -10,7 +10,9 @@
 //! execution: running one twice changes nothing. The contract deletes the `Request` when it is
 //! answered, so a response can land only once whatever the node does; and a request the
 //! journal does not know runs only while its `Request` is still open on chain, so a lost
-//! journal or a cancel never makes a write run.
+//! journal or a cancel never makes a write run. A write is marked started on chain
+//! (`request::start`) before it runs: from then on the requester's cancel is refused, and a
+//! node that finds a request started but not in its journal answers it as unknown.
 //!
 //! Before running, the request is resolved by [`RequestInfo`] and compared with what the
 //! contract approved, the token's current standing is read, and the cluster's RBAC for it is
@@ -76,6 +78,17 @@ enum State {
     Started,
     Executed { status: u16, sealed: Sealed },
     Answered,
+}
+
+/// Where a request stands on chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnChain {
+    /// Complete, unanswered, not started: it may run.
+    Open,
+    /// A node started it (a write): it ran, or may have; never run again.
+    Started,
+    /// Cancelled, or answered and deleted.
+    Gone,
 }
 
 /// Everything a request handler needs; shared by all of them.
@@ -253,25 +266,24 @@ impl Processor {
         let (status, response) = match known {
             Some(State::Answered) => return Ok(()),
             Some(State::Executed { status, sealed }) => (status, sealed),
-            Some(State::Started) => {
-                let response = ResponseEnvelope::status(
-                    500,
-                    "InternalError",
-                    &format!(
-                        "node {} restarted while executing request {request}; its outcome is unknown and it was not run again: check the object's state before retrying",
-                        self.keys.address()
-                    ),
-                );
-                self.seal_response(&submitted, &response)?
-            }
+            Some(State::Started) => self.seal_response(&submitted, &self.outcome_unknown(request))?,
             None => {
                 // Run only what is still open on chain: not cancelled, not answered by an
-                // earlier life of this node whose journal is gone.
-                if !self.is_open_on_chain(request).await? {
-                    self.metrics.refusals.with_label_values(&["gone"]).inc();
-                    return Ok(());
-                }
-                let response = self.execute(&submitted, &sealed, verb).await?;
+                // earlier life of this node whose journal is gone, not started by one.
+                let response = match self.on_chain(request).await? {
+                    OnChain::Gone => {
+                        self.metrics.refusals.with_label_values(&["gone"]).inc();
+                        return Ok(());
+                    }
+                    OnChain::Started => self.outcome_unknown(request),
+                    OnChain::Open => match self.execute(&submitted, &sealed, verb).await? {
+                        Some(response) => response,
+                        None => {
+                            self.metrics.refusals.with_label_values(&["gone"]).inc();
+                            return Ok(());
+                        }
+                    },
+                };
                 let (status, sealed) = self.seal_response(&submitted, &response)?;
                 if !verb.is_read() {
                     self.record(Entry::Executed { request, status, sealed: sealed.0.clone() }).await?;
@@ -317,7 +329,7 @@ impl Processor {
     /// Retry-After.
     async fn refuse(&self, submitted: &RequestSubmitted, refusal: &Refusal) -> Result<(), NodeError> {
         let request = submitted.request_id;
-        if self.is_answered(&request) || !self.is_open_on_chain(request).await? {
+        if self.is_answered(&request) || self.on_chain(request).await? == OnChain::Gone {
             return Ok(());
         }
         self.metrics.refusals.with_label_values(&[refusal.cause()]).inc();
@@ -330,22 +342,61 @@ impl Processor {
         self.record(Entry::Answered(request)).await
     }
 
-    /// Whether the `Request` object still exists and is unanswered.
-    async fn is_open_on_chain(&self, request: Address) -> Result<bool, NodeError> {
+    /// Where the `Request` object stands on chain.
+    async fn on_chain(&self, request: Address) -> Result<OnChain, NodeError> {
         match self.client.clone().move_object::<crate::contract::objects::Request>(request).await {
-            Ok(r) => Ok(!r.answered),
-            Err(e) if e.code() == Some(tonic::Code::NotFound) => Ok(false),
+            Ok(r) if r.answered => Ok(OnChain::Gone),
+            Ok(r) if r.started => Ok(OnChain::Started),
+            Ok(_) => Ok(OnChain::Open),
+            Err(e) if e.code() == Some(tonic::Code::NotFound) => Ok(OnChain::Gone),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Opens, checks and executes a request never seen before.
+    /// The answer to a write that a life of this node started and whose outcome it cannot
+    /// know (the crash hit during execution, or the journal is gone): never run again.
+    fn outcome_unknown(&self, request: Address) -> ResponseEnvelope {
+        ResponseEnvelope::status(
+            500,
+            "InternalError",
+            &format!(
+                "node {} restarted while executing request {request}; its outcome is unknown and it was not run again: check the object's state before retrying",
+                self.keys.address()
+            ),
+        )
+    }
+
+    /// Marks a write as running on chain (`request::start`), so that a cancel can no longer
+    /// land. `false` when the requester cancelled first: the write must not run.
+    async fn start_on_chain(&self, request: Address) -> Result<bool, NodeError> {
+        let mut client = self.client.clone();
+        let request_arg = match client.object_arg(request).await {
+            Ok(arg) => arg,
+            Err(e) if e.code() == Some(tonic::Code::NotFound) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        let mut tx = TransactionBuilder::new();
+        self.contract.start(&mut tx, request_arg, self.cluster_arg).map_err(|e| NodeError::Config(e.to_string()))?;
+        match self.gas.execute(&mut client, &self.keys.signing, tx).await {
+            Ok(_) => Ok(true),
+            // The cancel won the race: the object is gone, or this very start already landed
+            // (a retry after a lost reply), which the journal's `Started` would have caught.
+            Err(e) => match self.on_chain(request).await? {
+                OnChain::Gone => Ok(false),
+                OnChain::Started | OnChain::Open => Err(e.into()),
+            },
+        }
+    }
+
+    /// Opens, checks and executes a request never seen before; `None` when a write was
+    /// cancelled on chain before it could start.
     async fn execute(
         &self,
         submitted: &RequestSubmitted,
         sealed: &Sealed,
         verb: Verb,
-    ) -> Result<ResponseEnvelope, NodeError> {
+    ) -> Result<Option<ResponseEnvelope>, NodeError> {
+        let refused = |status, reason, message: &str| Ok(Some(ResponseEnvelope::status(status, reason, message)));
         let approved = RequestAttributes {
             verb: submitted.verb,
             group: submitted.group.clone(),
@@ -359,11 +410,11 @@ impl Processor {
             key
         } else {
             self.metrics.errors.with_label_values(&["unknown_sealing_key"]).inc();
-            return Ok(ResponseEnvelope::status(
+            return refused(
                 409,
                 "Conflict",
                 "the request was sealed to a key this node does not hold; retry to seal it to the node's current key",
-            ));
+            );
         };
         // Reads carry headers, not bodies: a free GET cannot make the node inflate megabytes.
         let max_body = if verb.is_read() { MAX_READ_BODY.min(self.max_body) } else { self.max_body };
@@ -371,11 +422,7 @@ impl Processor {
             Ok(e) => e,
             Err(e) => {
                 self.metrics.errors.with_label_values(&["unsealable"]).inc();
-                return Ok(ResponseEnvelope::status(
-                    400,
-                    "BadRequest",
-                    &format!("the sealed request could not be opened: {e}"),
-                ));
+                return refused(400, "BadRequest", &format!("the sealed request could not be opened: {e}"));
             }
         };
         // The one reading of the request: compared with what the contract approved, and the
@@ -384,13 +431,13 @@ impl Processor {
             Ok(info) => info,
             Err(e) => {
                 self.metrics.errors.with_label_values(&["unparsable"]).inc();
-                return Ok(ResponseEnvelope::status(e.status(), "BadRequest", &e.to_string()));
+                return refused(e.status(), "BadRequest", &e.to_string());
             }
         };
         let actual = info.attributes();
         if actual != approved {
             self.metrics.errors.with_label_values(&["mismatch"]).inc();
-            return Ok(ResponseEnvelope::status(
+            return refused(
                 403,
                 "Forbidden",
                 &format!(
@@ -402,23 +449,23 @@ impl Processor {
                     verb,
                     describe(&approved)
                 ),
-            ));
+            );
         }
         if let Some(what) = info.not_carried() {
             self.metrics.errors.with_label_values(&["not_carried"]).inc();
-            return Ok(ResponseEnvelope::status(501, "NotImplemented", &what.to_string()));
+            return refused(501, "NotImplemented", &what.to_string());
         }
         let standing = self.standing(submitted.token_id).await?;
         if standing.revoked {
             self.metrics.errors.with_label_values(&["revoked"]).inc();
-            return Ok(ResponseEnvelope::status(
+            return refused(
                 403,
                 "Forbidden",
                 &format!(
                     "seal token {} was revoked after this request was submitted; it was not executed",
                     submitted.token_id
                 ),
-            ));
+            );
         }
         let role = standing.role;
         // The cluster's RBAC grants what the contract approved before the request runs, so the
@@ -441,16 +488,21 @@ impl Processor {
             Ok(false) => {}
             Err(e) => {
                 self.metrics.errors.with_label_values(&["rbac"]).inc();
-                return Ok(ResponseEnvelope::status(
+                return refused(
                     503,
                     "ServiceUnavailable",
                     &format!(
                         "the node could not bind the token's roles in the cluster ({e}); the request was not executed, retry"
                     ),
-                ));
+                );
             }
         }
         if !verb.is_read() {
+            // On chain first: once it is started a cancel is refused, and a crash before the
+            // journal's `Started` leaves a request that never ran but is answered as unknown.
+            if !self.start_on_chain(submitted.request_id).await? {
+                return Ok(None);
+            }
             self.record(Entry::Started(submitted.request_id)).await?;
         }
         let kube_started = Instant::now();
@@ -464,7 +516,7 @@ impl Processor {
             )
             .await;
         self.metrics.kube_latency.with_label_values(&[verb.as_str()]).observe(kube_started.elapsed().as_secs_f64());
-        Ok(result.unwrap_or_else(|e| {
+        Ok(Some(result.unwrap_or_else(|e| {
             let kind = match e {
                 KubeFailure::Unreachable(_) => "kubernetes",
                 KubeFailure::Timeout(_) => "kubernetes_timeout",
@@ -472,7 +524,7 @@ impl Processor {
             };
             self.metrics.errors.with_label_values(&[kind]).inc();
             e.to_status()
-        }))
+        })))
     }
 
     /// A token's role and revocation, as the chain has them since its last change: read once,

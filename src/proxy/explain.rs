@@ -108,17 +108,12 @@ pub fn explain(error: &RoundTripError, ctx: &RequestContext<'_>) -> ResponseEnve
         RoundTripError::Chain(e) => {
             ResponseEnvelope::status(502, "InternalError", &format!("the chain refused the request: {e}"))
         }
-        RoundTripError::Timeout { node, waited, cancelled, .. } => ResponseEnvelope::status(
+        RoundTripError::Timeout { node, waited, gave_up, .. } => ResponseEnvelope::status(
             504,
             "Timeout",
             &format!(
-                "no answer from node {node} of cluster {cluster} within {}s; {}: check the node (`kubectl sui status`)",
+                "no answer from node {node} of cluster {cluster} within {}s; {gave_up}; check the node (`kubectl sui status`)",
                 waited.as_secs(),
-                if *cancelled {
-                    "the request was cancelled on chain, so it will not run"
-                } else {
-                    "it could not be cancelled on chain, so it may still run: check the object before retrying a write"
-                }
             ),
         ),
         RoundTripError::NoNode(_) => ResponseEnvelope::status(503, "ServiceUnavailable", &error.to_string()),
@@ -196,7 +191,7 @@ mod tests {
             node: Address::ZERO,
             cluster: Address::ZERO,
             waited: std::time::Duration::from_secs(30),
-            cancelled: true,
+            gave_up: crate::proxy::roundtrip::GaveUp::Cancelled,
         };
         let (code, m) = message(&explain(&silent, &ctx));
         assert_eq!(code, 504);

@@ -46,7 +46,7 @@ pub enum RoundTripError {
     #[error(transparent)]
     Chain(#[from] ChainError),
     /// No node answered in time.
-    #[error("no response from node {node} of cluster {cluster} within {waited:?}{}", if *cancelled { "; the request was cancelled on chain and will not run" } else { "; it could not be cancelled, so it may still run: check before retrying a write" })]
+    #[error("no response from node {node} of cluster {cluster} within {waited:?}; {gave_up}")]
     Timeout {
         /// The node.
         node: Address,
@@ -54,8 +54,8 @@ pub enum RoundTripError {
         cluster: Address,
         /// How long.
         waited: Duration,
-        /// Whether the request was cancelled on chain (and so never runs).
-        cancelled: bool,
+        /// What became of the request when the proxy gave up.
+        gave_up: GaveUp,
     },
     /// The cluster has no node that may answer.
     #[error("cluster {0} has no active node; its admin must register one (`kubectl sui cluster node add`)")]
@@ -63,6 +63,20 @@ pub enum RoundTripError {
     /// The checkpoint stream stopped.
     #[error("the proxy stopped following the chain")]
     RouterStopped,
+}
+
+/// What became of a request the proxy gave up waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GaveUp {
+    /// Cancelled on chain: it never runs.
+    #[error("the request was cancelled on chain, so it will not run")]
+    Cancelled,
+    /// The node had started it (a write) before the cancel: it may have taken effect.
+    #[error("the node had already started running it, so it may have taken effect: check the object before retrying")]
+    Started,
+    /// The cancel itself failed (the chain unreachable, no gas): it may still run.
+    #[error("it could not be cancelled on chain, so it may still run: check the object before retrying a write")]
+    NotCancelled,
 }
 
 /// The node requests are addressed to, and the key they are sealed to.
@@ -229,15 +243,15 @@ impl RoundTrip {
 
     /// No answer in time: cancel on chain, so the node never starts the request. If the
     /// node answered first (the cancel is refused as answered), its answer is what the caller
-    /// gets, so a write that ran is never reported as not run.
+    /// gets; if it started a write first (refused as started), the proxy waits for its answer
+    /// once more as long: a write that ran is never reported as not run.
     async fn give_up(
         &self,
         request_id: Address,
         node: Address,
         reply: &SecretKey,
     ) -> Result<ResponseEnvelope, RoundTripError> {
-        let timeout =
-            |cancelled| RoundTripError::Timeout { node, cluster: self.cluster, waited: self.timeout, cancelled };
+        let timeout = |gave_up| RoundTripError::Timeout { node, cluster: self.cluster, waited: self.timeout, gave_up };
         let mut client = self.client.clone();
         let cancelled = async {
             let request = client.object_arg(request_id).await?;
@@ -246,27 +260,31 @@ impl RoundTrip {
             self.execute(tx).await
         }
         .await;
-        match cancelled {
+        let (late, grace) = match cancelled {
             Ok(_) => {
                 self.router.forget(request_id);
-                Err(timeout(true))
+                return Err(timeout(GaveUp::Cancelled));
             }
             Err(ChainError::Abort { abort: Some(a), .. }) if a.kind == Abort::EAlreadyAnswered => {
-                match tokio::time::timeout(ANSWER_GRACE, self.router.wait(request_id)).await {
-                    Ok(Some(outcome)) => {
-                        let binding = Binding::Response { cluster: self.cluster, request: request_id };
-                        Ok(outcome?.open(reply, &binding, MAX_RESPONSE_BODY)?)
-                    }
-                    _ => {
-                        self.router.forget(request_id);
-                        Err(timeout(false))
-                    }
-                }
+                (GaveUp::NotCancelled, ANSWER_GRACE)
+            }
+            Err(ChainError::Abort { abort: Some(a), .. }) if a.kind == Abort::ERequestStarted => {
+                (GaveUp::Started, self.timeout.max(ANSWER_GRACE))
             }
             Err(e) => {
                 tracing::warn!(request = %request_id, error = %e, "could not cancel the request on chain");
                 self.router.forget(request_id);
-                Err(timeout(false))
+                return Err(timeout(GaveUp::NotCancelled));
+            }
+        };
+        match tokio::time::timeout(grace, self.router.wait(request_id)).await {
+            Ok(Some(outcome)) => {
+                let binding = Binding::Response { cluster: self.cluster, request: request_id };
+                Ok(outcome?.open(reply, &binding, MAX_RESPONSE_BODY)?)
+            }
+            _ => {
+                self.router.forget(request_id);
+                Err(timeout(late))
             }
         }
     }
