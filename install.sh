@@ -69,6 +69,20 @@ build() {
   cargo build --manifest-path "$repo/Cargo.toml" --release --locked --bins
 }
 
+# Where cargo put the release binaries: its own answer, so CARGO_TARGET_DIR, a
+# build.target-dir in a cargo config and CARGO_BUILD_TARGET are all honoured.
+release_dir() {
+  local target_dir
+  target_dir="$(cargo metadata --manifest-path "$repo/Cargo.toml" --format-version 1 --no-deps --locked \
+    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+  [ -n "$target_dir" ] || { echo "install.sh: cargo metadata did not say where it builds" >&2; exit 1; }
+  if [ -n "${CARGO_BUILD_TARGET:-}" ]; then
+    echo "$target_dir/$CARGO_BUILD_TARGET/release"
+  else
+    echo "$target_dir/release"
+  fi
+}
+
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 if [ -n "$dist" ]; then
@@ -80,11 +94,14 @@ if [ -n "$dist" ]; then
   mkdir -p "$dist"
   stage="$(mktemp -d)"
   trap 'rm -rf "$stage"' EXIT
-  for b in "${binaries[@]}"; do install -m 0755 "$repo/target/release/$b" "$stage/$b"; done
+  release="$(release_dir)"
+  for b in "${binaries[@]}"; do install -m 0755 "$release/$b" "$stage/$b"; done
   cp "$repo/LICENSE" "$repo/README.md" "$stage/"
+  (cd "$repo" && find move -type f \( -name '*.move' -o -name 'Move.toml' -o -name 'Move.lock' \) -not -path 'move/build/*' \
+    -exec install -D -m 0644 {} "$stage/{}" \;)
   # Fixed order, owner and time: the archive's bytes depend only on its files.
   tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime='2026-01-01 00:00Z' \
-    -czf "$dist/$name" kubectl-sui nautilus LICENSE README.md
+    -czf "$dist/$name" kubectl-sui nautilus LICENSE README.md move
   sum="$(sha256_of "$dist/$name")"
   echo "$sum  $name" > "$dist/$name.sha256"
   sed -e "s/^  version: .*/  version: v$version/" \
@@ -109,7 +126,7 @@ if [ -n "$archive" ]; then
   done
 else
   build
-  source_dir="$repo/target/release"
+  source_dir="$(release_dir)"
 fi
 
 mkdir -p "$bin_dir" "$manifest_dir"
@@ -119,6 +136,16 @@ for b in "${binaries[@]}"; do
   echo "$bin_dir/$b" >> "$manifest.tmp"
   echo "installed $bin_dir/$b"
 done
+# The Move package, so an installed plugin can publish it (`kubectl sui contract publish`).
+if [ -n "$archive" ]; then move_src="$source_dir/move"; else move_src="$repo/move"; fi
+if [ -d "$move_src/sources" ]; then
+  move_dir="$manifest_dir/move"
+  while IFS= read -r file; do
+    install -D -m 0644 "$move_src/$file" "$move_dir/$file"
+    echo "$move_dir/$file" >> "$manifest.tmp"
+  done < <(cd "$move_src" && find . -type f \( -name '*.move' -o -name 'Move.toml' -o -name 'Move.lock' \) -not -path './build/*' | sed 's|^\./||' | sort)
+  echo "installed the Move package into $move_dir"
+fi
 mv "$manifest.tmp" "$manifest"
 
 if command -v kubectl >/dev/null 2>&1; then

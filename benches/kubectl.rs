@@ -4,7 +4,7 @@
 //! transactions, bytes and gas on chain per kubectl command, envelope sizes with and without
 //! compression, and the sealing cost per MiB.
 //!
-//! Run: `cargo bench --bench kubectl` (tests/k8s/build.sh builds the control plane first;
+//! Run: `cargo bench --bench kubectl` (the control plane is built first, as `kubectl sui control-plane build` does;
 //! `BENCH_RUNS` kubectl runs per command, default 20; `BENCH_SECONDS` per throughput level,
 //! default 5).
 
@@ -103,12 +103,10 @@ async fn chain_cost(client: &mut ChainClient, from: u64) -> (usize, usize, i64) 
 async fn main() {
     let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let bin = Command::new("tests/k8s/build.sh").output().expect("tests/k8s/build.sh");
-    let bin_dir = String::from_utf8(bin.stdout).unwrap().lines().last().expect("binary directory").to_string();
+    let bin_dir = kubectl_sui::controlplane::build::ensure(&mut |p| eprintln!("control plane: {p:?}")).unwrap();
     let plane_dir = tempfile::tempdir().unwrap();
     let plane =
-        ControlPlane::start(&ControlPlaneSpec { bin_dir: bin_dir.into(), work_dir: plane_dir.path().into(), nodes: 2 })
-            .unwrap();
+        ControlPlane::start(&ControlPlaneSpec { bin_dir, work_dir: plane_dir.path().into(), nodes: 2 }).unwrap();
     plane.kubectl_stdin(&["apply", "-f", "-"], node::kube::GROUP_BINDINGS).unwrap();
     plane.kubectl(&["create", "configmap", "bench", "--from-literal=k=v"]).unwrap();
     plane.kubectl(&["create", "deployment", "web", "--image=nginx", "--replicas=5"]).unwrap();

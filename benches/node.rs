@@ -1,7 +1,7 @@
 //! Node benchmark: requests a single `nautilus` process sustains, and its own overhead per
 //! request, against the API server's latency for the same call in the same run.
 //!
-//! Starts a real control plane (tests/k8s/build.sh must have built it), the devnet, and
+//! Starts a real control plane (built from its Go modules on first use), the devnet, and
 //! `nautilus run` as a separate process (release build of this package), then has 1, 8 and 32
 //! requesters send `GET configmap` through the chain for `BENCH_SECONDS` (default 5) each.
 //! Reported: end-to-end round trips per second and latency through the chain; the same GET
@@ -103,12 +103,10 @@ async fn load(requesters: &[Arc<RoundTrip>], get: &RequestEnvelope, seconds: u64
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let bin = std::process::Command::new("tests/k8s/build.sh").output().expect("tests/k8s/build.sh");
-    let bin_dir = String::from_utf8(bin.stdout).unwrap().lines().last().expect("binary directory").to_string();
+    let bin_dir = kubectl_sui::controlplane::build::ensure(&mut |p| eprintln!("control plane: {p:?}")).unwrap();
     let plane_dir = tempfile::tempdir().unwrap();
     let plane =
-        ControlPlane::start(&ControlPlaneSpec { bin_dir: bin_dir.into(), work_dir: plane_dir.path().into(), nodes: 1 })
-            .unwrap();
+        ControlPlane::start(&ControlPlaneSpec { bin_dir, work_dir: plane_dir.path().into(), nodes: 1 }).unwrap();
     plane
         .kubectl_stdin(
             &["apply", "-f", "-"],

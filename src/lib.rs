@@ -16,4 +16,5 @@ pub mod envelope;
 pub mod fs;
 pub mod journal;
 pub mod node;
+pub mod process;
 pub mod proxy;

@@ -61,6 +61,8 @@ fn krew_installs_the_release_archive_and_kubectl_finds_the_plugin() {
     assert!(list.contains(&installed_bin.join("kubectl-sui").display().to_string()), "{list}");
     let help = run(Command::new(kubectl()).args(["sui", "--help"]).env("PATH", &path));
     assert!(help.contains("Usage: kubectl sui <COMMAND>"), "{help}");
+    let krew_move = krew_root.path().join("store/sui").read_dir().unwrap().next().unwrap().unwrap().path();
+    assert!(krew_move.join("move/Move.toml").is_file(), "krew installs the Move package beside the plugin");
 
     // install.sh from the same archive, twice (idempotent), then uninstall exactly that.
     let prefix = tempfile::tempdir().unwrap();
@@ -74,9 +76,12 @@ fn krew_installs_the_release_archive_and_kubectl_finds_the_plugin() {
     }
     let bin = prefix.path().join("bin");
     assert!(bin.join("kubectl-sui").is_file() && bin.join("nautilus").is_file());
+    let move_package = prefix.path().join("share/kubectl-sui/move");
+    assert!(move_package.join("Move.toml").is_file() && move_package.join("sources/request.move").is_file());
     std::fs::write(bin.join("mine"), "not installed by kubectl-sui").unwrap();
     run(Command::new(repo_root().join("install.sh")).arg("--prefix").arg(prefix.path()).arg("--uninstall"));
     assert!(!bin.join("kubectl-sui").exists() && !bin.join("nautilus").exists());
+    assert!(!move_package.join("sources/request.move").exists(), "uninstall removes the Move package too");
     assert!(bin.join("mine").exists(), "uninstall removes only what it installed");
 
     let tampered = dist.path().join("tampered.tar.gz");

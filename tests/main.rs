@@ -21,6 +21,9 @@ mod krew;
 // The embedded devnet as a Sui endpoint, through the official sui-rpc client.
 mod devnet;
 
+// The contract's scenario table (data) played through the chain client.
+mod scenario;
+
 // The official TypeScript SDK as an independent peer of the devnet.
 mod sdk_peer;
 

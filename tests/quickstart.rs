@@ -1,9 +1,12 @@
-//! The README's quick start: `kubectl sui up --local-control-plane`, plain kubectl through
-//! the chain, `kubectl sui down`, and `up` again resuming from the same data.
+//! The README's quick start as a new user runs it: `kubectl sui up` in an empty HOME with
+//! nothing else set (the installed binary when CI names it in `$KUBECTL_SUI_INSTALLED`), plain
+//! kubectl through the chain, `kubectl sui down`, `up` again resuming from the same data, and
+//! `down --purge`.
 
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
-use crate::kubectl::{User, without_ages};
+use crate::kubectl::without_ages;
 use crate::util::k8s_bin_dir;
 
 fn succeeded(out: &Output, what: &str) -> String {
@@ -16,31 +19,60 @@ fn succeeded(out: &Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A command as a new user's shell runs it: an empty HOME, no kubectl-sui or kubeconfig
+/// variables, kubectl and the plugin on PATH. Only the control plane's build cache is shared
+/// (`$KUBECTL_SUI_K8S_CACHE`), so the test does not rebuild what `up` would build once.
+fn fresh(home: &Path, plugin: &Path, program: &str, args: &[&str]) -> Output {
+    let path = format!("{}:{}:/usr/bin:/bin", plugin.parent().unwrap().display(), k8s_bin_dir().display());
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", path)
+        .env("KUBECTL_SUI_K8S_CACHE", kubectl_sui::controlplane::build::cache_root())
+        // No keyring daemon in CI: keys go to a 0600 file, as `login` offers without one.
+        .env("KUBECTL_SUI_KEY_STORE", "file")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.output().expect("runs")
+}
+
 #[test]
 fn up_get_pods_down_up_again() {
-    let bin = k8s_bin_dir();
-    let user = User::new();
-    let up = |user: &User| {
-        let mut command = user.command(env!("CARGO_BIN_EXE_kubectl-sui"));
-        command.args(["up", "--local-control-plane"]).env("KUBECTL_SUI_K8S_BIN", &bin);
-        User::run(command, "")
-    };
-    let said = succeeded(&up(&user), "kubectl sui up");
+    // Built (or found) the way `up` does it; `up` then finds the same cache entry itself.
+    k8s_bin_dir();
+    let plugin: PathBuf = std::env::var_os("KUBECTL_SUI_INSTALLED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_kubectl-sui").into());
+    let home = tempfile::tempdir().unwrap();
+    let run = |program: &str, args: &[&str]| fresh(home.path(), &plugin, program, args);
+    let kubectl = |args: &[&str]| succeeded(&run("kubectl", args), &format!("kubectl {args:?}"));
+
+    let said = succeeded(&run("kubectl", &["sui", "up"]), "kubectl sui up");
     assert!(said.contains("Logged in to cluster local") && said.contains("kubectl sui down"), "{said}");
     // Through the chain, the same answers as straight from the stack's control plane.
-    let admin = user.home().join("data/up/k8s/admin.kubeconfig");
+    let data = home.path().join(".local/share/kubectl-sui/up");
+    let admin = data.join("k8s/admin.kubeconfig");
     for args in [&["get", "pods", "-A"][..], &["get", "ns"]] {
         let direct = kubectl_sui::controlplane::kubectl(&crate::util::kubectl(), &admin, args, "").unwrap();
-        assert_eq!(without_ages(&user.ok(args)), without_ages(&direct), "kubectl {args:?}");
+        assert_eq!(without_ages(&kubectl(args)), without_ages(&direct), "kubectl {args:?}");
     }
-    assert!(user.ok(&["get", "ns", "-o", "name"]).contains("namespace/kube-system"));
-    assert_eq!(user.ok(&["create", "namespace", "quickstart"]), "namespace/quickstart created\n");
-    let down = succeeded(&user.sui(&["down"]), "kubectl sui down");
+    assert!(kubectl(&["get", "ns", "-o", "name"]).contains("namespace/kube-system"));
+    assert_eq!(kubectl(&["create", "namespace", "quickstart"]), "namespace/quickstart created\n");
+    let status = succeeded(&run("kubectl", &["sui", "status"]), "kubectl sui status");
+    for component in ["devnet", "node", "control plane", "proxy"] {
+        assert!(status.contains(component), "status shows the {component}: {status}");
+    }
+    let down = succeeded(&run("kubectl", &["sui", "down"]), "kubectl sui down");
     assert!(down.contains("stopped") && down.contains("stack"), "{down}");
-    let failed = user.kubectl(&["get", "ns", "quickstart", "--request-timeout=10s"], "");
+    let failed = run("kubectl", &["get", "ns", "quickstart", "--request-timeout=10s"]);
     assert!(!failed.status.success(), "the chain is down, the proxy cannot answer");
 
-    succeeded(&up(&user), "kubectl sui up (again)");
-    assert!(user.ok(&["get", "ns", "quickstart", "-o", "name"]).contains("namespace/quickstart"), "data kept");
-    succeeded(&user.sui(&["down"]), "kubectl sui down");
+    succeeded(&run("kubectl", &["sui", "up"]), "kubectl sui up (again)");
+    assert!(kubectl(&["get", "ns", "quickstart", "-o", "name"]).contains("namespace/quickstart"), "data kept");
+    let purged = succeeded(&run("kubectl", &["sui", "down", "--purge"]), "kubectl sui down --purge");
+    assert!(purged.contains("removed"), "{purged}");
+    assert!(!data.exists(), "the stack's data is gone");
 }

@@ -24,30 +24,20 @@ pub fn run_bin(bin: &str, args: &[&str]) -> Output {
 }
 
 /// The directory of the control-plane binaries and kubectl: `$KUBECTL_SUI_K8S_BIN`, or what
-/// `tests/k8s/build.sh` prints (it builds them on first use, then reuses its cache).
+/// `kubectl sui control-plane build` builds (from Go modules on first use, then cached).
 pub fn k8s_bin_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(build_k8s).clone()
+    DIR.get_or_init(|| {
+        kubectl_sui::controlplane::build::ensure(&mut |p| eprintln!("control plane: {p:?}"))
+            .unwrap_or_else(|e| panic!("building the control plane: {e}"))
+    })
+    .clone()
 }
 
-/// The kubectl the tests drive: built by `tests/k8s/build.sh` with the control plane, so a
-/// machine needs none of its own.
+/// The kubectl the tests drive: built with the control plane, so a machine needs none of
+/// its own.
 pub fn kubectl() -> PathBuf {
     k8s_bin_dir().join("kubectl")
-}
-
-fn build_k8s() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KUBECTL_SUI_K8S_BIN") {
-        return PathBuf::from(dir);
-    }
-    let script = repo_root().join("tests/k8s/build.sh");
-    let out = Command::new(&script)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
-    assert!(out.status.success(), "{} failed; see its output above", script.display());
-    let stdout = String::from_utf8(out.stdout).expect("UTF-8 path");
-    PathBuf::from(stdout.lines().last().expect("build.sh prints the binary directory"))
 }
 
 /// A control plane with `nodes` kwok nodes in a fresh temporary directory, removed with it.

@@ -243,13 +243,24 @@ impl ChainClient {
     /// failed execution is an error; a contract abort names its constant.
     pub async fn execute(
         &mut self,
-        mut tx: TransactionBuilder,
+        tx: TransactionBuilder,
         signer: &Ed25519PrivateKey,
         gas: ObjectReference,
     ) -> Result<Executed, ChainError> {
+        self.execute_with_budget(tx, signer, gas, DEFAULT_GAS_BUDGET).await
+    }
+
+    /// [`ChainClient::execute`] with a gas budget other than the default (a publish).
+    pub async fn execute_with_budget(
+        &mut self,
+        mut tx: TransactionBuilder,
+        signer: &Ed25519PrivateKey,
+        gas: ObjectReference,
+        budget: u64,
+    ) -> Result<Executed, ChainError> {
         let sender = signer.public_key().derive_address();
         tx.set_sender(sender);
-        tx.set_gas_budget(DEFAULT_GAS_BUDGET);
+        tx.set_gas_budget(budget);
         tx.set_gas_price(self.gas_price().await?);
         tx.add_gas_objects([sui_transaction_builder::ObjectInput::owned(
             *gas.object_id(),

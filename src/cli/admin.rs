@@ -189,7 +189,7 @@ fn hex32(text: &str, what: &str) -> Result<[u8; 32], CliError> {
 }
 
 /// The identity's key, creating one (stored as `login` would) when there is none.
-fn admin_key(paths: &Paths, settings: &Settings) -> Result<Ed25519PrivateKey, CliError> {
+pub(super) fn admin_key(paths: &Paths, settings: &Settings) -> Result<Ed25519PrivateKey, CliError> {
     if let Some(id) = &settings.identity {
         return Ok(credential::load_key(paths, id.address, id.store)?);
     }

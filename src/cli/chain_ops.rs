@@ -28,6 +28,42 @@ pub fn spinner(message: &str) -> ProgressBar {
     bar
 }
 
+/// The local control plane's binaries, built first when the cache has none, with each step
+/// shown (a bar on a terminal, a line each otherwise) and how long it took last time.
+pub fn control_plane_binaries() -> Result<std::path::PathBuf, CliError> {
+    use crate::controlplane::build::{self, Progress};
+    let terminal = std::io::stderr().is_terminal();
+    let mut bar: Option<ProgressBar> = None;
+    let mut started = None;
+    let result = build::ensure(&mut |p| match p {
+        Progress::Building { binary, index, total, last } => {
+            let started_at = *started.get_or_insert_with(std::time::Instant::now);
+            let last = last.map(|d| format!(", {} last time", humantime::format_duration(d))).unwrap_or_default();
+            let message = format!(
+                "building the local control plane (Kubernetes {}) from Go modules, once: {binary} ({index}/{total}{last})",
+                build::kubernetes_version()
+            );
+            if terminal {
+                let b = bar.get_or_insert_with(|| spinner(""));
+                b.set_message(message);
+            } else {
+                eprintln!("{message} [{}s so far]", started_at.elapsed().as_secs());
+            }
+        }
+        Progress::Built { binary, took } => {
+            let line = format!("built {binary} in {}", humantime::format_duration(Duration::from_secs(took.as_secs())));
+            match &bar {
+                Some(b) => b.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(result?)
+}
+
 /// A client of `endpoints`, checked to answer.
 pub async fn connect(endpoints: &NetworkEndpoints, package: Address) -> Result<ChainClient, CliError> {
     let unreachable = |e: ChainError| {

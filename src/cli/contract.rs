@@ -28,12 +28,40 @@ enum ContractCommand {
         #[arg(long, default_value = "move/sources")]
         sources: PathBuf,
     },
+    /// Publish the Move package to a real Sui network with your key, and record its id (and
+    /// UpgradeCap) for that network, so cluster create, login, the proxy and the node use it.
+    Publish(PublishArgs),
+}
+
+/// `kubectl sui contract publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The network: localnet, testnet, mainnet, a configured name or a gRPC URL.
+    #[arg(long)]
+    network: String,
+    /// The Sui CLI that compiles the package [default: $SUI_BIN, else `sui` on PATH].
+    #[arg(long)]
+    sui: Option<PathBuf>,
+    /// The Move package [default: the one installed with this binary, else ./move].
+    #[arg(long)]
+    package_path: Option<PathBuf>,
+    /// Compile offline against a local Sui framework: a directory holding `sui-framework`
+    /// and `move-stdlib` (the Sui repository's crates/sui-framework/packages) [env: SUI_FRAMEWORK].
+    #[arg(long, env = "SUI_FRAMEWORK")]
+    framework: Option<PathBuf>,
+    /// The faucet to fund your key from, when the network has one.
+    #[arg(long)]
+    faucet: Option<String>,
+    /// Gas budget of the publish transaction, in MIST.
+    #[arg(long, default_value_t = 1_000_000_000)]
+    gas_budget: u64,
 }
 
 pub fn run(args: ContractArgs) -> Result<(), CliError> {
     match args.command {
         ContractCommand::Aborts { output } => aborts(output),
         ContractCommand::Verify { sources } => verify(sources),
+        ContractCommand::Publish(args) => publish(args),
     }
 }
 
@@ -74,4 +102,60 @@ fn verify(sources: PathBuf) -> Result<(), CliError> {
     } else {
         Err(CliError::MirrorDrift { path: sources.display().to_string(), count: mismatches.len() })
     }
+}
+
+fn publish(args: PublishArgs) -> Result<(), CliError> {
+    use crate::contract::publish;
+    if args.network == "devnet" {
+        return Err(CliError::Message(format!(
+            "the embedded devnet runs the contract itself, at {}; publish to a real network (--network localnet, testnet, …)",
+            crate::devnet::package_id()
+        )));
+    }
+    let paths = crate::config::Paths::discover()?;
+    let settings = crate::config::Settings::load(&paths)?;
+    let package_dir = publish::find_package(args.package_path.as_deref())?;
+    let sui = publish::find_sui(args.sui.as_deref())?;
+    let bar = super::chain_ops::spinner(&format!("compiling {} with {}", package_dir.display(), sui.display()));
+    let compiled = publish::compile(&sui, &package_dir, args.framework.as_deref());
+    bar.finish_and_clear();
+    let compiled = compiled?;
+    eprintln!("compiled {} modules from {}", compiled.modules.len(), package_dir.display());
+    let mut endpoints = settings.endpoints(&args.network)?;
+    if args.faucet.is_some() {
+        endpoints.faucet = args.faucet.clone();
+    }
+    let key = super::admin::admin_key(&paths, &settings)?;
+    let sender = key.public_key().derive_address();
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    let (package, cap, digest) = runtime.block_on(async {
+        // Any package id will do to connect: nothing of the contract is called yet.
+        let mut client = super::chain_ops::connect(&endpoints, crate::devnet::package_id()).await?;
+        super::chain_ops::fund(&mut client, &endpoints, sender, args.gas_budget).await?;
+        let tx = publish::publish_transaction(&compiled, sender);
+        let bar = super::chain_ops::spinner(&format!("publishing to {}", endpoints.rpc));
+        let gas = client
+            .gas_coins(sender)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(crate::chain::ChainError::NoGas { owner: sender })?;
+        let executed = client.execute_with_budget(tx, &key, gas, args.gas_budget).await;
+        bar.finish_and_clear();
+        let executed = executed?;
+        let (package, cap) = publish::published(&executed.created(), sender)
+            .ok_or_else(|| publish::PublishError::NoPackageCreated(executed.digest.to_string()))?;
+        Ok::<_, CliError>((package, cap, executed.digest))
+    })?;
+    crate::config::Settings::update(&paths, |s| {
+        let entry = s.networks.entry(args.network.clone()).or_insert_with(|| endpoints.clone());
+        entry.package = Some(package);
+        entry.upgrade_cap = cap;
+    })?;
+    println!("Published kubectl_sui to {} as {package} (transaction {digest}).", args.network);
+    if let Some(cap) = cap {
+        println!("Its UpgradeCap {cap} is yours: keep the key that holds it.");
+    }
+    println!("Recorded for network {}. Next: kubectl sui cluster create --network {} NAME", args.network, args.network);
+    Ok(())
 }

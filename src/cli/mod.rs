@@ -73,6 +73,12 @@ pub enum CliError {
     /// The proxy failed.
     #[error(transparent)]
     Proxy(#[from] crate::proxy::ProxyError),
+    /// Compiling or publishing the Move package failed.
+    #[error(transparent)]
+    Publish(#[from] crate::contract::publish::PublishError),
+    /// Building the local control plane failed.
+    #[error(transparent)]
+    Build(#[from] crate::controlplane::build::BuildError),
     /// The Move sources differ from the Rust mirror.
     #[error("the Move sources in {path} differ from this build's contract mirror in {count} place(s)")]
     MirrorDrift {

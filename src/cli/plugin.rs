@@ -53,19 +53,33 @@ enum Command {
     Devnet(DevnetArgs),
     /// Start devnet, node, proxy, cluster object and login in one command.
     Up(UpArgs),
-    /// Stop the services `kubectl sui up` started (their data is kept).
+    /// Stop the services `kubectl sui up` started (their data is kept unless --purge).
     Down {
         /// The data directory given to `up`.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Also remove the stack's data (devnet ledger, node keys, control plane) and the
+        /// devnet logins and cluster records `up` made.
+        #[arg(long)]
+        purge: bool,
     },
     /// Inspect the contract this build speaks to.
     Contract(ContractArgs),
+    /// The local control plane `up` runs (kube-apiserver, etcd, kwok, ...).
+    #[command(subcommand)]
+    ControlPlane(ControlPlaneCommand),
     /// Print shell completions.
     Completion {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ControlPlaneCommand {
+    /// Build its binaries from their pinned Go modules (needs Go; once, then cached) and print
+    /// their directory. `$KUBECTL_SUI_K8S_CACHE` moves the cache.
+    Build,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +109,10 @@ enum TokenCommand {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Contract(args) => contract::run(args),
+        Command::ControlPlane(ControlPlaneCommand::Build) => {
+            let dir = super::chain_ops::control_plane_binaries()?;
+            super::write_out(format!("{}\n", dir.display()).as_bytes())
+        }
         Command::Completion { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "kubectl-sui", &mut out);
@@ -114,7 +132,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Proxy(args) => proxy::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Up(args) => up::up(args),
-        Command::Down { data_dir } => up::down(data_dir),
+        Command::Down { data_dir, purge } => up::down(data_dir, purge),
     }
 }
 
@@ -141,8 +159,8 @@ mod tests {
     #[test]
     fn devnet_defaults_are_loopback() {
         let Command::Devnet(args) = parse(&["devnet"]).unwrap().command else { panic!("devnet") };
-        assert_eq!(args.listen.to_string(), "127.0.0.1:9000");
-        assert_eq!(args.faucet_listen.to_string(), "127.0.0.1:9123");
+        assert_eq!(args.listen.to_string(), "127.0.0.1:9410");
+        assert_eq!(args.faucet_listen.to_string(), "127.0.0.1:9411");
         assert_eq!(args.checkpoint_interval, std::time::Duration::from_millis(20));
         let Command::Devnet(args) = parse(&["devnet", "--checkpoint-interval", "1s"]).unwrap().command else {
             panic!()

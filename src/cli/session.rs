@@ -445,7 +445,8 @@ pub fn status(output: OutputFormat) -> Result<(), CliError> {
         OutputFormat::Json => write_out(&serde_json::to_vec_pretty(&status).map_err(CliError::Json)?),
         OutputFormat::Yaml => write_out(serde_yaml::to_string(&status).expect("status serializes").as_bytes()),
         OutputFormat::Table => {
-            let mut text = match (&status.identity, &status.key_store) {
+            let mut text = super::up::status_table(&paths).map(|t| format!("{t}\n")).unwrap_or_default();
+            text += &match (&status.identity, &status.key_store) {
                 (Some(a), Some(s)) => format!("identity  {a} (key in {s})\n"),
                 _ => "identity  none: run `kubectl sui login --cluster <id>`\n".to_string(),
             };

@@ -1,7 +1,8 @@
 //! `kubectl sui up` and `down`: the one-command quick start. `up` starts a background stack
-//! (the devnet, a node, and with `--local-control-plane` a local Kubernetes control plane),
-//! creates the cluster object and registers the node the first time, then logs in; `down`
-//! stops the stack and the proxies. State stays under `--data-dir`, so `up` again resumes.
+//! (the devnet, a node, and a local Kubernetes control plane, built from its Go modules the
+//! first time; or, with `--context`, an existing cluster), creates the cluster object and
+//! registers the node the first time, then logs in; `down` stops the stack and the proxies
+//! (`--purge` also removes its data). State stays under `--data-dir`, so `up` again resumes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -36,14 +37,25 @@ pub struct UpArgs {
     /// Where the services keep their state [default: <data dir>/up].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Run a local control plane (built by tests/k8s/build.sh, or $KUBECTL_SUI_K8S_BIN)
-    /// instead of using the current kubeconfig context's cluster.
-    #[arg(long)]
+    /// Serve the existing cluster of this kubeconfig context instead of a local control
+    /// plane. Self-service is then `view` unless --self-service says otherwise.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Highest role anyone may stake for without the admin: none, view, edit or admin
+    /// [default: admin on the local control plane, whose one user you are; view with --context].
+    #[arg(long, value_name = "ROLE")]
+    pub self_service: Option<String>,
+    /// The default since the local control plane is built by `up` itself; kept so that
+    /// older scripts still run.
+    #[arg(long, hide = true)]
     pub local_control_plane: bool,
     /// Run the stack in the foreground (what `up` starts in the background).
     #[arg(long, hide = true)]
     pub serve: bool,
 }
+
+/// Where the node `up` runs serves its health and Prometheus metrics.
+const NODE_METRICS: &str = "127.0.0.1:9412";
 
 /// What the stack reports once ready.
 #[derive(Debug, Serialize, Deserialize)]
@@ -51,16 +63,32 @@ struct Ready {
     cluster: Address,
     node: Address,
     target: String,
+    /// The devnet's gRPC endpoint.
+    #[serde(default)]
+    devnet: String,
+    /// The node's health and metrics address.
+    #[serde(default)]
+    metrics: String,
+    /// The local control plane's API server, when it runs one.
+    #[serde(default)]
+    server: Option<String>,
 }
 
 /// What the stack serves, fixed at the first `up`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Target {
-    /// A local control plane, or the kubeconfig context that was current.
+    /// A local control plane, or the kubeconfig context named by `--context`.
     local_control_plane: bool,
     /// The kubeconfig and context the node uses (when not local).
     kubeconfig: Option<PathBuf>,
     context: Option<String>,
+    /// The cluster policy's self-service role, and the role `up` logs in with.
+    #[serde(default = "admin_role")]
+    self_service: String,
+}
+
+fn admin_role() -> String {
+    "admin".into()
 }
 
 fn data_dir(paths: &Paths, args: &UpArgs) -> PathBuf {
@@ -79,9 +107,11 @@ pub fn up(args: UpArgs) -> Result<(), CliError> {
     if args.serve {
         return serve(&paths, &dir);
     }
-    let target = target(&dir, args.local_control_plane)?;
+    let target = target(&dir, args.context.as_deref(), args.self_service.as_deref())?;
     let ready_file = dir.join("ready.json");
     if daemon::live_pid(&pid_file(&dir)).is_none() {
+        // Built (or found) here, in the foreground, where its progress can be seen.
+        let k8s_bin = if target.local_control_plane { Some(super::chain_ops::control_plane_binaries()?) } else { None };
         let _ = std::fs::remove_file(&ready_file);
         let log = dir.join("stack.log");
         let open = || std::fs::OpenOptions::new().create(true).append(true).open(&log);
@@ -92,6 +122,9 @@ pub fn up(args: UpArgs) -> Result<(), CliError> {
         let exe = std::env::current_exe().map_err(|e| CliError::Io("locating this kubectl-sui binary", e))?;
         let mut command = Command::new(exe);
         command.args(["up", "--serve", "--data-dir"]).arg(&dir).stdin(Stdio::null()).stdout(out).stderr(err);
+        if let Some(bin) = &k8s_bin {
+            command.env("KUBECTL_SUI_K8S_BIN", bin);
+        }
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command.spawn().map_err(|e| CliError::Io("starting the stack", e))?;
         let bar = spinner(if target.local_control_plane {
@@ -126,10 +159,9 @@ pub fn up(args: UpArgs) -> Result<(), CliError> {
         &std::fs::read(&ready_file).map_err(|e| CliError::Io("reading the stack's ready file", e))?,
     )
     .map_err(|e| CliError::Message(format!("{}: {e}", ready_file.display())))?;
-    eprintln!("Stack running: devnet {}, node {} serving {}.", devnet::DEFAULT_LISTEN, ready.node, ready.target);
     session::login(LoginArgs {
         cluster: ready.cluster.to_string(),
-        role: Some("admin".into()),
+        role: Some(target.self_service.clone()),
         allow: vec![],
         stake: None,
         network: "devnet".into(),
@@ -143,60 +175,69 @@ pub fn up(args: UpArgs) -> Result<(), CliError> {
         no_switch: false,
         yes: true,
     })?;
-    println!("`kubectl sui down` stops the stack; `kubectl sui up` resumes it with its data.");
+    println!("\n{}", table(&stack_rows(&paths, &dir, &ready)));
+    println!(
+        "`kubectl sui status` shows this again; `kubectl sui down` stops the stack, `kubectl sui up` resumes it with its data, `kubectl sui down --purge` removes it."
+    );
     Ok(())
 }
 
 /// What the stack serves: fixed by the first `up` (a local control plane, or the context
-/// current then), so later runs never point the node at a `sui-*` context.
-fn target(dir: &Path, local: bool) -> Result<Target, CliError> {
+/// named then), so later runs never point the node elsewhere; a different `--context` needs
+/// another `--data-dir`.
+fn target(dir: &Path, context: Option<&str>, self_service: Option<&str>) -> Result<Target, CliError> {
     let file = dir.join("target.json");
     if let Ok(bytes) = std::fs::read(&file)
         && let Ok(target) = serde_json::from_slice::<Target>(&bytes)
     {
-        if local && !target.local_control_plane {
+        let serves = |t: &Target| match &t.context {
+            Some(c) if !t.local_control_plane => format!("context {c}"),
+            _ => "a local control plane".to_string(),
+        };
+        if context.is_some() && target.context.as_deref() != context {
             return Err(CliError::Message(format!(
-                "{} serves context {}; use another --data-dir for a local control plane",
+                "{} already serves {}; give `up --context {}` another --data-dir, or `kubectl sui down --purge` first",
                 dir.display(),
-                target.context.as_deref().unwrap_or("?")
+                serves(&target),
+                context.unwrap_or_default()
+            )));
+        }
+        if self_service.is_some_and(|r| r != target.self_service) {
+            return Err(CliError::Message(format!(
+                "the stack in {} was created with self-service {}; change it with `kubectl sui cluster policy --self-service-role ROLE`",
+                dir.display(),
+                target.self_service
             )));
         }
         return Ok(target);
     }
-    let target = if local {
-        Target { local_control_plane: true, kubeconfig: None, context: None }
-    } else {
-        let kubeconfig = crate::credential::default_kubeconfig_path()?;
-        let context = crate::credential::read_kubeconfig(&kubeconfig)?.current_context.ok_or_else(|| {
-            CliError::Message(format!(
-                "{} has no current context: point kubectl at a cluster first, or pass --local-control-plane",
-                kubeconfig.display()
-            ))
-        })?;
-        Target { local_control_plane: false, kubeconfig: Some(kubeconfig), context: Some(context) }
+    let role = |default: &str| -> Result<String, CliError> {
+        let role = self_service.unwrap_or(default);
+        crate::contract::Role::parse(role)
+            .map(|_| role.to_string())
+            .ok_or_else(|| CliError::Message(format!("--self-service {role}: expected none, view, edit or admin")))
+    };
+    let target = match context {
+        None => Target { local_control_plane: true, kubeconfig: None, context: None, self_service: role("admin")? },
+        Some(context) => {
+            let kubeconfig = crate::credential::default_kubeconfig_path()?;
+            let config = crate::credential::read_kubeconfig(&kubeconfig)?;
+            if !config.contexts.iter().any(|c| c.name == context) {
+                return Err(CliError::Message(format!(
+                    "{} has no context {context}; `kubectl config get-contexts` lists them",
+                    kubeconfig.display()
+                )));
+            }
+            Target {
+                local_control_plane: false,
+                kubeconfig: Some(kubeconfig),
+                context: Some(context.to_string()),
+                self_service: role("view")?,
+            }
+        }
     };
     write_atomic(&file, &serde_json::to_vec_pretty(&target).expect("target serializes"), 0o600)?;
     Ok(target)
-}
-
-/// The binaries of the local control plane: `$KUBECTL_SUI_K8S_BIN`, else the newest build
-/// cached by `tests/k8s/build.sh`.
-fn k8s_bin_dir() -> Result<PathBuf, CliError> {
-    if let Some(dir) = std::env::var_os("KUBECTL_SUI_K8S_BIN") {
-        return Ok(PathBuf::from(dir));
-    }
-    let cache = directories::BaseDirs::new().map(|b| b.cache_dir().join("kubectl-sui").join("k8s"));
-    cache
-        .and_then(|c| std::fs::read_dir(c).ok())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|b| crate::controlplane::BINARIES.iter().all(|name| b.join(name).is_file()))
-        .max_by_key(|b| std::fs::metadata(b).and_then(|m| m.modified()).ok())
-        .ok_or_else(|| CliError::Message(
-            "no local control plane binaries; build them once with tests/k8s/build.sh from the source checkout (needs Go), or set KUBECTL_SUI_K8S_BIN".into(),
-        ))
 }
 
 /// The stack in the foreground: devnet, control plane, cluster object, node.
@@ -215,16 +256,19 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
             checkpoint_interval: Duration::from_millis(20),
         })
         .await?;
+        let mut server = None;
         let (plane, kubeconfig, described) = if target.local_control_plane {
             let work_dir = dir.join("k8s");
             create_private_dir(&work_dir)?;
-            let spec = ControlPlaneSpec { bin_dir: k8s_bin_dir()?, work_dir, nodes: 2 };
+            let bin_dir = crate::controlplane::build::ensure(&mut |p| eprintln!("{p:?}"))?;
+            let spec = ControlPlaneSpec { bin_dir, work_dir, nodes: 2 };
             let plane = tokio::task::spawn_blocking(move || ControlPlane::start(&spec))
                 .await
                 .map_err(|e| CliError::Message(e.to_string()))?
                 .map_err(|e| CliError::Message(format!("local control plane: {e}")))?;
             let kubeconfig = plane.kubeconfig().to_path_buf();
             let described = format!("local control plane {}", plane.server());
+            server = Some(plane.server().to_string());
             (Some(plane), kubeconfig, described)
         } else {
             let kubeconfig = dir.join("node-kubeconfig");
@@ -237,7 +281,7 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
         let program = plane.as_ref().map_or(Path::new("kubectl"), |p| p.kubectl_path());
         crate::controlplane::kubectl(program, &kubeconfig, &["apply", "-f", "-"], node::kube::GROUP_BINDINGS)
             .map_err(|e| CliError::Message(format!("granting the node's groups their roles: {e}")))?;
-        let cluster = ensure_cluster(paths, dir).await?;
+        let cluster = ensure_cluster(paths, dir, &target.self_service).await?;
         let node_dir = dir.join("node");
         let keys = NodeKeys::load_or_create(&node_dir)?;
         let stop_rx = super::stop_on_signal()?;
@@ -248,7 +292,7 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
             data_dir: node_dir,
             kubeconfig: Some(kubeconfig),
             concurrency: node::DEFAULT_CONCURRENCY,
-            metrics_listen: None,
+            metrics_listen: Some(NODE_METRICS.parse().expect("address")),
             max_body: node::DEFAULT_MAX_BODY,
             rotate_sealing_key: false,
             // The stack's own devnet: backfilling it from the start is cheap, and no request
@@ -257,7 +301,14 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
             limits: node::NodeLimits::default(),
         };
         let node_task = tokio::spawn(node::run(config, stop_rx, None));
-        let ready = Ready { cluster, node: keys.address(), target: described };
+        let ready = Ready {
+            cluster,
+            node: keys.address(),
+            target: described,
+            devnet: devnet.grpc_url(),
+            metrics: format!("http://{NODE_METRICS}"),
+            server,
+        };
         write_atomic(&dir.join("ready.json"), &serde_json::to_vec(&ready).expect("ready"), 0o644)?;
         eprintln!("stack ready: {ready:?}");
         // The node returns on SIGINT/SIGTERM, or on a failure the log must show.
@@ -276,13 +327,14 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
 }
 
 /// The cluster object of this stack, created (and its node registered) the first time.
-async fn ensure_cluster(paths: &Paths, dir: &Path) -> Result<Address, CliError> {
+async fn ensure_cluster(paths: &Paths, dir: &Path, self_service: &str) -> Result<Address, CliError> {
     let settings = Settings::load(paths)?;
     let admin = match settings.clusters.get(CLUSTER_NAME) {
         Some(admin) => admin.clone(),
         None => {
-            // The quick start's one user is the cluster's admin: they may stake for admin.
-            let policy = PolicyArgs { self_service_role: Some("admin".into()), ..PolicyArgs::default() };
+            // On a local control plane the quick start's one user is the cluster's admin and may
+            // stake for admin; serving an existing cluster, self-service is view by default.
+            let policy = PolicyArgs { self_service_role: Some(self_service.into()), ..PolicyArgs::default() };
             let args = CreateArgs { name: CLUSTER_NAME.into(), network: "devnet".into(), faucet: None, policy };
             admin::create(paths, &settings, args).await?
         }
@@ -307,8 +359,107 @@ async fn ensure_cluster(paths: &Paths, dir: &Path) -> Result<Address, CliError> 
     Ok(admin.cluster)
 }
 
+/// One line of the stack's table: what, where, how it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The component.
+    pub component: String,
+    /// Where it listens or what it is.
+    pub location: String,
+    /// Its health as last checked.
+    pub health: String,
+}
+
+/// The rows of the stack `up` runs from `dir`, checked now.
+fn stack_rows(paths: &Paths, dir: &Path, ready: &Ready) -> Vec<Row> {
+    let listening = |url: &str| {
+        let addr = url.trim_start_matches("http://").trim_start_matches("https://");
+        let addr = addr.split('/').next().unwrap_or(addr);
+        match addr.parse::<std::net::SocketAddr>() {
+            Ok(a) if std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok() => "listening",
+            _ => "down",
+        }
+    };
+    let node_health = node_readiness(&ready.metrics);
+    let mut rows = vec![
+        Row { component: "devnet".into(), location: ready.devnet.clone(), health: listening(&ready.devnet).into() },
+        Row {
+            component: "node".into(),
+            location: format!("{} (health and metrics {})", ready.node, ready.metrics),
+            health: node_health,
+        },
+    ];
+    match &ready.server {
+        Some(server) => rows.push(Row {
+            component: "control plane".into(),
+            location: format!("{server} (admin kubeconfig {})", dir.join("k8s/admin.kubeconfig").display()),
+            health: listening(server).into(),
+        }),
+        None => rows.push(Row {
+            component: "control plane".into(),
+            location: ready.target.clone(),
+            health: "not run by up".into(),
+        }),
+    }
+    let settings = Settings::load(paths).unwrap_or_default();
+    for login in settings.logins.values().filter(|l| l.cluster == ready.cluster) {
+        let health = match daemon::running_pid(paths, &login.context) {
+            Some(pid) => format!("running (pid {pid})"),
+            None => "stopped (starts with the next kubectl call)".into(),
+        };
+        rows.push(Row {
+            component: "proxy".into(),
+            location: format!("{} for context {}", login.server(), login.context),
+            health,
+        });
+    }
+    rows
+}
+
+/// What the node's `/readyz` says, in a few words.
+fn node_readiness(metrics: &str) -> String {
+    let Some(addr) = metrics.strip_prefix("http://").and_then(|a| a.parse::<std::net::SocketAddr>().ok()) else {
+        return "unknown".into();
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return "down".into();
+    };
+    use std::io::{Read, Write};
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /readyz HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let mut response = String::new();
+    if stream.write_all(request.as_bytes()).is_err() || stream.read_to_string(&mut response).is_err() {
+        return "not answering".into();
+    }
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").trim().to_string();
+    if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
+        "ready".into()
+    } else {
+        format!("not ready: {body}")
+    }
+}
+
+/// The rows as an aligned table.
+fn table(rows: &[Row]) -> String {
+    let width = |f: fn(&Row) -> &str, title: &str| rows.iter().map(|r| f(r).len()).max().unwrap_or(0).max(title.len());
+    let (w1, w2) = (width(|r| &r.component, "COMPONENT"), width(|r| &r.location, "WHERE"));
+    let mut out = format!("{:<w1$}  {:<w2$}  HEALTH\n", "COMPONENT", "WHERE");
+    for r in rows {
+        out += &format!("{:<w1$}  {:<w2$}  {}\n", r.component, r.location, r.health);
+    }
+    out
+}
+
+/// The stack `up` runs under the default data directory, as a table, when one is running.
+pub fn status_table(paths: &Paths) -> Option<String> {
+    let dir = paths.data_dir.join("up");
+    daemon::live_pid(&pid_file(&dir))?;
+    let ready: Ready = serde_json::from_slice(&std::fs::read(dir.join("ready.json")).ok()?).ok()?;
+    Some(table(&stack_rows(paths, &dir, &ready)))
+}
+
 /// `kubectl sui down`.
-pub fn down(data_dir: Option<PathBuf>) -> Result<(), CliError> {
+pub fn down(data_dir: Option<PathBuf>, purge: bool) -> Result<(), CliError> {
     let paths = Paths::discover()?;
     let dir = data_dir.unwrap_or_else(|| paths.data_dir.join("up"));
     let settings = Settings::load(&paths)?;
@@ -322,10 +473,37 @@ pub fn down(data_dir: Option<PathBuf>) -> Result<(), CliError> {
     if daemon::terminate(&pid_file(&dir), Duration::from_secs(30), false) {
         stopped.push(format!("stack in {}", dir.display()));
     }
-    if stopped.is_empty() {
-        println!("nothing was running");
-    } else {
-        println!("stopped {}; data kept in {}", stopped.join(", "), dir.display());
+    let said =
+        if stopped.is_empty() { "nothing was running".to_string() } else { format!("stopped {}", stopped.join(", ")) };
+    if !purge {
+        println!("{said}; data kept in {}", dir.display());
+        return Ok(());
     }
+    if daemon::live_pid(&pid_file(&dir)).is_some() {
+        return Err(CliError::Message(format!("the stack in {} is still running; nothing removed", dir.display())));
+    }
+    // The stack's data, and what `up` wrote elsewhere for it: its logins and the admin
+    // record of its cluster object (a purged devnet no longer has them).
+    let existed = dir.exists();
+    if existed {
+        std::fs::remove_dir_all(&dir).map_err(|e| CliError::Io("removing the stack's data", e))?;
+    }
+    let settings = Settings::load(&paths)?;
+    let logins: Vec<_> = settings.logins.values().filter(|l| l.network == "devnet").cloned().collect();
+    for login in &logins {
+        crate::credential::remove_entry(&login.kubeconfig, &login.context)?;
+        crate::credential::CredentialCache::new(paths.credential_cache_dir())
+            .forget(&login.address.to_string(), &login.context);
+    }
+    Settings::update(&paths, |s| {
+        s.logins.retain(|_, l| l.network != "devnet");
+        s.clusters.retain(|_, c| c.network != "devnet");
+    })?;
+    let contexts: Vec<String> = logins.iter().map(|l| l.context.clone()).collect();
+    println!(
+        "{said}; removed {}{}",
+        if existed { dir.display().to_string() } else { "no data (there was none)".into() },
+        if contexts.is_empty() { String::new() } else { format!(" and the contexts {}", contexts.join(", ")) }
+    );
     Ok(())
 }

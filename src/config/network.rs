@@ -33,6 +33,9 @@ pub struct NetworkEndpoints {
     /// The kubectl-sui package id; `None` on the devnet, which runs it at a fixed id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<Address>,
+    /// The `UpgradeCap` of the package, when `kubectl sui contract publish` published it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_cap: Option<Address>,
 }
 
 impl Network {
@@ -51,12 +54,19 @@ impl Network {
     /// Its default endpoints.
     pub fn endpoints(&self) -> Result<NetworkEndpoints, ConfigError> {
         let (rpc, faucet) = match self {
-            Network::Devnet | Network::Localnet => ("http://127.0.0.1:9000", Some("http://127.0.0.1:9123")),
+            // The embedded devnet stays off the ports a `sui start` localnet uses.
+            Network::Devnet => ("http://127.0.0.1:9410", Some("http://127.0.0.1:9411")),
+            Network::Localnet => ("http://127.0.0.1:9000", Some("http://127.0.0.1:9123")),
             Network::Testnet => ("https://fullnode.testnet.sui.io:443", Some("https://faucet.testnet.sui.io")),
             Network::Mainnet => ("https://fullnode.mainnet.sui.io:443", None),
             Network::Url(url) => (url.as_str(), None),
         };
-        Ok(NetworkEndpoints { rpc: rpc.to_string(), faucet: faucet.map(String::from), package: None })
+        Ok(NetworkEndpoints {
+            rpc: rpc.to_string(),
+            faucet: faucet.map(String::from),
+            package: None,
+            upgrade_cap: None,
+        })
     }
 }
 
@@ -77,7 +87,8 @@ mod tests {
 
     #[test]
     fn names_and_urls_resolve() {
-        assert_eq!(Network::parse("devnet").unwrap().endpoints().unwrap().rpc, "http://127.0.0.1:9000");
+        assert_eq!(Network::parse("devnet").unwrap().endpoints().unwrap().rpc, "http://127.0.0.1:9410");
+        assert_eq!(Network::parse("localnet").unwrap().endpoints().unwrap().rpc, "http://127.0.0.1:9000");
         let url = Network::parse("https://node.example:443").unwrap().endpoints().unwrap();
         assert_eq!((url.rpc.as_str(), url.faucet), ("https://node.example:443", None));
         assert!(matches!(Network::parse("moon"), Err(ConfigError::UnknownNetwork(_))));

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod mirror;
 pub mod objects;
+pub mod publish;
 mod types;
 
 pub use aborts::{ABORT_CODES, Abort, AbortCode, lookup_abort};

@@ -7,7 +7,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ControlPlaneError {
     /// A binary is missing from the binary directory.
-    #[error("{path} not found; build the control plane with tests/k8s/build.sh")]
+    #[error("{path} not found; build the control plane with `kubectl sui control-plane build`")]
     MissingBinary {
         /// The expected binary.
         path: PathBuf,

@@ -1,12 +1,13 @@
 //! A real Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager,
 //! kube-scheduler and kwok (fake nodes that run pods without a container runtime).
 //!
-//! This module owns starting those processes from binaries built by `tests/k8s/build.sh`,
+//! This module owns starting those processes from binaries built by [`build`],
 //! their freshly generated certificates, an admin kubeconfig, readiness, and teardown: every
 //! process is killed when the [`ControlPlane`] is dropped. It does not build binaries, and it
 //! talks to the cluster only through the real `kubectl` (which must be on `PATH`), as a user
-//! would. The tests use it, and `kubectl sui up --local-control-plane` starts the same.
+//! would. The tests use it, and `kubectl sui up` starts the same.
 
+pub mod build;
 mod error;
 mod pki;
 mod process;

@@ -7,10 +7,12 @@ pub enum DevnetError {
     #[error(transparent)]
     File(#[from] crate::fs::FileError),
     /// A listener could not be bound.
-    #[error("binding {addr}")]
+    #[error("binding {addr}{}", held_by.as_ref().map(|h| format!(": the port is taken by {h}; stop it, or give this devnet another address")).unwrap_or_default())]
     Bind {
         /// The address.
         addr: String,
+        /// The process listening there already, when it can be told.
+        held_by: Option<String>,
         /// The I/O error.
         #[source]
         source: std::io::Error,

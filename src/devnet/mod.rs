@@ -37,9 +37,9 @@ pub use chain::{Chain, package_id};
 pub use error::DevnetError;
 
 /// Default gRPC and gRPC-Web address.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
-/// Default faucet address (the one `sui-rpc`'s `FaucetClient::LOCAL` uses).
-pub const DEFAULT_FAUCET_LISTEN: &str = "127.0.0.1:9123";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9410";
+/// Default faucet address. Both stay off the ports of a `sui start` localnet (9000, 9123).
+pub const DEFAULT_FAUCET_LISTEN: &str = "127.0.0.1:9411";
 /// Default time between checkpoints.
 pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(20);
 /// How long a clean shutdown waits for open streams.
@@ -76,15 +76,26 @@ impl Devnet {
     pub async fn start(config: DevnetConfig) -> Result<Devnet, DevnetError> {
         let chain = Chain::open(&config.data_dir).await?;
         let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr).await.map_err(|source| DevnetError::Bind { addr: addr.to_string(), source })
+            TcpListener::bind(addr).await.map_err(|source| DevnetError::Bind {
+                addr: addr.to_string(),
+                held_by: (source.kind() == std::io::ErrorKind::AddrInUse)
+                    .then(|| crate::process::port_holder(addr.port()))
+                    .flatten(),
+                source,
+            })
         };
         let grpc = bind(config.listen).await?;
         let faucet = bind(config.faucet_listen).await?;
-        let grpc_addr =
-            grpc.local_addr().map_err(|source| DevnetError::Bind { addr: config.listen.to_string(), source })?;
-        let faucet_addr = faucet
-            .local_addr()
-            .map_err(|source| DevnetError::Bind { addr: config.faucet_listen.to_string(), source })?;
+        let grpc_addr = grpc.local_addr().map_err(|source| DevnetError::Bind {
+            addr: config.listen.to_string(),
+            held_by: None,
+            source,
+        })?;
+        let faucet_addr = faucet.local_addr().map_err(|source| DevnetError::Bind {
+            addr: config.faucet_listen.to_string(),
+            held_by: None,
+            source,
+        })?;
         let (shutdown, stop) = watch::channel(false);
 
         let services = service::Services::new(chain.clone(), stop.clone());

@@ -382,7 +382,7 @@ fn stake(c: &mut Call<'_>) -> Result<(), ExecutionError> {
 
 fn stake_with_rules(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let cluster: Cluster = c.load(0)?;
-    c.clock(6)?;
+    c.clock(7)?;
     let rules = rules_from_parts(c, 2)?;
     let allowed = role_rules(c, cluster.policy.self_service_role)?;
     c.ensure(access::covers(&allowed, &rules, &cluster.policy.protected_namespaces), Abort::ERoleNotSelfService)?;

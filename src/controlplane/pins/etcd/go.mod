@@ -1,5 +1,5 @@
-// Pins the etcd binary the tests build (see ../build.sh).
-module kubectl-sui/tests/k8s/etcd
+// Pins the etcd binaries of the local control plane (built by src/controlplane/build.rs).
+module kubectl-sui/controlplane/etcd
 
 go 1.24.0
 

@@ -1,5 +1,5 @@
-// Pins the kwok binary the tests build (see ../build.sh).
-module kubectl-sui/tests/k8s/kwok
+// Pins the kwok binaries of the local control plane (built by src/controlplane/build.rs).
+module kubectl-sui/controlplane/kwok
 
 go 1.24.0
 

@@ -1,5 +1,5 @@
-// Pins the Kubernetes control-plane binaries the tests build (see ../build.sh).
-module kubectl-sui/tests/k8s/kubernetes
+// Pins the kubernetes binaries of the local control plane (built by src/controlplane/build.rs).
+module kubectl-sui/controlplane/kubernetes
 
 go 1.24.0
 
