@@ -47,6 +47,7 @@ async fn main() {
         faucet_listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data.path().to_path_buf(),
         checkpoint_interval: Duration::from_millis(100),
+        finality: std::time::Duration::ZERO,
     })
     .await
     .unwrap();

@@ -117,6 +117,7 @@ async fn main() {
         faucet_listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: chain_dir.path().into(),
         checkpoint_interval: kubectl_sui::devnet::DEFAULT_CHECKPOINT_INTERVAL,
+        finality: bench_finality(),
     })
     .await
     .unwrap();
@@ -297,4 +298,10 @@ async fn load(client: &kube::Client, level: usize, seconds: u64) -> (f64, Durati
     }
     all.sort();
     (all.len() as f64 / seconds as f64, percentile(&all, 0.5), percentile(&all, 0.99))
+}
+
+/// `$BENCH_FINALITY_MS`: the devnet's delay from commit to checkpoint (0: the devnet's own
+/// on-demand checkpoints; 400: a public network's finality).
+fn bench_finality() -> std::time::Duration {
+    std::time::Duration::from_millis(std::env::var("BENCH_FINALITY_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(0))
 }

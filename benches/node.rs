@@ -121,6 +121,7 @@ async fn main() {
         faucet_listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: chain_dir.path().into(),
         checkpoint_interval: kubectl_sui::devnet::DEFAULT_CHECKPOINT_INTERVAL,
+        finality: bench_finality(),
     })
     .await
     .unwrap();
@@ -288,4 +289,10 @@ async fn main() {
     node.kill().unwrap();
     node.wait().unwrap();
     devnet.shutdown().await.unwrap();
+}
+
+/// `$BENCH_FINALITY_MS`: the devnet's delay from commit to checkpoint (0: the devnet's own
+/// on-demand checkpoints; 400: a public network's finality).
+fn bench_finality() -> std::time::Duration {
+    std::time::Duration::from_millis(std::env::var("BENCH_FINALITY_MS").ok().and_then(|s| s.parse().ok()).unwrap_or(0))
 }

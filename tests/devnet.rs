@@ -390,6 +390,44 @@ async fn bad_transactions_are_rejected_with_the_status_a_full_node_gives() {
 }
 
 #[tokio::test]
+async fn checkpoints_close_on_demand_batch_under_load_and_wait_for_finality() {
+    // (least interval, finality): how long after a commit its checkpoint appears, idle.
+    for (interval, finality) in
+        [(Duration::from_secs(1), Duration::ZERO), (Duration::from_millis(2), Duration::from_millis(400))]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let devnet = kubectl_sui::devnet::Devnet::start(kubectl_sui::devnet::DevnetConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            faucet_listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            checkpoint_interval: interval,
+            finality,
+        })
+        .await
+        .unwrap();
+        let mut feed = devnet.chain().subscribe();
+        let faucet = fixtures::faucet(&devnet);
+        let mut times = Vec::new();
+        for _ in 0..2 {
+            let committed = std::time::Instant::now();
+            faucet.request(address(&new_key())).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(5), feed.recv()).await.unwrap().unwrap();
+            times.push(committed.elapsed());
+        }
+        if finality.is_zero() {
+            // Idle, the first commit is checkpointed at once, not a second later; the next one
+            // waits out the least interval after it.
+            assert!(times[0] < Duration::from_millis(300), "on demand: {times:?}");
+            assert!(times[1] >= Duration::from_millis(700), "the least interval holds: {times:?}");
+        } else {
+            assert!(times.iter().all(|t| *t >= finality), "a commit waits for its finality: {times:?}");
+            assert!(times.iter().all(|t| *t < finality * 3), "and not much longer: {times:?}");
+        }
+        devnet.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn checkpoints_stream_to_subscribers_and_backfill() {
     let mut chain = start().await;
     let mut request = proto::SubscribeCheckpointsRequest::default();

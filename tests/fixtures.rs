@@ -25,6 +25,7 @@ pub async fn start_devnet(data_dir: &std::path::Path, checkpoint_interval: Durat
         faucet_listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_path_buf(),
         checkpoint_interval,
+        finality: std::time::Duration::ZERO,
     })
     .await
     .expect("devnet starts")

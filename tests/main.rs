@@ -24,6 +24,9 @@ mod devnet;
 // The contract's scenario table (data) played through the chain client.
 mod scenario;
 
+// The whole path on a real Sui network (skipped, with its reason, without a Sui toolchain).
+mod real_sui;
+
 // The official TypeScript SDK as an independent peer of the devnet.
 mod sdk_peer;
 

@@ -306,6 +306,7 @@ async fn the_node_reconnects_when_the_devnet_restarts_under_it() {
             faucet_listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: tempfile::tempdir().unwrap().keep(),
             checkpoint_interval: Duration::from_millis(20),
+            finality: std::time::Duration::ZERO,
         })
         .await
         .unwrap(),
@@ -317,6 +318,7 @@ async fn the_node_reconnects_when_the_devnet_restarts_under_it() {
         faucet_listen: faucet,
         data_dir: setup.chain_dir.path().to_path_buf(),
         checkpoint_interval: Duration::from_millis(20),
+        finality: std::time::Duration::ZERO,
     })
     .await
     .expect("devnet restarts on its old addresses");

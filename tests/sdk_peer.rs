@@ -27,6 +27,7 @@ async fn the_typescript_sdk_uses_the_devnet() {
         faucet_listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data.path().to_path_buf(),
         checkpoint_interval: Duration::from_millis(50),
+        finality: std::time::Duration::ZERO,
     })
     .await
     .unwrap();

@@ -27,6 +27,13 @@ const EDebugNodesForbidden: u64 = 5;
 const ENodeAlreadyRegistered: u64 = 6;
 /// The address is not a registered node of this cluster.
 const ENodeNotRegistered: u64 = 7;
+/// The cluster object is at another version than this package: call the package it was
+/// migrated to, or (admin) migrate it with the newer package's `migrate`.
+const EWrongVersion: u64 = 8;
+
+/// This package's version. An upgraded package raises it; its `migrate` moves a cluster to
+/// it, after which every call through an older package on that cluster aborts.
+const VERSION: u64 = 1;
 
 const KEY_LENGTH: u64 = 32;
 /// Signature scheme flag of Ed25519 in Sui address derivation.
@@ -39,6 +46,8 @@ public struct Cluster has key {
     name: String,
     policy: Policy,
     nodes: VecMap<address, NodeInfo>,
+    /// The package version that may use this cluster (see `VERSION`).
+    version: u64,
 }
 
 /// Whoever holds it administers exactly one cluster.
@@ -73,6 +82,12 @@ public struct NodeInfo has copy, drop, store {
     /// False for debug nodes registered by the admin; true once attested (later issue).
     attested: bool,
     registered_at_ms: u64,
+}
+
+public struct ClusterMigrated has copy, drop {
+    cluster_id: ID,
+    from: u64,
+    to: u64,
 }
 
 public struct ClusterCreated has copy, drop {
@@ -136,7 +151,7 @@ public fun create_cluster(
         self_service_role,
         slashing_enabled,
     );
-    let cluster = Cluster { id: object::new(ctx), name, policy, nodes: vec_map::empty() };
+    let cluster = Cluster { id: object::new(ctx), name, policy, nodes: vec_map::empty(), version: VERSION };
     let cluster_id = object::id(&cluster);
     event::emit(ClusterCreated { cluster_id, name: cluster.name, admin: ctx.sender() });
     emit_policy(&cluster);
@@ -156,6 +171,7 @@ public fun set_policy(
     self_service_role: u8,
     slashing_enabled: bool,
 ) {
+    cluster.assert_current();
     assert_admin(cap, cluster);
     let protected = cluster.policy.protected_namespaces;
     cluster.policy =
@@ -173,6 +189,7 @@ public fun set_policy(
 
 /// Replaces the namespaces only rules naming them reach (e.g. the node's, `kube-system`).
 public fun set_protected_namespaces(cap: &ClusterAdminCap, cluster: &mut Cluster, namespaces: vector<String>) {
+    cluster.assert_current();
     assert_admin(cap, cluster);
     assert!(namespaces.all!(|n| !n.is_empty() && n != &b"*".to_string()), EInvalidPolicy);
     cluster.policy.protected_namespaces = namespaces;
@@ -188,6 +205,7 @@ public fun register_debug_node(
     sealing_key: vector<u8>,
     clock: &Clock,
 ) {
+    cluster.assert_current();
     assert_admin(cap, cluster);
     assert!(cluster.policy.allow_debug_nodes, EDebugNodesForbidden);
     assert!(signing_key.length() == KEY_LENGTH && sealing_key.length() == KEY_LENGTH, EInvalidKey);
@@ -215,6 +233,7 @@ public fun register_debug_node(
 }
 
 public fun remove_node(cap: &ClusterAdminCap, cluster: &mut Cluster, node: address) {
+    cluster.assert_current();
     assert_admin(cap, cluster);
     assert!(cluster.nodes.contains(&node), ENodeNotRegistered);
     cluster.nodes.remove(&node);
@@ -223,6 +242,7 @@ public fun remove_node(cap: &ClusterAdminCap, cluster: &mut Cluster, node: addre
 
 /// Called by a node to publish a new sealing key; the previous one stays accepted.
 public fun rotate_sealing_key(cluster: &mut Cluster, sealing_key: vector<u8>, ctx: &TxContext) {
+    cluster.assert_current();
     let node = ctx.sender();
     assert!(cluster.nodes.contains(&node), ENodeNotRegistered);
     assert!(sealing_key.length() == KEY_LENGTH, EInvalidKey);
@@ -271,6 +291,29 @@ public fun accepts_sealing_key(cluster: &Cluster, node: address, key: &vector<u8
 }
 
 public fun cap_cluster_id(cap: &ClusterAdminCap): ID { cap.cluster_id }
+
+public fun version(cluster: &Cluster): u64 { cluster.version }
+
+/// Aborts unless the cluster is at this package's version: every call on a cluster checks
+/// it first, so that after a migration the older package refuses to act on it.
+public fun assert_current(cluster: &Cluster) {
+    assert!(cluster.version == VERSION, EWrongVersion);
+}
+
+/// Admin, through an upgraded package: moves the cluster to this package's version. From then
+/// on calls through older packages abort with `EWrongVersion`; moving back is impossible.
+public fun migrate(cap: &ClusterAdminCap, cluster: &mut Cluster) {
+    assert_admin(cap, cluster);
+    assert!(cluster.version < VERSION, EWrongVersion);
+    let from = cluster.version;
+    cluster.version = VERSION;
+    event::emit(ClusterMigrated { cluster_id: object::id(cluster), from, to: VERSION });
+}
+
+#[test_only]
+public fun set_version_for_testing(cluster: &mut Cluster, version: u64) {
+    cluster.version = version;
+}
 
 public fun assert_admin(cap: &ClusterAdminCap, cluster: &Cluster) {
     assert!(cap.cluster_id == object::id(cluster), ENotClusterAdmin);

@@ -140,6 +140,7 @@ public fun submit(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
+    cluster.assert_current();
     access::assert_verb(verb);
     let now = clock.timestamp_ms();
     token.assert_authorized(cluster, ctx.sender(), verb, &group, &resource, &namespace, &name, now);
@@ -201,6 +202,7 @@ public fun upload(request: &mut Request, chunks: vector<vector<u8>>, ctx: &TxCon
 /// cluster. Consensus orders it against the requester's `cancel`: whichever lands first wins,
 /// so a write never runs after a successful cancel, and a cancel that comes too late says so.
 public fun start(request: &mut Request, cluster: &Cluster, clock: &Clock, ctx: &TxContext) {
+    cluster.assert_current();
     assert!(request.cluster_id == object::id(cluster), EClusterMismatch);
     assert!(request.node == ctx.sender(), ENotAddressedNode);
     assert!(cluster.is_active_node(request.node), ENodeNotActive);
@@ -223,6 +225,7 @@ public fun respond(
     clock: &Clock,
     ctx: &TxContext,
 ) {
+    cluster.assert_current();
     assert!(request.cluster_id == object::id(cluster), EClusterMismatch);
     assert!(request.node == ctx.sender(), ENotAddressedNode);
     assert!(cluster.is_active_node(request.node), ENodeNotActive);

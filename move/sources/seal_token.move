@@ -98,6 +98,7 @@ public fun stake(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
+    cluster.assert_current();
     let rules = access::role_rules(role);
     assert!(role <= cluster.policy().self_service_role(), ERoleNotSelfService);
     issue(cluster, payment, role, rules, clock, ctx);
@@ -116,6 +117,7 @@ public fun stake_with_rules(
     clock: &Clock,
     ctx: &mut TxContext,
 ) {
+    cluster.assert_current();
     let rules = access::rules_from_parts(verbs, groups, resources, namespaces, non_resource_urls);
     let policy = cluster.policy();
     let allowed = access::role_rules(policy.self_service_role());
@@ -132,6 +134,7 @@ public fun add_stake(
     clock: &Clock,
     ctx: &TxContext,
 ) {
+    cluster.assert_current();
     assert!(token.cluster_id == object::id(cluster), EWrongCluster);
     assert!(token.owner == ctx.sender(), ENotTokenOwner);
     token.stake.join(payment.into_balance());
@@ -144,6 +147,7 @@ public fun add_stake(
 
 /// Extends the expiry to one token lifetime from now.
 public fun renew(token: &mut SealToken, cluster: &Cluster, clock: &Clock, ctx: &TxContext) {
+    cluster.assert_current();
     assert!(token.cluster_id == object::id(cluster), EWrongCluster);
     assert!(token.owner == ctx.sender(), ENotTokenOwner);
     assert!(!token.revoked, ETokenRevoked);
@@ -153,6 +157,7 @@ public fun renew(token: &mut SealToken, cluster: &Cluster, clock: &Clock, ctx: &
 
 /// Admin: replaces the token's permissions with a predefined role.
 public fun grant_role(cap: &ClusterAdminCap, cluster: &Cluster, token: &mut SealToken, role: u8) {
+    cluster.assert_current();
     cap.assert_admin(cluster);
     assert!(token.cluster_id == object::id(cluster), EWrongCluster);
     token.rules = access::role_rules(role);
@@ -171,6 +176,7 @@ public fun grant_rules(
     namespaces: vector<vector<String>>,
     non_resource_urls: vector<vector<String>>,
 ) {
+    cluster.assert_current();
     cap.assert_admin(cluster);
     assert!(token.cluster_id == object::id(cluster), EWrongCluster);
     token.rules = access::rules_from_parts(verbs, groups, resources, namespaces, non_resource_urls);
@@ -181,6 +187,7 @@ public fun grant_rules(
 /// Admin: the token can no longer submit requests or be renewed. Its stake can still be
 /// withdrawn after the lock period.
 public fun revoke(cap: &ClusterAdminCap, cluster: &Cluster, token: &mut SealToken) {
+    cluster.assert_current();
     cap.assert_admin(cluster);
     assert!(token.cluster_id == object::id(cluster), EWrongCluster);
     token.revoked = true;
@@ -197,6 +204,7 @@ public fun slash(
     amount: u64,
     ctx: &mut TxContext,
 ) {
+    cluster.assert_current();
     cap.assert_admin(cluster);
     assert!(token.cluster_id == object::id(cluster), EWrongCluster);
     assert!(cluster.policy().slashing_enabled(), ESlashingDisabled);
@@ -209,6 +217,7 @@ public fun slash(
 /// Owner: deletes the token and returns its stake, once its lock is over (the lock the
 /// policy set when the stake last changed: a later policy does not shorten it).
 public fun unstake(token: SealToken, cluster: &Cluster, clock: &Clock, ctx: &mut TxContext) {
+    cluster.assert_current();
     assert!(token.cluster_id == object::id(cluster), EWrongCluster);
     assert!(token.owner == ctx.sender(), ENotTokenOwner);
     assert!(clock.timestamp_ms() >= token.unlocks_at_ms, EStakeLocked);

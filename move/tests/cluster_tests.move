@@ -191,3 +191,72 @@ fun an_empty_name_cannot_be_protected() {
     cluster::set_protected_namespaces(&cap, &mut c, vector[b"".to_string()]);
     abort 0
 }
+
+#[test]
+fun a_new_cluster_is_at_this_package_version_and_cannot_be_migrated_again() {
+    let (sc, clock) = h::setup();
+    let c = sc.take_shared<Cluster>();
+    assert!(c.version() == 1);
+    c.assert_current();
+    ts::return_shared(c);
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = cluster::EWrongVersion)]
+fun migrating_a_current_cluster_is_refused() {
+    let (mut sc, clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::migrate(&cap, &mut c);
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    sc.next_tx(h::admin());
+    h::finish(sc, clock);
+}
+
+/// A cluster migrated to a newer package: this (older) package refuses to act on it.
+#[test, expected_failure(abort_code = cluster::EWrongVersion)]
+fun an_older_package_refuses_a_migrated_cluster() {
+    let (sc, clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    c.set_version_for_testing(2);
+    cluster::remove_node(&cap, &mut c, h::node());
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    h::finish(sc, clock);
+}
+
+/// A cluster still at an older version: this (newer) package migrates it, then serves it.
+#[test]
+fun a_newer_package_migrates_an_older_cluster_then_serves_it() {
+    let (mut sc, clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    c.set_version_for_testing(0);
+    cluster::migrate(&cap, &mut c);
+    assert!(c.version() == 1);
+    cluster::remove_node(&cap, &mut c, h::node());
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    let effects = sc.next_tx(h::admin());
+    // ClusterMigrated + NodeRemoved.
+    assert!(effects.num_user_events() == 2);
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = cluster::ENotClusterAdmin)]
+fun only_the_admin_migrates() {
+    let (mut sc, clock) = h::setup();
+    let c = sc.take_shared<Cluster>();
+    let dev = object::id(&c);
+    ts::return_shared(c);
+    sc.next_tx(h::stranger());
+    cluster::create_cluster(b"other".to_string(), 0, 1, 0, true, 1, false, sc.ctx());
+    sc.next_tx(h::stranger());
+    let other_cap = sc.take_from_sender<ClusterAdminCap>();
+    let mut c = sc.take_shared_by_id<Cluster>(dev);
+    c.set_version_for_testing(0);
+    cluster::migrate(&other_cap, &mut c);
+    abort 0
+}

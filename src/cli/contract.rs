@@ -52,6 +52,13 @@ pub struct PublishArgs {
     /// The faucet to fund your key from, when the network has one.
     #[arg(long)]
     faucet: Option<String>,
+    /// Sign with a key from the Sui CLI keystore (this directory, else $SUI_CONFIG_DIR or
+    /// ~/.sui/sui_config) instead of the plugin's identity: the UpgradeCap goes to that address.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "")]
+    import_keystore: Option<PathBuf>,
+    /// With --import-keystore: the address to use [default: the keystore's active address].
+    #[arg(long, requires = "import_keystore")]
+    address: Option<sui_sdk_types::Address>,
     /// Gas budget of the publish transaction, in MIST.
     #[arg(long, default_value_t = 1_000_000_000)]
     gas_budget: u64,
@@ -125,7 +132,13 @@ fn publish(args: PublishArgs) -> Result<(), CliError> {
     if args.faucet.is_some() {
         endpoints.faucet = args.faucet.clone();
     }
-    let key = super::admin::admin_key(&paths, &settings)?;
+    let key = match &args.import_keystore {
+        Some(dir) => {
+            let dir = (!dir.as_os_str().is_empty()).then_some(dir.as_path());
+            crate::credential::import_sui_keystore(dir, args.address)?
+        }
+        None => super::admin::admin_key(&paths, &settings)?,
+    };
     let sender = key.public_key().derive_address();
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     let (package, cap, digest) = runtime.block_on(async {

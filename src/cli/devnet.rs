@@ -23,9 +23,14 @@ pub struct DevnetArgs {
     /// ~/.local/share/kubectl-sui/devnet].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Time between checkpoints (e.g. 20ms, 1s); a request through the chain waits for two.
-    #[arg(long, default_value = "20ms", value_parser = humantime::parse_duration)]
+    /// Least time between checkpoints (e.g. 2ms, 1s). A checkpoint closes as soon as a
+    /// transaction commits, never sooner than this after the previous one; a request through
+    /// the chain waits for two.
+    #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
     pub checkpoint_interval: Duration,
+    /// Time from a commit to its checkpoint, to behave like a public network (e.g. 400ms).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub finality: Duration,
 }
 
 /// The default data directory of the devnet.
@@ -46,6 +51,7 @@ pub fn run(args: DevnetArgs) -> Result<(), CliError> {
         faucet_listen: args.faucet_listen,
         data_dir,
         checkpoint_interval: args.checkpoint_interval,
+        finality: args.finality,
     };
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async move {

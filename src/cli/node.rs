@@ -84,7 +84,7 @@ struct RunArgs {
     #[arg(long)]
     concurrency: Option<usize>,
     /// Address of /healthz, /readyz and /metrics.
-    #[arg(long, default_value = "127.0.0.1:9184")]
+    #[arg(long, default_value = "127.0.0.1:9412")]
     metrics_listen: SocketAddr,
     /// Make a new sealing key and publish it before serving; requests sealed to the
     /// previous key are still answered.
@@ -227,7 +227,7 @@ mod tests {
         let config = node_config(args(&["run", "-c", f, "--concurrency", "8", "--data-dir", "/tmp/n"])).unwrap();
         assert_eq!((config.concurrency, config.chain_url.as_str()), (8, "http://127.0.0.1:9000"));
         assert_eq!(config.data_dir, PathBuf::from("/tmp/n"));
-        assert_eq!(config.metrics_listen.unwrap().to_string(), "127.0.0.1:9184");
+        assert_eq!(config.metrics_listen.unwrap().to_string(), "127.0.0.1:9412");
         let err = node_config(args(&["run", "--data-dir", "/tmp/n"])).unwrap_err().to_string();
         assert!(err.contains("chain-url"), "{err}");
         std::fs::write(&file, "chain-url: x\nbogus: 1\n").unwrap();

@@ -161,7 +161,7 @@ mod tests {
         let Command::Devnet(args) = parse(&["devnet"]).unwrap().command else { panic!("devnet") };
         assert_eq!(args.listen.to_string(), "127.0.0.1:9410");
         assert_eq!(args.faucet_listen.to_string(), "127.0.0.1:9411");
-        assert_eq!(args.checkpoint_interval, std::time::Duration::from_millis(20));
+        assert_eq!(args.checkpoint_interval, std::time::Duration::from_millis(2));
         let Command::Devnet(args) = parse(&["devnet", "--checkpoint-interval", "1s"]).unwrap().command else {
             panic!()
         };

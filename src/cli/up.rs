@@ -253,7 +253,8 @@ fn serve(paths: &Paths, dir: &Path) -> Result<(), CliError> {
             listen: devnet::DEFAULT_LISTEN.parse().expect("address"),
             faucet_listen: devnet::DEFAULT_FAUCET_LISTEN.parse().expect("address"),
             data_dir: dir.join("devnet"),
-            checkpoint_interval: Duration::from_millis(20),
+            checkpoint_interval: devnet::DEFAULT_CHECKPOINT_INTERVAL,
+            finality: std::time::Duration::ZERO,
         })
         .await?;
         let mut server = None;

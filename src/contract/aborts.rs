@@ -79,6 +79,8 @@ aborts! {
         "the node is already registered on this cluster";
     "cluster" ENodeNotRegistered = 7, BAD_REQUEST,
         "the address is not a registered node of this cluster; register it with `kubectl sui cluster node add`";
+    "cluster" EWrongVersion = 8, CONFLICT,
+        "the cluster object is at another version of the contract than this package: use the package it was migrated to (kubectl sui contract publish records it), or, as its admin, migrate it";
     "access" EInvalidVerb = 10, BAD_REQUEST,
         "the request's verb is not a Kubernetes verb";
     "access" EInvalidRole = 11, BAD_REQUEST,

@@ -55,6 +55,7 @@ functions! {
     REGISTER_DEBUG_NODE = "cluster"::register_debug_node("&ClusterAdminCap", "&mut Cluster", "address", "vector<u8>", "vector<u8>", "&Clock");
     REMOVE_NODE = "cluster"::remove_node("&ClusterAdminCap", "&mut Cluster", "address");
     ROTATE_SEALING_KEY = "cluster"::rotate_sealing_key("&mut Cluster", "vector<u8>", "&TxContext");
+    MIGRATE = "cluster"::migrate("&ClusterAdminCap", "&mut Cluster");
     STAKE = "seal_token"::stake("&Cluster", "Coin<SUI>", "u8", "&Clock", "&mut TxContext");
     STAKE_WITH_RULES = "seal_token"::stake_with_rules("&Cluster", "Coin<SUI>", "vector<u16>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>", "vector<vector<String>>", "&Clock", "&mut TxContext");
     ADD_STAKE = "seal_token"::add_stake("&mut SealToken", "&Cluster", "Coin<SUI>", "&Clock", "&TxContext");
@@ -102,6 +103,8 @@ pub const ACCESSORS: &[(&str, &str)] = &[
     ("cluster", "accepts_sealing_key"),
     ("cluster", "cap_cluster_id"),
     ("cluster", "assert_admin"),
+    ("cluster", "version"),
+    ("cluster", "assert_current"),
     ("seal_token", "assert_authorized"),
     ("seal_token", "cluster_id"),
     ("seal_token", "owner"),
@@ -519,6 +522,11 @@ impl Contract {
         self.call(tx, f, args)
     }
 
+    /// `cluster::migrate`: moves a cluster to this package's version (after an upgrade).
+    pub fn migrate(&self, tx: &mut TransactionBuilder, cap: ObjectArg, cluster: ObjectArg) -> CallResult {
+        self.call(tx, &MIGRATE, vec![CallArg::Object(cap), CallArg::Object(cluster)])
+    }
+
     /// `request::start`: the node marks a write as running, so it can no longer be cancelled.
     pub fn start(&self, tx: &mut TransactionBuilder, request: ObjectArg, cluster: ObjectArg) -> CallResult {
         self.call(
@@ -713,6 +721,7 @@ mod tests {
         c.register_debug_node(&mut tx, cap, cl, node, &[1; 32], &[2; 32]).unwrap();
         c.remove_node(&mut tx, cap, cl, node).unwrap();
         c.rotate_sealing_key(&mut tx, cl, &[3; 32]).unwrap();
+        c.migrate(&mut tx, cap, cl).unwrap();
         c.stake(&mut tx, cl, coin.clone(), Role::View).unwrap();
         c.stake_with_rules(&mut tx, cl, coin.clone(), std::slice::from_ref(&rule)).unwrap();
         c.add_stake(&mut tx, tok, cl, coin).unwrap();

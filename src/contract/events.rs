@@ -7,6 +7,17 @@ use sui_sdk_types::Address;
 
 use super::objects::{MoveType, move_type};
 
+/// `cluster::ClusterMigrated`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterMigrated {
+    /// Cluster object id.
+    pub cluster_id: Address,
+    /// Its version before.
+    pub from: u64,
+    /// Its version now.
+    pub to: u64,
+}
+
 /// `cluster::ClusterCreated`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterCreated {
@@ -258,6 +269,7 @@ pub struct RequestCancelled {
 
 move_type!(
     "cluster",
+    ClusterMigrated,
     ClusterCreated,
     PolicyChanged,
     ProtectedNamespacesChanged,

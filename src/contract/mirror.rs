@@ -29,6 +29,8 @@ pub struct MoveModule {
     pub functions: BTreeMap<String, Vec<String>>,
     /// Abort constant name to code.
     pub aborts: BTreeMap<String, u64>,
+    /// The `VERSION` constant, where the module declares one.
+    pub version: Option<u64>,
 }
 
 /// One difference between the Move sources and the Rust mirror.
@@ -48,6 +50,10 @@ static FUNCTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"public\s+fun\s+(\w+)(?:<[^>]*>)?\s*\(([^)]*)\)").expect("regex"));
 static ABORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"const\s+(E\w+)\s*:\s*u64\s*=\s*(\d+)\s*;").expect("regex"));
+static VERSION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"const\s+VERSION\s*:\s*u64\s*=\s*(\d+)\s*;").expect("regex"));
+static TEST_ONLY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"#\[test_only\]\s*public\s+fun\s+(\w+)").expect("regex"));
 static PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\w+::").expect("regex"));
 static COMMENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"//[^\n]*").expect("regex"));
 
@@ -71,6 +77,11 @@ pub fn parse_module(source: &str) -> Option<(String, MoveModule)> {
     for c in ABORT.captures_iter(&source) {
         module.aborts.insert(c[1].to_string(), c[2].parse().expect("digits"));
     }
+    // Test-only functions are not published: no client can call them.
+    for c in TEST_ONLY.captures_iter(&source) {
+        module.functions.remove(&c[1]);
+    }
+    module.version = VERSION.captures(&source).map(|c| c[1].parse().expect("digits"));
     Some((name, module))
 }
 
@@ -115,6 +126,16 @@ pub fn check(modules: &BTreeMap<String, MoveModule>) -> Result<Vec<Mismatch>, Co
                 say(format!("{module}::{name} is declared in Move but has no Rust mirror"));
             }
         }
+    }
+
+    match modules.get("cluster").and_then(|m| m.version) {
+        Some(v) if v == super::CONTRACT_VERSION => {}
+        Some(v) => say(format!(
+            "cluster::VERSION is {v} in Move but {} in Rust (contract::CONTRACT_VERSION)",
+            super::CONTRACT_VERSION
+        )),
+        None if modules.contains_key("cluster") => say("cluster declares no VERSION constant".to_string()),
+        None => {}
     }
 
     for f in FUNCTIONS {
@@ -175,6 +196,7 @@ fn rust_layouts() -> Result<Layouts, ContractError> {
         objects::ClusterAdminCap,
         objects::SealToken,
         objects::Request,
+        events::ClusterMigrated,
         events::ClusterCreated,
         events::PolicyChanged,
         events::NodeRegistered,

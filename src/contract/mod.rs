@@ -28,3 +28,7 @@ pub const MODULES: [&str; 4] = ["access", "cluster", "seal_token", "request"];
 
 /// The Move package name, as in `move/Move.toml`.
 pub const PACKAGE_NAME: &str = "kubectl_sui";
+
+/// The contract version this build speaks (`cluster::VERSION` in `move/`; the mirror check
+/// keeps them equal). A cluster object at another version refuses this package's calls.
+pub const CONTRACT_VERSION: u64 = 1;

@@ -116,6 +116,8 @@ pub struct Cluster {
     pub policy: Policy,
     /// Registered nodes by address.
     pub nodes: VecMap<Address, NodeInfo>,
+    /// The package version that may use it (`cluster::VERSION`, [`crate::contract::CONTRACT_VERSION`]).
+    pub version: u64,
 }
 
 impl Cluster {

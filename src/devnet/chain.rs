@@ -43,6 +43,8 @@ pub struct Chain {
     feed: broadcast::Sender<Arc<FullCheckpoint>>,
     faucet_key: Ed25519PrivateKey,
     faucet_lock: tokio::sync::Mutex<()>,
+    /// Signalled by every commit: the checkpointer closes a checkpoint on demand.
+    committed: tokio::sync::Notify,
 }
 
 fn now_ms() -> u64 {
@@ -82,6 +84,7 @@ impl Chain {
             feed,
             faucet_key,
             faucet_lock: tokio::sync::Mutex::new(()),
+            committed: tokio::sync::Notify::new(),
         }))
     }
 
@@ -117,6 +120,7 @@ impl Chain {
             ledger.apply(commit);
             (record, durable)
         };
+        self.committed.notify_one();
         durable.await.map_err(|_| {
             Rejection::Unavailable("the devnet's journal stopped; the transaction is not durable".into())
         })?;
@@ -126,6 +130,12 @@ impl Chain {
     /// Executes `transaction` without signatures and without committing it.
     pub fn simulate(&self, transaction: Transaction) -> Result<Commit, Rejection> {
         execute::execute(&self.ledger(), package_id(), transaction, None, now_ms())
+    }
+
+    /// Waits until a transaction commits after the last wait (a commit while nobody waits is
+    /// kept: the next wait returns at once).
+    pub async fn committed(&self) {
+        self.committed.notified().await;
     }
 
     /// Forms a checkpoint of the pending transactions, makes it durable and publishes it.

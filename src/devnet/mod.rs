@@ -40,8 +40,8 @@ pub use error::DevnetError;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9410";
 /// Default faucet address. Both stay off the ports of a `sui start` localnet (9000, 9123).
 pub const DEFAULT_FAUCET_LISTEN: &str = "127.0.0.1:9411";
-/// Default time between checkpoints.
-pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(20);
+/// Default least time between checkpoints (they close on demand, when a transaction commits).
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(2);
 /// How long a clean shutdown waits for open streams.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// Largest gRPC message accepted or sent (tonic's default is 4 MiB).
@@ -56,8 +56,13 @@ pub struct DevnetConfig {
     pub faucet_listen: SocketAddr,
     /// Where the ledger is kept.
     pub data_dir: PathBuf,
-    /// Time between checkpoints.
+    /// The least time between two checkpoints. A checkpoint closes as soon as a transaction
+    /// commits (after `finality`), but never sooner than this after the previous one, so
+    /// transactions batch under load.
     pub checkpoint_interval: Duration,
+    /// Time from a commit to the checkpoint that carries it: zero on the devnet, about 400 ms
+    /// to behave like a public network.
+    pub finality: Duration,
 }
 
 /// A running devnet.
@@ -149,18 +154,26 @@ impl Devnet {
         let checkpointer = chain.clone();
         let mut stop_checkpoints = stop;
         let interval = config.checkpoint_interval;
+        let finality = config.finality;
         let checkpoint_task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // On demand: a commit wakes the loop; the checkpoint closes after the finality
+            // delay and at least the interval after the previous one, carrying every
+            // transaction committed meanwhile.
+            let start = tokio::time::Instant::now();
+            let mut last = start.checked_sub(interval).unwrap_or(start);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => { checkpointer.checkpoint().await?; }
+                    _ = checkpointer.committed() => {}
                     _ = stop_checkpoints.changed() => {
                         // Seal what is pending so a clean shutdown leaves nothing unchecked.
                         checkpointer.checkpoint().await?;
                         return Ok(());
                     }
                 }
+                let due = (tokio::time::Instant::now() + finality).max(last + interval);
+                tokio::time::sleep_until(due).await;
+                checkpointer.checkpoint().await?;
+                last = tokio::time::Instant::now();
             }
         });
 

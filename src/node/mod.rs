@@ -8,6 +8,7 @@
 //! ([`health`]). It has no inbound API for users: the chain is its only input. Its main type is
 //! [`NodeConfig`] (with [`NodeLimits`]), run with [`run`], which only wires these together.
 
+pub mod admission;
 mod error;
 pub mod health;
 pub mod intake;

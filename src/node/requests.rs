@@ -14,9 +14,10 @@
 //! (`request::start`) before it runs: from then on the requester's cancel is refused, and a
 //! node that finds a request started but not in its journal answers it as unknown.
 //!
-//! Before running, the request is resolved by [`RequestInfo`] and compared with what the
-//! contract approved, the token's current standing is read, and the cluster's RBAC for it is
-//! bound ([`super::rbac`]); the executed URI is the one rebuilt from the parsed parts.
+//! Before running, the request is admitted by [`super::admission`] (opened, resolved by
+//! `RequestInfo` and compared with what the contract approved, all without I/O), the token's
+//! current standing is read, and the cluster's RBAC for it is bound ([`super::rbac`]); the
+//! executed URI is the one rebuilt from the parsed parts.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use sui_sdk_types::Address;
 use sui_transaction_builder::TransactionBuilder;
 
+use super::admission::Admitted;
 use super::error::NodeError;
 use super::health::Metrics;
 use super::intake::{Ready, Refusal};
@@ -38,15 +40,13 @@ use crate::contract::calls::{MAX_CHUNK_LEN, ResponseRecord};
 use crate::contract::events::RequestSubmitted;
 use crate::contract::objects::{Rule, SealToken};
 use crate::contract::{Abort, Contract, ObjectArg, Role, Verb};
-use crate::envelope::{Binding, PublicKey, RequestAttributes, RequestEnvelope, RequestInfo, ResponseEnvelope, Sealed};
+use crate::envelope::{Binding, PublicKey, ResponseEnvelope, Sealed};
 use crate::journal::Journal;
 
 /// Chunks per transaction: 7 × 16 KiB stays under Sui's 128 KiB transaction limit.
 const CHUNKS_PER_TRANSACTION: usize = 7;
 /// The contract's limit on the chunks of one answer (`request::MAX_CHUNKS`).
 const MAX_RESPONSE_CHUNKS: usize = 4096;
-/// Largest decompressed body of a read (get, list, watch): headers fit many times over.
-const MAX_READ_BODY: usize = 1024 * 1024;
 /// How long an answer waits between looks for gas.
 const NO_GAS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Answered requests after which the journal is compacted.
@@ -396,76 +396,18 @@ impl Processor {
         sealed: &Sealed,
         verb: Verb,
     ) -> Result<Option<ResponseEnvelope>, NodeError> {
-        let refused = |status, reason, message: &str| Ok(Some(ResponseEnvelope::status(status, reason, message)));
-        let approved = RequestAttributes {
-            verb: submitted.verb,
-            group: submitted.group.clone(),
-            resource: submitted.resource.clone(),
-            namespace: submitted.namespace.clone(),
-            name: submitted.name.clone(),
+        let refuse = |refused: super::admission::Refused| {
+            self.metrics.errors.with_label_values(&[refused.cause]).inc();
+            Ok(Some(refused.to_response()))
         };
-        let binding =
-            Binding::Request { cluster: self.cluster, requester: submitted.requester, audit: approved.digest() };
-        let key = if let Some(key) = self.keys.sealing_for(&submitted.sealing_key) {
-            key
-        } else {
-            self.metrics.errors.with_label_values(&["unknown_sealing_key"]).inc();
-            return refused(
-                409,
-                "Conflict",
-                "the request was sealed to a key this node does not hold; retry to seal it to the node's current key",
-            );
-        };
-        // Reads carry headers, not bodies: a free GET cannot make the node inflate megabytes.
-        let max_body = if verb.is_read() { MAX_READ_BODY.min(self.max_body) } else { self.max_body };
-        let envelope: RequestEnvelope = match sealed.open(key, &binding, max_body) {
-            Ok(e) => e,
-            Err(e) => {
-                self.metrics.errors.with_label_values(&["unsealable"]).inc();
-                return refused(400, "BadRequest", &format!("the sealed request could not be opened: {e}"));
-            }
-        };
-        // The one reading of the request: compared with what the contract approved, and the
-        // only thing sent to the API server (rebuilt from its parts, never the sealed string).
-        let info = match RequestInfo::parse(&envelope.method, &envelope.path) {
-            Ok(info) => info,
-            Err(e) => {
-                self.metrics.errors.with_label_values(&["unparsable"]).inc();
-                return refused(e.status(), "BadRequest", &e.to_string());
-            }
-        };
-        let actual = info.attributes();
-        if actual != approved {
-            self.metrics.errors.with_label_values(&["mismatch"]).inc();
-            return refused(
-                403,
-                "Forbidden",
-                &format!(
-                    "the request {} {} is {} on {}, not the {} on {} the contract approved; it was not executed",
-                    envelope.method,
-                    envelope.path,
-                    info.verb,
-                    describe(&actual),
-                    verb,
-                    describe(&approved)
-                ),
-            );
-        }
-        if let Some(what) = info.not_carried() {
-            self.metrics.errors.with_label_values(&["not_carried"]).inc();
-            return refused(501, "NotImplemented", &what.to_string());
-        }
+        let Admitted { envelope, info } =
+            match super::admission::admit(submitted, sealed, self.cluster, &self.keys, self.max_body) {
+                Ok(admitted) => admitted,
+                Err(refused) => return refuse(refused),
+            };
         let standing = self.standing(submitted.token_id).await?;
         if standing.revoked {
-            self.metrics.errors.with_label_values(&["revoked"]).inc();
-            return refused(
-                403,
-                "Forbidden",
-                &format!(
-                    "seal token {} was revoked after this request was submitted; it was not executed",
-                    submitted.token_id
-                ),
-            );
+            return refuse(super::admission::revoked(submitted));
         }
         let role = standing.role;
         // The cluster's RBAC grants what the contract approved before the request runs, so the
@@ -488,13 +430,13 @@ impl Processor {
             Ok(false) => {}
             Err(e) => {
                 self.metrics.errors.with_label_values(&["rbac"]).inc();
-                return refused(
+                return Ok(Some(ResponseEnvelope::status(
                     503,
                     "ServiceUnavailable",
                     &format!(
                         "the node could not bind the token's roles in the cluster ({e}); the request was not executed, retry"
                     ),
-                );
+                )));
             }
         }
         if !verb.is_read() {
@@ -738,11 +680,4 @@ impl Processor {
             let _ = a.done.send(result);
         }
     }
-}
-
-fn describe(a: &RequestAttributes) -> String {
-    let group = if a.group.is_empty() { String::new() } else { format!(".{}", a.group) };
-    let scope = if a.namespace.is_empty() { "cluster scope".to_string() } else { format!("namespace {}", a.namespace) };
-    let name = if a.name.is_empty() { String::new() } else { format!(" {}", a.name) };
-    format!("{}{group}{name} in {scope}", a.resource)
 }
