@@ -2,9 +2,12 @@
 //! behind one owned coin (the node's answers, the proxy's requests).
 //!
 //! The pool owns the one cycle every transaction goes through: take a coin, execute, read the
-//! coin's new version back, return it. A coin that cannot be read back leaves the pool; an
-//! empty pool looks for the owner's coins again (and splits one when it finds a single coin),
-//! so losing coins never leaves a signer stuck while it still has SUI.
+//! coin's new version back, return it. It keeps each coin's balance (read when the coin joins,
+//! then less what each transaction paid), takes the richest free coin, and never asks a
+//! budget larger than that coin holds: coins that a long run has drained below the default
+//! budget still pay for the cheap calls the contract makes. A coin that cannot be read back
+//! leaves the pool; an empty pool looks for the owner's coins again (and splits one when it
+//! finds a single coin), so losing coins never leaves a signer stuck while it still has SUI.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -14,7 +17,7 @@ use sui_sdk_types::{Address, ObjectReference};
 use sui_transaction_builder::TransactionBuilder;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::{ChainClient, ChainError, Executed};
+use super::{ChainClient, ChainError, DEFAULT_GAS_BUDGET, Executed};
 
 /// What each new pool coin is split off with (MIST), when the balance allows.
 const COIN_VALUE: u64 = 2_000_000_000;
@@ -26,7 +29,8 @@ pub const GAS_WAIT: Duration = Duration::from_secs(60);
 pub struct GasPool {
     owner: Address,
     target: usize,
-    coins: Mutex<Vec<ObjectReference>>,
+    /// Free coins and their balances (MIST).
+    coins: Mutex<Vec<(ObjectReference, u64)>>,
     in_use: std::sync::Mutex<HashSet<Address>>,
     available: Semaphore,
 }
@@ -59,7 +63,11 @@ impl GasPool {
 
     /// Takes a coin, waiting up to [`GAS_WAIT`] while all are in use, and looking for the
     /// owner's coins again when the pool is empty.
-    async fn take(&self, client: &mut ChainClient, key: &Ed25519PrivateKey) -> Result<ObjectReference, ChainError> {
+    async fn take(
+        &self,
+        client: &mut ChainClient,
+        key: &Ed25519PrivateKey,
+    ) -> Result<(ObjectReference, u64), ChainError> {
         if self.size().await == 0 {
             self.heal(client, key).await?;
         }
@@ -68,14 +76,18 @@ impl GasPool {
             .map_err(|_| ChainError::GasBusy { owner: self.owner, waited: GAS_WAIT })?
             .expect("the pool's semaphore is never closed");
         permit.forget();
-        let coin = self.coins.lock().await.pop().expect("a permit means a coin");
-        self.in_use.lock().expect("lock").insert(*coin.object_id());
+        let coin = {
+            let mut coins = self.coins.lock().await;
+            let richest = (0..coins.len()).max_by_key(|i| coins[*i].1).expect("a permit means a coin");
+            coins.swap_remove(richest)
+        };
+        self.in_use.lock().expect("lock").insert(*coin.0.object_id());
         Ok(coin)
     }
 
-    async fn put(&self, coin: ObjectReference) {
+    async fn put(&self, coin: ObjectReference, balance: u64) {
         self.in_use.lock().expect("lock").remove(coin.object_id());
-        self.coins.lock().await.push(coin);
+        self.coins.lock().await.push((coin, balance));
         self.available.add_permits(1);
     }
 
@@ -84,15 +96,15 @@ impl GasPool {
     pub async fn heal(&self, client: &mut ChainClient, key: &Ed25519PrivateKey) -> Result<(), ChainError> {
         let known: HashSet<Address> = {
             let free = self.coins.lock().await;
-            free.iter().map(|c| *c.object_id()).chain(self.in_use.lock().expect("lock").iter().copied()).collect()
+            free.iter().map(|(c, _)| *c.object_id()).chain(self.in_use.lock().expect("lock").iter().copied()).collect()
         };
         let found = discover(client, key, self.owner, self.target.saturating_sub(known.len()), &known).await?;
         if found.is_empty() && known.is_empty() {
             return Err(ChainError::NoGas { owner: self.owner });
         }
-        for coin in found {
-            tracing::info!(coin = %coin.object_id(), "gas coin added to the pool");
-            self.put(coin).await;
+        for (coin, balance) in found {
+            tracing::info!(coin = %coin.object_id(), balance, "gas coin added to the pool");
+            self.put(coin, balance).await;
         }
         Ok(())
     }
@@ -105,25 +117,31 @@ impl GasPool {
         key: &Ed25519PrivateKey,
         tx: TransactionBuilder,
     ) -> Result<Executed, ChainError> {
-        let coin = self.take(client, key).await?;
+        let (coin, balance) = self.take(client, key).await?;
         let id = *coin.object_id();
-        let result = client.execute(tx, key, coin).await;
+        // Never more than the coin holds: a contract call costs a few thousandths of a SUI.
+        let result = client.execute_with_budget(tx, key, coin, DEFAULT_GAS_BUDGET.min(balance)).await;
         let next = match &result {
-            Ok(executed) => executed.written(id),
+            Ok(executed) => executed.written(id).map(|next| {
+                let gas = executed.effects.gas_summary();
+                let paid = (gas.computation_cost + gas.storage_cost).saturating_sub(gas.storage_rebate);
+                (next, balance.saturating_sub(paid))
+            }),
             Err(_) => None,
         };
         let next = match next {
             Some(next) => Some(next),
-            // After a failure, read the coin's current version back, if it is still ours.
+            // After a failure, read the coin's current version and balance back, if it is
+            // still ours.
             None => client
                 .object(id)
                 .await
                 .ok()
                 .filter(|o| *o.owner() == sui_sdk_types::Owner::Address(self.owner))
-                .map(|o| ObjectReference::new(id, o.version(), o.digest())),
+                .map(|o| (ObjectReference::new(id, o.version(), o.digest()), coin_balance(&o))),
         };
         match next {
-            Some(next) => self.put(next).await,
+            Some((next, balance)) => self.put(next, balance).await,
             None => {
                 self.in_use.lock().expect("lock").remove(&id);
                 tracing::warn!(coin = %id, "gas coin could not be read back; it leaves the pool");
@@ -133,15 +151,26 @@ impl GasPool {
     }
 }
 
-/// Up to `wanted` of `owner`'s gas coins not in `known`; when the owner has fewer coins than
-/// it needs and nothing else uses them, it splits its first coin so it has `wanted`.
+/// The balance of a `Coin<SUI>` object: its contents are the id, then the balance.
+fn coin_balance(object: &sui_sdk_types::Object) -> u64 {
+    object
+        .as_struct()
+        .and_then(|s| s.contents().get(32..40))
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
+
+/// Up to `wanted` of `owner`'s gas coins not in `known`, with their balances; when the owner
+/// has fewer coins than it needs and nothing else uses them, it splits its first coin so it
+/// has `wanted`.
 async fn discover(
     client: &mut ChainClient,
     key: &Ed25519PrivateKey,
     owner: Address,
     wanted: usize,
     known: &HashSet<Address>,
-) -> Result<Vec<ObjectReference>, ChainError> {
+) -> Result<Vec<(ObjectReference, u64)>, ChainError> {
     let mut coins: Vec<ObjectReference> =
         client.gas_coins(owner).await?.into_iter().filter(|c| !known.contains(c.object_id())).collect();
     if !coins.is_empty() && coins.len() < wanted && known.is_empty() {
@@ -158,5 +187,10 @@ async fn discover(
         coins = client.gas_coins(owner).await?;
     }
     coins.truncate(wanted.max(1));
-    Ok(coins)
+    let mut with_balances = Vec::with_capacity(coins.len());
+    for coin in coins {
+        let object = client.object(*coin.object_id()).await?;
+        with_balances.push((coin, coin_balance(&object)));
+    }
+    Ok(with_balances)
 }

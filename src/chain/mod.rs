@@ -33,7 +33,7 @@ use crate::contract::{ObjectArg, lookup_abort};
 /// Largest gRPC message the client accepts (tonic's default is 4 MiB).
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 /// Gas budget of one transaction, in MIST.
-pub const DEFAULT_GAS_BUDGET: u64 = 500_000_000;
+pub const DEFAULT_GAS_BUDGET: u64 = 100_000_000;
 
 /// A transaction the chain executed.
 #[derive(Debug, Clone)]
