@@ -76,3 +76,33 @@ fn up_get_pods_down_up_again() {
     assert!(purged.contains("removed"), "{purged}");
     assert!(!data.exists(), "the stack's data is gone");
 }
+
+#[test]
+fn up_serves_an_existing_cluster_only_when_named_and_then_for_viewing() {
+    let (plane, _plane_dir) = crate::util::start_control_plane(1);
+    let plugin: PathBuf = std::env::var_os("KUBECTL_SUI_INSTALLED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_kubectl-sui").into());
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".kube")).unwrap();
+    std::fs::copy(plane.kubeconfig(), home.path().join(".kube/config")).unwrap();
+    let run = |program: &str, args: &[&str]| fresh(home.path(), &plugin, program, args);
+
+    let missing = run("kubectl", &["sui", "up", "--context", "nope"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("has no context nope"), "{missing:?}");
+
+    let said = succeeded(&run("kubectl", &["sui", "up", "--context", "local"]), "kubectl sui up --context local");
+    assert!(said.contains("context local") && said.contains("role view"), "{said}");
+    // Reads through the chain; a write is refused by the contract: self-service is view.
+    let namespaces = succeeded(&run("kubectl", &["get", "ns", "-o", "name"]), "kubectl get ns");
+    assert!(namespaces.contains("namespace/default"), "{namespaces}");
+    let write = run("kubectl", &["create", "namespace", "not-allowed"]);
+    assert!(!write.status.success(), "a view token cannot write");
+    assert!(String::from_utf8_lossy(&write.stderr).contains("Forbidden"), "{write:?}");
+    assert!(plane.kubectl(&["get", "ns", "not-allowed"]).is_err(), "nothing was created");
+    // The data directory keeps what it serves.
+    let other = run("kubectl", &["sui", "up", "--context", "elsewhere"]);
+    assert!(String::from_utf8_lossy(&other.stderr).contains("already serves context local"), "{other:?}");
+    succeeded(&run("kubectl", &["sui", "down", "--purge"]), "kubectl sui down --purge");
+}
