@@ -265,6 +265,17 @@ async fn refusals_are_clear_kubernetes_errors() {
         "{message}"
     );
 
+    // Explicit rules (`stake_with_rules`): exactly what they name, nothing else.
+    let narrow = User::new();
+    let said = narrow.login(&setup, setup.cluster, &["--allow", "get,list:configmaps:default", "--stake", "0"]);
+    assert!(said.contains("Logged in"), "{said}");
+    assert!(narrow.ok(&["get", "configmap", "keep-me", "-o", "name"]).contains("configmap/keep-me"));
+    let outside = narrow.kubectl(&["get", "configmaps", "-n", "kube-system"], "");
+    assert!(!outside.status.success(), "another namespace is outside the rule");
+    assert!(stderr(&outside).contains("Forbidden"), "{}", stderr(&outside));
+    let pods = narrow.kubectl(&["get", "pods"], "");
+    assert!(!pods.status.success() && stderr(&pods).contains("Forbidden"), "{}", stderr(&pods));
+
     let unstaked = User::new();
     unstaked.login(&setup, setup.cluster, &["--role", "edit", "--stake", "0"]);
     let refused = unstaked.kubectl(&["create", "configmap", "nope"], "");

@@ -154,24 +154,27 @@ async fn cancelled_requests_and_lost_state_never_run_a_write() {
     let node_keys = kubectl_sui::node::keys::NodeKeys::load_or_create(setup.node_dir()).unwrap();
     let (events, mut seen) = tokio::sync::mpsc::channel(64);
     let chain = ChainClient::new(&setup.devnet.grpc_url(), package_id()).unwrap();
-    let from = chain.clone().latest_checkpoint().await.unwrap();
+    // After the checkpoint that may still hold the cancelled request's submit.
+    let from = chain.clone().latest_checkpoint().await.unwrap() + 1;
     let follower = tokio::spawn(kubectl_sui::chain::follow::follow(chain.clone(), package_id(), from, events));
     let impatient_user = format!("sui:{}", address(&impatient.key));
     let raced = tokio::spawn({
         let create = request("POST", CONFIGMAPS, r#"{"metadata":{"name":"raced"}}"#);
         async move { impatient.call(&create).await.map(|r| (r.status, String::from_utf8_lossy(&r.body).into_owned())) }
     });
-    let submitted = loop {
+    let mut client = chain.clone();
+    let request_arg = loop {
         let checkpoint = tokio::time::timeout(Duration::from_secs(10), seen.recv()).await.unwrap().unwrap();
         let found = checkpoint.events.iter().find_map(kubectl_sui::contract::events::decode::<RequestSubmitted>);
-        if let Some(s) = found {
-            break s;
+        // The open request of this call (a request already gone is not it).
+        if let Some(s) = found
+            && let Ok(arg) = client.object_arg(s.request_id).await
+        {
+            break arg;
         }
     };
     follower.abort();
-    let mut client = chain.clone();
-    let (request_arg, cluster_arg) =
-        (client.object_arg(submitted.request_id).await.unwrap(), client.object_arg(setup.cluster).await.unwrap());
+    let cluster_arg = client.object_arg(setup.cluster).await.unwrap();
     let mut tx = TransactionBuilder::new();
     Contract::new(package_id()).start(&mut tx, request_arg, cluster_arg).unwrap();
     let gas = client.gas_coins(node_keys.address()).await.unwrap().remove(0);
