@@ -170,21 +170,25 @@ impl ChainClient {
 
     /// An object's Move contents decoded as `T`.
     pub async fn move_object<T: DeserializeOwned>(&mut self, id: Address) -> Result<T, ChainError> {
+        Ok(self.move_object_and_arg(id).await?.0)
+    }
+
+    /// An object's Move contents decoded as `T`, and its call argument, from one read.
+    pub async fn move_object_and_arg<T: DeserializeOwned>(
+        &mut self,
+        id: Address,
+    ) -> Result<(T, ObjectArg), ChainError> {
         let object = self.object(id).await?;
         let s = object.as_struct().ok_or(ChainError::Missing { what: "Move struct" })?;
-        bcs::from_bytes(s.contents())
-            .map_err(|e| ChainError::Decode { what: "object contents", message: e.to_string() })
+        let value = bcs::from_bytes(s.contents())
+            .map_err(|e| ChainError::Decode { what: "object contents", message: e.to_string() })?;
+        Ok((value, arg_of(id, &object)))
     }
 
     /// A call argument for an object: shared by initial version, owned by current reference.
     pub async fn object_arg(&mut self, id: Address) -> Result<ObjectArg, ChainError> {
         let object = self.object(id).await?;
-        Ok(match object.owner() {
-            Owner::Shared(initial_shared_version) => {
-                ObjectArg::Shared { id, initial_shared_version: *initial_shared_version }
-            }
-            _ => ObjectArg::Owned { id, version: object.version(), digest: object.digest() },
-        })
+        Ok(arg_of(id, &object))
     }
 
     /// The `Coin<SUI>` objects of `owner`.
@@ -309,5 +313,16 @@ impl ChainClient {
             }
             ExecutionStatus::Failure { error, .. } => Err(ChainError::Failed { error: format!("{error:?}"), digest }),
         }
+    }
+}
+
+/// The call argument of `object`: a shared one by its initial version (which never changes,
+/// so the argument stays valid), an owned one by its current reference.
+fn arg_of(id: Address, object: &Object) -> ObjectArg {
+    match object.owner() {
+        Owner::Shared(initial_shared_version) => {
+            ObjectArg::Shared { id, initial_shared_version: *initial_shared_version }
+        }
+        _ => ObjectArg::Owned { id, version: object.version(), digest: object.digest() },
     }
 }

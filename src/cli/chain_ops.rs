@@ -122,10 +122,21 @@ pub async fn execute(
     tx: TransactionBuilder,
     what: &str,
 ) -> Result<Executed, CliError> {
+    execute_with_budget(client, key, tx, what, crate::chain::DEFAULT_GAS_BUDGET).await
+}
+
+/// [`execute`] with a gas budget other than the default (a publish).
+pub async fn execute_with_budget(
+    client: &mut ChainClient,
+    key: &Ed25519PrivateKey,
+    tx: TransactionBuilder,
+    what: &str,
+    budget: u64,
+) -> Result<Executed, CliError> {
     let bar = spinner(what);
     let owner = key.public_key().derive_address();
     let gas = client.gas_coins(owner).await?.into_iter().next().ok_or(ChainError::NoGas { owner })?;
-    let result = client.execute(tx, key, gas).await;
+    let result = client.execute_with_budget(tx, key, gas, budget).await;
     bar.finish_and_clear();
     Ok(result?)
 }

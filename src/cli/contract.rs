@@ -146,16 +146,8 @@ fn publish(args: PublishArgs) -> Result<(), CliError> {
         let mut client = super::chain_ops::connect(&endpoints, crate::devnet::package_id()).await?;
         super::chain_ops::fund(&mut client, &endpoints, sender, args.gas_budget).await?;
         let tx = publish::publish_transaction(&compiled, sender);
-        let bar = super::chain_ops::spinner(&format!("publishing to {}", endpoints.rpc));
-        let gas = client
-            .gas_coins(sender)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(crate::chain::ChainError::NoGas { owner: sender })?;
-        let executed = client.execute_with_budget(tx, &key, gas, args.gas_budget).await;
-        bar.finish_and_clear();
-        let executed = executed?;
+        let what = format!("publishing to {}", endpoints.rpc);
+        let executed = super::chain_ops::execute_with_budget(&mut client, &key, tx, &what, args.gas_budget).await?;
         let (package, cap) = publish::published(&executed.created(), sender)
             .ok_or_else(|| publish::PublishError::NoPackageCreated(executed.digest.to_string()))?;
         Ok::<_, CliError>((package, cap, executed.digest))

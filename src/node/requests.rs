@@ -80,13 +80,14 @@ enum State {
     Answered,
 }
 
-/// Where a request stands on chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a request stands on chain, with its call argument when it is still there (read once,
+/// then used for its start and its answer).
+#[derive(Debug, Clone, Copy)]
 enum OnChain {
     /// Complete, unanswered, not started: it may run.
-    Open,
+    Open(ObjectArg),
     /// A node started it (a write): it ran, or may have; never run again.
-    Started,
+    Started(ObjectArg),
     /// Cancelled, or answered and deleted.
     Gone,
 }
@@ -263,21 +264,24 @@ impl Processor {
         let request = submitted.request_id;
         let verb = Verb::from_code(submitted.verb).unwrap_or(Verb::Get);
         let known = self.states.lock().expect("lock").get(&request).cloned();
-        let (status, response) = match known {
+        let (status, response, request_arg) = match known {
             Some(State::Answered) => return Ok(()),
-            Some(State::Executed { status, sealed }) => (status, sealed),
-            Some(State::Started) => self.seal_response(&submitted, &self.outcome_unknown(request))?,
+            Some(State::Executed { status, sealed }) => (status, sealed, None),
+            Some(State::Started) => {
+                let (status, sealed) = self.seal_response(&submitted, &self.outcome_unknown(request))?;
+                (status, sealed, None)
+            }
             None => {
                 // Run only what is still open on chain: not cancelled, not answered by an
                 // earlier life of this node whose journal is gone, not started by one.
-                let response = match self.on_chain(request).await? {
+                let (response, arg) = match self.on_chain(request).await? {
                     OnChain::Gone => {
                         self.metrics.refusals.with_label_values(&["gone"]).inc();
                         return Ok(());
                     }
-                    OnChain::Started => self.outcome_unknown(request),
-                    OnChain::Open => match self.execute(&submitted, &sealed, verb).await? {
-                        Some(response) => response,
+                    OnChain::Started(arg) => (self.outcome_unknown(request), arg),
+                    OnChain::Open(arg) => match self.execute(&submitted, &sealed, verb, arg).await? {
+                        Some(response) => (response, arg),
                         None => {
                             self.metrics.refusals.with_label_values(&["gone"]).inc();
                             return Ok(());
@@ -288,10 +292,10 @@ impl Processor {
                 if !verb.is_read() {
                     self.record(Entry::Executed { request, status, sealed: sealed.0.clone() }).await?;
                 }
-                (status, sealed)
+                (status, sealed, Some(arg))
             }
         };
-        self.answer(request, status, &response).await?;
+        self.answer(request, request_arg, status, &response).await?;
         self.record(Entry::Answered(request)).await?;
         self.metrics.requests.with_label_values(&[verb.as_str(), &status.to_string()]).inc();
         self.metrics.latency.with_label_values(&[verb.as_str()]).observe(started.elapsed().as_secs_f64());
@@ -329,25 +333,26 @@ impl Processor {
     /// Retry-After.
     async fn refuse(&self, submitted: &RequestSubmitted, refusal: &Refusal) -> Result<(), NodeError> {
         let request = submitted.request_id;
-        if self.is_answered(&request) || self.on_chain(request).await? == OnChain::Gone {
+        if self.is_answered(&request) {
             return Ok(());
         }
+        let (OnChain::Open(arg) | OnChain::Started(arg)) = self.on_chain(request).await? else { return Ok(()) };
         self.metrics.refusals.with_label_values(&[refusal.cause()]).inc();
         let mut response = ResponseEnvelope::status(refusal.status(), refusal.reason(), &refusal.to_string());
         if refusal.status() == 429 {
             response.headers.push(("retry-after".into(), RETRY_AFTER_SECS.to_string()));
         }
         let (status, sealed) = self.seal_response(submitted, &response)?;
-        self.answer(request, status, &sealed).await?;
+        self.answer(request, Some(arg), status, &sealed).await?;
         self.record(Entry::Answered(request)).await
     }
 
     /// Where the `Request` object stands on chain.
     async fn on_chain(&self, request: Address) -> Result<OnChain, NodeError> {
-        match self.client.clone().move_object::<crate::contract::objects::Request>(request).await {
-            Ok(r) if r.answered => Ok(OnChain::Gone),
-            Ok(r) if r.started => Ok(OnChain::Started),
-            Ok(_) => Ok(OnChain::Open),
+        match self.client.clone().move_object_and_arg::<crate::contract::objects::Request>(request).await {
+            Ok((r, _)) if r.answered => Ok(OnChain::Gone),
+            Ok((r, arg)) if r.started => Ok(OnChain::Started(arg)),
+            Ok((_, arg)) => Ok(OnChain::Open(arg)),
             Err(e) if e.code() == Some(tonic::Code::NotFound) => Ok(OnChain::Gone),
             Err(e) => Err(e.into()),
         }
@@ -368,13 +373,8 @@ impl Processor {
 
     /// Marks a write as running on chain (`request::start`), so that a cancel can no longer
     /// land. `false` when the requester cancelled first: the write must not run.
-    async fn start_on_chain(&self, request: Address) -> Result<bool, NodeError> {
+    async fn start_on_chain(&self, request: Address, request_arg: ObjectArg) -> Result<bool, NodeError> {
         let mut client = self.client.clone();
-        let request_arg = match client.object_arg(request).await {
-            Ok(arg) => arg,
-            Err(e) if e.code() == Some(tonic::Code::NotFound) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        };
         let mut tx = TransactionBuilder::new();
         self.contract.start(&mut tx, request_arg, self.cluster_arg).map_err(|e| NodeError::Config(e.to_string()))?;
         match self.gas.execute(&mut client, &self.keys.signing, tx).await {
@@ -383,7 +383,7 @@ impl Processor {
             // (a retry after a lost reply), which the journal's `Started` would have caught.
             Err(e) => match self.on_chain(request).await? {
                 OnChain::Gone => Ok(false),
-                OnChain::Started | OnChain::Open => Err(e.into()),
+                OnChain::Started(_) | OnChain::Open(_) => Err(e.into()),
             },
         }
     }
@@ -395,6 +395,7 @@ impl Processor {
         submitted: &RequestSubmitted,
         sealed: &Sealed,
         verb: Verb,
+        request_arg: ObjectArg,
     ) -> Result<Option<ResponseEnvelope>, NodeError> {
         let refuse = |refused: super::admission::Refused| {
             self.metrics.errors.with_label_values(&[refused.cause]).inc();
@@ -442,7 +443,7 @@ impl Processor {
         if !verb.is_read() {
             // On chain first: once it is started a cancel is refused, and a crash before the
             // journal's `Started` leaves a request that never ran but is answered as unknown.
-            if !self.start_on_chain(submitted.request_id).await? {
+            if !self.start_on_chain(submitted.request_id, request_arg).await? {
                 return Ok(None);
             }
             self.record(Entry::Started(submitted.request_id)).await?;
@@ -543,15 +544,27 @@ impl Processor {
     }
 
     /// Puts the response on chain: `respond` (+ `close` when it fits), then `respond_more`.
-    async fn answer(&self, request: Address, status: u16, sealed: &Sealed) -> Result<(), NodeError> {
+    /// `request_arg` is the request's call argument when already read this life.
+    async fn answer(
+        &self,
+        request: Address,
+        request_arg: Option<ObjectArg>,
+        status: u16,
+        sealed: &Sealed,
+    ) -> Result<(), NodeError> {
         let mut client = self.client.clone();
-        let request_arg = match client.object_arg(request).await {
-            Ok(arg) => arg,
-            // Already answered and deleted, by this node before a crash.
-            Err(e) if e.code() == Some(tonic::Code::NotFound) || e.code() == Some(tonic::Code::FailedPrecondition) => {
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
+        let request_arg = match request_arg {
+            Some(arg) => arg,
+            None => match client.object_arg(request).await {
+                Ok(arg) => arg,
+                // Already answered and deleted, by this node before a crash.
+                Err(e)
+                    if e.code() == Some(tonic::Code::NotFound) || e.code() == Some(tonic::Code::FailedPrecondition) =>
+                {
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         let chunks = sealed.chunks(MAX_CHUNK_LEN);
         let mut batches = chunks.chunks(CHUNKS_PER_TRANSACTION).map(<[Vec<u8>]>::to_vec).collect::<Vec<_>>();
