@@ -25,6 +25,7 @@ fn plugin_help_lists_every_command() {
         "up",
         "down",
         "contract",
+        "control-plane",
         "completion",
     ] {
         assert!(help.contains(&format!("\n  {command} ")), "missing {command} in {help}");
@@ -135,4 +136,44 @@ fn a_reader_that_goes_away_ends_the_output_with_status_0() {
         .unwrap();
     assert!(status.status.success(), "{status:?}");
     assert!(status.stderr.is_empty(), "{}", String::from_utf8_lossy(&status.stderr));
+}
+
+/// `kubectl-sui args` with every file under a fresh home.
+fn isolated(args: &[&str]) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-sui"))
+        .args(args)
+        .current_dir(crate::util::repo_root())
+        .env("KUBECTL_SUI_HOME", home.path())
+        .env("KUBECTL_SUI_KEY_STORE", "file")
+        .env_remove("SUI_BIN")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn publish_refuses_the_devnet_and_names_how_to_get_a_sui_cli() {
+    let out = isolated(&["contract", "publish", "--network", "devnet"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("the embedded devnet runs the contract itself"), "{said}");
+
+    let out = isolated(&["contract", "publish", "--network", "localnet", "--sui", "/nonexistent/sui"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("no `sui` was found") && said.contains("sui-install"), "{said}");
+}
+
+#[test]
+fn a_devnet_port_taken_by_another_process_names_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let out = isolated(&["devnet", "--listen", &addr, "--data-dir", &data.path().display().to_string()]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains(&format!("binding {addr}")), "{said}");
+    if std::path::Path::new("/proc/net/tcp").exists() {
+        assert!(said.contains(&format!("taken by pid {}", std::process::id())), "{said}");
+    }
 }
