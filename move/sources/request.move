@@ -6,6 +6,12 @@
 /// carried as chunk events. Because each call has its own `Request`, and the cluster and the
 /// token are read-only inputs, calls never contend with each other. The `Request` object is
 /// deleted when its response is complete, so a request is answered exactly once.
+///
+/// A watch or a followed log is a stream: the node opens it (`open_stream`, the API server's
+/// status and the first sealed frames), sends numbered sealed frames (`stream`) as the API
+/// server produces them, and ends it with a reason (`end_stream`); the requester may hang up
+/// (`hang_up`). Every end deletes the `Request` and is recorded in `StreamEnded`, with the
+/// frame count, so each stream is one line of the audit trail.
 module kubectl_sui::request;
 
 use kubectl_sui::access;
@@ -43,12 +49,31 @@ const EResponseIncomplete: u64 = 51;
 const EClusterMismatch: u64 = 52;
 /// The node has started running the request: it can no longer be cancelled, nor started again.
 const ERequestStarted: u64 = 53;
+/// The request is not a stream (it was answered with `respond`, or not yet).
+const ENotStreaming: u64 = 54;
+/// The request is a stream: it ends with `end_stream` or `hang_up`, not `close`.
+const EStreaming: u64 = 55;
+/// The end reason is not one of the `END_*` codes a node may give.
+const EInvalidEndReason: u64 = 56;
+
+/// Why a stream ended (`StreamEnded.reason`): the API server ended it (timeout, pod exit).
+const END_COMPLETED: u8 = 0;
+/// The requester's token was revoked or expired while it ran.
+const END_TOKEN: u8 = 1;
+/// A limit of the cluster's node (duration, bytes, frames) was reached.
+const END_LIMIT: u8 = 2;
+/// The node failed or restarted while it ran.
+const END_NODE: u8 = 3;
+/// The requester hung up (`hang_up`); a node cannot give this reason.
+const END_CLIENT: u8 = 4;
 
 const DIGEST_LENGTH: u64 = 32;
 const KEY_LENGTH: u64 = 32;
 const MAX_FIELD_LENGTH: u64 = 253;
 /// 4096 chunks of at most 16 KiB (Sui's pure-argument limit): 64 MiB of sealed body.
 const MAX_CHUNKS: u32 = 4096;
+/// Most frames one stream carries (16 GiB of sealed frames); a node's limits end it sooner.
+const MAX_STREAM_FRAMES: u32 = 1048576;
 
 public struct Request has key {
     id: UID,
@@ -62,6 +87,10 @@ public struct Request has key {
     response_chunks_sent: u32,
     /// The node has started running the request (a write): a cancel is refused from here on.
     started: bool,
+    /// The node answered with a stream (`open_stream`): it ends with `end_stream` or `hang_up`.
+    streaming: bool,
+    /// Stream frames sent so far.
+    frames_sent: u32,
 }
 
 /// The audit record of a call, and the node's signal to fetch its chunks.
@@ -111,6 +140,32 @@ public struct ResponseChunk has copy, drop {
 public struct RequestStarted has copy, drop {
     request_id: ID,
     node: address,
+    timestamp_ms: u64,
+}
+
+/// A node opened a stream in answer (a watch, a followed log), with the API server's status.
+public struct StreamOpened has copy, drop {
+    request_id: ID,
+    cluster_id: ID,
+    node: address,
+    status: u16,
+    timestamp_ms: u64,
+}
+
+/// One sealed frame of a stream, numbered from 0.
+public struct StreamFrame has copy, drop {
+    request_id: ID,
+    index: u32,
+    data: vector<u8>,
+}
+
+/// A stream ended: who ended it, why (`END_*`), and how many frames it carried.
+public struct StreamEnded has copy, drop {
+    request_id: ID,
+    cluster_id: ID,
+    ended_by: address,
+    reason: u8,
+    frames: u32,
     timestamp_ms: u64,
 }
 
@@ -165,6 +220,8 @@ public fun submit(
         response_chunk_count: 0,
         response_chunks_sent: 0,
         started: false,
+        streaming: false,
+        frames_sent: 0,
     };
     event::emit(RequestSubmitted {
         request_id: object::id(&request),
@@ -263,6 +320,7 @@ public fun respond_more(request: &mut Request, chunks: vector<vector<u8>>, ctx: 
 public fun close(request: Request, ctx: &TxContext) {
     assert!(request.node == ctx.sender(), ENotAddressedNode);
     assert!(request.answered, ENotAnswered);
+    assert!(!request.streaming, EStreaming);
     assert!(request.response_chunks_sent == request.response_chunk_count, EResponseIncomplete);
     let Request { id, .. } = request;
     id.delete();
@@ -279,6 +337,63 @@ public fun cancel(request: Request, clock: &Clock, ctx: &TxContext) {
     event::emit(RequestCancelled { request_id, requester, timestamp_ms: clock.timestamp_ms() });
 }
 
+/// Node: answers a complete, unanswered request with a stream: the API server's `status` and
+/// the first sealed frames. From here on the request is answered (a cancel is refused).
+public fun open_stream(
+    request: &mut Request,
+    cluster: &Cluster,
+    status: u16,
+    frames: vector<vector<u8>>,
+    clock: &Clock,
+    ctx: &TxContext,
+) {
+    cluster.assert_current();
+    assert!(request.cluster_id == object::id(cluster), EClusterMismatch);
+    assert!(request.node == ctx.sender(), ENotAddressedNode);
+    assert!(cluster.is_active_node(request.node), ENodeNotActive);
+    assert!(request.chunks_received == request.chunk_count, ERequestIncomplete);
+    assert!(!request.answered, EAlreadyAnswered);
+    request.answered = true;
+    request.streaming = true;
+    event::emit(StreamOpened {
+        request_id: object::id(request),
+        cluster_id: request.cluster_id,
+        node: request.node,
+        status,
+        timestamp_ms: clock.timestamp_ms(),
+    });
+    request.emit_frames(frames);
+}
+
+/// Node: sends further sealed frames of an open stream, while it is still an active node.
+public fun stream(request: &mut Request, cluster: &Cluster, frames: vector<vector<u8>>, ctx: &TxContext) {
+    cluster.assert_current();
+    assert!(request.cluster_id == object::id(cluster), EClusterMismatch);
+    assert!(request.node == ctx.sender(), ENotAddressedNode);
+    assert!(cluster.is_active_node(request.node), ENodeNotActive);
+    assert!(request.streaming, ENotStreaming);
+    request.emit_frames(frames);
+}
+
+/// Node: ends a stream for `reason` (an `END_*` code other than `END_CLIENT`) and deletes it.
+public fun end_stream(request: Request, reason: u8, clock: &Clock, ctx: &TxContext) {
+    assert!(request.node == ctx.sender(), ENotAddressedNode);
+    assert!(request.streaming, ENotStreaming);
+    assert!(
+        reason == END_COMPLETED || reason == END_TOKEN || reason == END_LIMIT || reason == END_NODE,
+        EInvalidEndReason,
+    );
+    request.finish_stream(ctx.sender(), reason, clock);
+}
+
+/// Requester: hangs up an open stream (kubectl closed the connection) and deletes it; the
+/// node's next frame finds it gone and stops.
+public fun hang_up(request: Request, clock: &Clock, ctx: &TxContext) {
+    assert!(request.requester == ctx.sender(), ENotRequester);
+    assert!(request.streaming, ENotStreaming);
+    request.finish_stream(ctx.sender(), END_CLIENT, clock);
+}
+
 public fun requester(request: &Request): address { request.requester }
 
 public fun node(request: &Request): address { request.node }
@@ -288,6 +403,36 @@ public fun is_answered(request: &Request): bool { request.answered }
 public fun is_started(request: &Request): bool { request.started }
 
 public fun chunks_received(request: &Request): u32 { request.chunks_received }
+
+public fun is_streaming(request: &Request): bool { request.streaming }
+
+public fun frames_sent(request: &Request): u32 { request.frames_sent }
+
+fun finish_stream(request: Request, ended_by: address, reason: u8, clock: &Clock) {
+    let request_id = object::id(&request);
+    let Request { id, cluster_id, frames_sent, .. } = request;
+    id.delete();
+    event::emit(StreamEnded {
+        request_id,
+        cluster_id,
+        ended_by,
+        reason,
+        frames: frames_sent,
+        timestamp_ms: clock.timestamp_ms(),
+    });
+}
+
+fun emit_frames(request: &mut Request, frames: vector<vector<u8>>) {
+    assert!(
+        (request.frames_sent as u64) + frames.length() <= (MAX_STREAM_FRAMES as u64),
+        ETooManyChunks,
+    );
+    let request_id = object::id(request);
+    frames.do!(|data| {
+        event::emit(StreamFrame { request_id, index: request.frames_sent, data });
+        request.frames_sent = request.frames_sent + 1;
+    });
+}
 
 fun emit_request_chunks(request: &mut Request, chunks: vector<vector<u8>>) {
     let request_id = object::id(request);

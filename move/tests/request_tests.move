@@ -461,3 +461,162 @@ fun an_answered_request_cannot_start() {
     start(&mut sc, &clock);
     abort 0
 }
+
+const VERB_WATCH: u8 = 2;
+
+fun open_stream(sc: &mut Scenario, clock: &Clock, frames: u64) {
+    let c = sc.take_shared<Cluster>();
+    let mut r = sc.take_shared<Request>();
+    let mut data = vector[];
+    frames.do!(|_| data.push_back(x"f0"));
+    r.open_stream(&c, 200, data, clock, sc.ctx());
+    ts::return_shared(r);
+    ts::return_shared(c);
+}
+
+fun stream_frames(sc: &mut Scenario, frames: u64) {
+    let c = sc.take_shared<Cluster>();
+    let mut r = sc.take_shared<Request>();
+    let mut data = vector[];
+    frames.do!(|_| data.push_back(x"f1"));
+    r.stream(&c, data, sc.ctx());
+    ts::return_shared(r);
+    ts::return_shared(c);
+}
+
+/// A watch submitted by the user and opened as a stream by the node with one frame.
+fun opened_watch(): (Scenario, Clock) {
+    let (mut sc, clock) = setup_user();
+    submit(&mut sc, &clock, VERB_WATCH, 0, 0);
+    sc.next_tx(h::node());
+    open_stream(&mut sc, &clock, 1);
+    (sc, clock)
+}
+
+#[test]
+fun a_stream_opens_carries_numbered_frames_and_ends_once() {
+    let (mut sc, clock) = opened_watch();
+    let effects = sc.next_tx(h::node());
+    // StreamOpened + 1 StreamFrame.
+    assert!(effects.num_user_events() == 2);
+    let r = sc.take_shared<Request>();
+    assert!(r.is_answered() && r.is_streaming() && r.frames_sent() == 1);
+    ts::return_shared(r);
+    sc.next_tx(h::node());
+    stream_frames(&mut sc, 3);
+    let effects = sc.next_tx(h::node());
+    assert!(effects.num_user_events() == 3);
+    let r = sc.take_shared<Request>();
+    assert!(r.frames_sent() == 4);
+    r.end_stream(0, &clock, sc.ctx());
+    let effects = sc.next_tx(h::node());
+    // StreamEnded, and the request is gone.
+    assert!(effects.num_user_events() == 1 && effects.deleted().length() == 1);
+    assert!(!ts::has_most_recent_shared<Request>());
+    h::finish(sc, clock);
+}
+
+#[test]
+fun the_requester_hangs_up_a_stream() {
+    let (mut sc, clock) = opened_watch();
+    sc.next_tx(h::user());
+    let r = sc.take_shared<Request>();
+    r.hang_up(&clock, sc.ctx());
+    let effects = sc.next_tx(h::user());
+    assert!(effects.num_user_events() == 1 && effects.deleted().length() == 1);
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = request::ENotRequester)]
+fun only_the_requester_hangs_up() {
+    let (mut sc, clock) = opened_watch();
+    sc.next_tx(h::stranger());
+    let r = sc.take_shared<Request>();
+    r.hang_up(&clock, sc.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::ENotStreaming)]
+fun an_unopened_request_cannot_be_hung_up() {
+    let (mut sc, clock) = setup_user();
+    submit(&mut sc, &clock, VERB_WATCH, 0, 0);
+    sc.next_tx(h::user());
+    let r = sc.take_shared<Request>();
+    r.hang_up(&clock, sc.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::EInvalidEndReason)]
+fun a_node_cannot_claim_the_client_hung_up() {
+    let (mut sc, clock) = opened_watch();
+    sc.next_tx(h::node());
+    let r = sc.take_shared<Request>();
+    r.end_stream(4, &clock, sc.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::ENotAddressedNode)]
+fun only_the_addressed_node_sends_frames() {
+    let (mut sc, _clock) = opened_watch();
+    sc.next_tx(h::stranger());
+    stream_frames(&mut sc, 1);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::ENotAddressedNode)]
+fun only_the_addressed_node_ends_a_stream() {
+    let (mut sc, clock) = opened_watch();
+    sc.next_tx(h::stranger());
+    let r = sc.take_shared<Request>();
+    r.end_stream(0, &clock, sc.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::ENodeNotActive)]
+fun a_removed_node_cannot_send_frames() {
+    let (mut sc, _clock) = opened_watch();
+    sc.next_tx(h::admin());
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    let mut c = sc.take_shared<Cluster>();
+    cluster::remove_node(&cap, &mut c, h::node());
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    sc.next_tx(h::node());
+    stream_frames(&mut sc, 1);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::ENotStreaming)]
+fun frames_need_an_open_stream() {
+    let (mut sc, clock) = setup_user();
+    submit(&mut sc, &clock, VERB_WATCH, 0, 0);
+    sc.next_tx(h::node());
+    stream_frames(&mut sc, 1);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::EStreaming)]
+fun a_stream_is_not_closed_like_an_answer() {
+    let (mut sc, _clock) = opened_watch();
+    sc.next_tx(h::node());
+    let r = sc.take_shared<Request>();
+    r.close(sc.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::EAlreadyAnswered)]
+fun an_open_stream_cannot_be_cancelled() {
+    let (mut sc, clock) = opened_watch();
+    sc.next_tx(h::user());
+    let r = sc.take_shared<Request>();
+    r.cancel(&clock, sc.ctx());
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::EAlreadyAnswered)]
+fun an_open_stream_cannot_also_be_answered() {
+    let (mut sc, clock) = opened_watch();
+    sc.next_tx(h::node());
+    respond(&mut sc, &clock, 0, 0);
+    abort 0
+}

@@ -135,6 +135,12 @@ aborts! {
         "the cluster given is not the request's cluster";
     "request" ERequestStarted = 53, CONFLICT,
         "the node has already started running the request, so it can no longer be cancelled (or started again)";
+    "request" ENotStreaming = 54, CONFLICT,
+        "the request is not an open stream";
+    "request" EStreaming = 55, CONFLICT,
+        "the request is a stream: it ends with end_stream or hang_up";
+    "request" EInvalidEndReason = 56, BAD_REQUEST,
+        "a node gave a stream end reason that is not one of the contract's";
 }
 
 /// The abort raised by `module` with `code`, if the contract defines it.

@@ -12,7 +12,7 @@ use sui_transaction_builder::{Argument, Function, ObjectInput, TransactionBuilde
 
 use super::error::ContractError;
 use super::objects::{Policy, Rule};
-use super::types::{Role, Verb};
+use super::types::{EndReason, Role, Verb};
 
 /// Sui's limit on one pure argument (sui-protocol-config `max_pure_argument_size`).
 pub const MAX_PURE_ARGUMENT_SIZE: usize = 16 * 1024;
@@ -72,6 +72,10 @@ functions! {
     RESPOND_MORE = "request"::respond_more("&mut Request", "vector<vector<u8>>", "&TxContext");
     CLOSE = "request"::close("Request", "&TxContext");
     CANCEL = "request"::cancel("Request", "&Clock", "&TxContext");
+    OPEN_STREAM = "request"::open_stream("&mut Request", "&Cluster", "u16", "vector<vector<u8>>", "&Clock", "&TxContext");
+    STREAM = "request"::stream("&mut Request", "&Cluster", "vector<vector<u8>>", "&TxContext");
+    END_STREAM = "request"::end_stream("Request", "u8", "&Clock", "&TxContext");
+    HANG_UP = "request"::hang_up("Request", "&Clock", "&TxContext");
 }
 
 /// Public functions no client calls in a transaction: pure helpers and field accessors
@@ -119,6 +123,8 @@ pub const ACCESSORS: &[(&str, &str)] = &[
     ("request", "is_answered"),
     ("request", "is_started"),
     ("request", "chunks_received"),
+    ("request", "is_streaming"),
+    ("request", "frames_sent"),
 ];
 
 /// How a Move parameter is passed.
@@ -549,6 +555,49 @@ impl Contract {
     /// `request::cancel`.
     pub fn cancel(&self, tx: &mut TransactionBuilder, request: ObjectArg) -> CallResult {
         self.call(tx, &CANCEL, vec![CallArg::Object(request), CallArg::Object(ObjectArg::Clock)])
+    }
+
+    /// `request::open_stream`: the node answers with a stream, its status and first frames.
+    pub fn open_stream(
+        &self,
+        tx: &mut TransactionBuilder,
+        request: ObjectArg,
+        cluster: ObjectArg,
+        status: u16,
+        frames: Vec<Vec<u8>>,
+    ) -> CallResult {
+        let f = &OPEN_STREAM;
+        let args = vec![
+            CallArg::Object(request),
+            CallArg::Object(cluster),
+            pure(f, &status)?,
+            CallArg::Chunks(frames),
+            CallArg::Object(ObjectArg::Clock),
+        ];
+        self.call(tx, f, args)
+    }
+
+    /// `request::stream`: further sealed frames of an open stream.
+    pub fn stream(
+        &self,
+        tx: &mut TransactionBuilder,
+        request: ObjectArg,
+        cluster: ObjectArg,
+        frames: Vec<Vec<u8>>,
+    ) -> CallResult {
+        self.call(tx, &STREAM, vec![CallArg::Object(request), CallArg::Object(cluster), CallArg::Chunks(frames)])
+    }
+
+    /// `request::end_stream`: the node ends a stream for `reason`.
+    pub fn end_stream(&self, tx: &mut TransactionBuilder, request: ObjectArg, reason: EndReason) -> CallResult {
+        let f = &END_STREAM;
+        let args = vec![CallArg::Object(request), pure(f, &reason.code())?, CallArg::Object(ObjectArg::Clock)];
+        self.call(tx, f, args)
+    }
+
+    /// `request::hang_up`: the requester ends its stream.
+    pub fn hang_up(&self, tx: &mut TransactionBuilder, request: ObjectArg) -> CallResult {
+        self.call(tx, &HANG_UP, vec![CallArg::Object(request), CallArg::Object(ObjectArg::Clock)])
     }
 }
 

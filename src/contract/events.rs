@@ -256,6 +256,49 @@ pub struct RequestStarted {
     pub timestamp_ms: u64,
 }
 
+/// `request::StreamOpened`: a node answered with a stream (a watch, a followed log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamOpened {
+    /// Request id.
+    pub request_id: Address,
+    /// Cluster.
+    pub cluster_id: Address,
+    /// Node streaming.
+    pub node: Address,
+    /// HTTP status of the Kubernetes API's answer.
+    pub status: u16,
+    /// Chain time.
+    pub timestamp_ms: u64,
+}
+
+/// `request::StreamFrame`: one sealed frame of a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamFrame {
+    /// Request id.
+    pub request_id: Address,
+    /// Position, from 0.
+    pub index: u32,
+    /// Sealed bytes.
+    pub data: Vec<u8>,
+}
+
+/// `request::StreamEnded`: a stream's end, final on chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamEnded {
+    /// Request id.
+    pub request_id: Address,
+    /// Cluster.
+    pub cluster_id: Address,
+    /// Who ended it: the node, or the requester hanging up.
+    pub ended_by: Address,
+    /// Why ([`super::EndReason`] code).
+    pub reason: u8,
+    /// Frames it carried.
+    pub frames: u32,
+    /// Chain time.
+    pub timestamp_ms: u64,
+}
+
 /// `request::RequestCancelled`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCancelled {
@@ -287,7 +330,18 @@ move_type!(
     TokenSlashed,
     TokenUnstaked
 );
-move_type!("request", RequestSubmitted, RequestChunk, ResponseStored, ResponseChunk, RequestStarted, RequestCancelled);
+move_type!(
+    "request",
+    RequestSubmitted,
+    RequestChunk,
+    ResponseStored,
+    ResponseChunk,
+    RequestStarted,
+    StreamOpened,
+    StreamFrame,
+    StreamEnded,
+    RequestCancelled
+);
 
 /// The event as the package's `T`, when its type is `T` (module and name, as a parsed
 /// `StructTag`) and its contents decode; `None` for any other event. Callers get events

@@ -215,6 +215,9 @@ fn rust_layouts() -> Result<Layouts, ContractError> {
         events::ResponseStored,
         events::ResponseChunk,
         events::RequestStarted,
+        events::StreamOpened,
+        events::StreamFrame,
+        events::StreamEnded,
         events::RequestCancelled,
     );
     let registry =

@@ -21,7 +21,7 @@ mod types;
 pub use aborts::{ABORT_CODES, Abort, AbortCode, lookup_abort};
 pub use calls::{CallArg, Contract, MoveFunction, ObjectArg};
 pub use error::ContractError;
-pub use types::{Role, Verb};
+pub use types::{EndReason, Role, Verb};
 
 /// The Move modules of the package, in dependency order.
 pub const MODULES: [&str; 4] = ["access", "cluster", "seal_token", "request"];

@@ -182,6 +182,10 @@ pub struct Request {
     pub response_chunks_sent: u32,
     /// Whether the node started running it (a write): no cancel from then on.
     pub started: bool,
+    /// Whether the node answered with a stream.
+    pub streaming: bool,
+    /// Stream frames sent so far.
+    pub frames_sent: u32,
 }
 
 move_type!("access", Rule);

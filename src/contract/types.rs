@@ -157,3 +157,67 @@ mod tests {
         assert_eq!(Role::from_code(5), None);
     }
 }
+
+/// Why a stream ended (`request::END_*`, `StreamEnded.reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EndReason {
+    /// The API server ended it (its timeout, the pod's exit, the watch closed).
+    Completed = 0,
+    /// The requester's token was revoked or expired while it ran.
+    Token = 1,
+    /// A limit of the node (duration, bytes, frames) was reached.
+    Limit = 2,
+    /// The node failed, or restarted, while it ran.
+    Node = 3,
+    /// The requester hung up (kubectl closed the connection).
+    Client = 4,
+}
+
+impl EndReason {
+    /// Every reason, in code order.
+    pub const ALL: [EndReason; 5] =
+        [EndReason::Completed, EndReason::Token, EndReason::Limit, EndReason::Node, EndReason::Client];
+
+    /// The contract's code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The reason of a contract code, if it is one.
+    pub fn from_code(code: u8) -> Option<EndReason> {
+        EndReason::ALL.get(usize::from(code)).copied()
+    }
+
+    /// The reason's name in the contract, without `END_` (`COMPLETED`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Completed => "completed",
+            EndReason::Token => "token",
+            EndReason::Limit => "limit",
+            EndReason::Node => "node",
+            EndReason::Client => "client",
+        }
+    }
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod end_reason_tests {
+    use super::EndReason;
+
+    #[test]
+    fn end_reasons_are_the_contracts() {
+        let source = include_str!("../../move/sources/request.move");
+        let declared = regex::Regex::new(r"const END_(\w+): u8 = (\d+);").expect("regex");
+        let found: Vec<(String, u8)> =
+            declared.captures_iter(source).map(|c| (c[1].to_lowercase(), c[2].parse().expect("digits"))).collect();
+        let ours: Vec<(String, u8)> = EndReason::ALL.iter().map(|r| (r.as_str().to_string(), r.code())).collect();
+        assert_eq!(found, ours);
+    }
+}

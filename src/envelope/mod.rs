@@ -8,8 +8,11 @@
 //! request, cluster or direction. The sealed bytes are cut into chunks that fit Sui's
 //! pure-argument limit and reassembled, digest-checked, on the other side.
 //!
+//! A streamed response (a watch, a followed log) is a sequence of [`Frame`]s, each sealed on
+//! its own to the reply key and bound to its index, released in order by [`FrameOrder`].
+//!
 //! Pure: no I/O, no chain, no clock. Its main types are [`RequestEnvelope`],
-//! [`ResponseEnvelope`], [`Sealed`] and [`Reassembly`].
+//! [`ResponseEnvelope`], [`Sealed`], [`Reassembly`] and [`Frame`].
 //!
 //! # Examples
 //!
@@ -38,6 +41,7 @@ mod attributes;
 mod chunks;
 mod error;
 mod request_info;
+mod stream;
 
 use std::io::Read;
 
@@ -53,6 +57,7 @@ pub use attributes::RequestAttributes;
 pub use chunks::Reassembly;
 pub use error::EnvelopeError;
 pub use request_info::{NotCarried, RequestInfo, RequestInfoError, Target};
+pub use stream::{FRAME_DATA_MAX, Frame, FrameOrder};
 
 /// The first byte of every sealed envelope.
 pub const VERSION: u8 = 1;
@@ -126,6 +131,16 @@ pub enum Binding {
         cluster: Address,
         /// The request id.
         request: Address,
+    },
+    /// One frame of a streamed response: its cluster, its request and its position, so a
+    /// frame cannot be replayed into another stream nor moved within its own.
+    Frame {
+        /// The cluster object.
+        cluster: Address,
+        /// The request id.
+        request: Address,
+        /// The frame's index.
+        index: u32,
     },
 }
 

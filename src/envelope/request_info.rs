@@ -301,21 +301,15 @@ impl RequestInfo {
     }
 }
 
-/// A request the chain path does not carry (yet): each answer is one transaction, so
-/// streams and live connections are refused, at the proxy and again at the node, with the
-/// same `Status` (501).
+/// A request the chain path does not carry (yet): interactive sessions are refused, at the
+/// proxy and again at the node, with the same `Status` (501).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NotCarried {
     /// exec, attach, port-forward and proxy subresources.
     #[error(
-        "exec, attach, port-forward and proxy need a live stream to the cluster, which the chain path cannot carry; it carries request/response calls only"
+        "exec, attach, port-forward and proxy need a live two-way session with the cluster, which the chain path does not carry yet; it carries calls, watches and followed logs"
     )]
     Stream,
-    /// A watch or a followed log.
-    #[error(
-        "watching (kubectl get -w, logs -f, rollout status, wait) is not carried through the chain: each answer is a transaction; run the command without watching, or poll"
-    )]
-    Watch,
 }
 
 impl RequestInfo {
@@ -327,10 +321,13 @@ impl RequestInfo {
         {
             return Some(NotCarried::Stream);
         }
-        if self.verb == Verb::Watch || self.parameter("follow") == Some("true") {
-            return Some(NotCarried::Watch);
-        }
         None
+    }
+
+    /// Whether the answer is a stream (a watch, a followed log): the node forwards it in
+    /// frames until it ends, instead of one response.
+    pub fn is_stream(&self) -> bool {
+        self.verb == Verb::Watch || self.parameter("follow") == Some("true")
     }
 }
 

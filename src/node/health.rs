@@ -36,6 +36,14 @@ pub struct Metrics {
     pub open_requests: IntGauge,
     /// Gas coins in the pool, free or in use.
     pub gas_coins: IntGauge,
+    /// Streams (watches, followed logs) open now.
+    pub streams_open: IntGauge,
+    /// Stream frames put on chain.
+    pub stream_frames: prometheus::IntCounter,
+    /// Stream bytes (as the API server wrote them) put on chain.
+    pub stream_bytes: prometheus::IntCounter,
+    /// Streams ended, by reason (`completed`, `token`, `limit`, `node`, `client`).
+    pub stream_ends: IntCounterVec,
     ready: Arc<AtomicBool>,
     /// Why the node cannot answer now, when it cannot.
     unready: Arc<std::sync::Mutex<Option<String>>>,
@@ -69,6 +77,13 @@ impl Metrics {
             IntGauge::new("buffered_bytes", "Sealed bytes of requests still arriving").expect("metric");
         let open_requests = IntGauge::new("open_requests", "Requests arriving, waiting or running").expect("metric");
         let gas_coins = IntGauge::new("gas_coins", "Gas coins in the pool").expect("metric");
+        let streams_open = IntGauge::new("streams_open", "Streams open now").expect("metric");
+        let stream_frames =
+            prometheus::IntCounter::new("stream_frames_total", "Stream frames put on chain").expect("metric");
+        let stream_bytes =
+            prometheus::IntCounter::new("stream_bytes_total", "Stream bytes put on chain").expect("metric");
+        let stream_ends =
+            IntCounterVec::new(Opts::new("stream_ends_total", "Streams ended, by reason"), &["reason"]).expect("metric");
         for m in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -81,6 +96,10 @@ impl Metrics {
             Box::new(buffered_bytes.clone()),
             Box::new(open_requests.clone()),
             Box::new(gas_coins.clone()),
+            Box::new(streams_open.clone()),
+            Box::new(stream_frames.clone()),
+            Box::new(stream_bytes.clone()),
+            Box::new(stream_ends.clone()),
         ] {
             registry.register(m).expect("unique metric");
         }
@@ -97,6 +116,10 @@ impl Metrics {
             buffered_bytes,
             open_requests,
             gas_coins,
+            streams_open,
+            stream_frames,
+            stream_bytes,
+            stream_ends,
             ready: Arc::default(),
             unready: Arc::default(),
         }

@@ -144,13 +144,27 @@ impl KubeApi {
             .unwrap_or(Err(KubeFailure::Timeout(deadline)))
     }
 
-    async fn exchange(
+    /// Sends `info` as [`KubeApi::execute`] does, and returns the API server's answer as soon
+    /// as its headers arrive (within `deadline`), its body still streaming: a watch or a
+    /// followed log.
+    pub async fn open(
+        &self,
+        info: &RequestInfo,
+        request: &RequestEnvelope,
+        caller: &Caller<'_>,
+        deadline: std::time::Duration,
+    ) -> Result<http::Response<kube::client::Body>, KubeFailure> {
+        tokio::time::timeout(deadline, self.send(info, request, caller))
+            .await
+            .unwrap_or(Err(KubeFailure::Timeout(deadline)))
+    }
+
+    async fn send(
         &self,
         info: &RequestInfo,
         request: &RequestEnvelope,
         &Caller { user, groups, user_agent }: &Caller<'_>,
-        max_response: usize,
-    ) -> Result<ResponseEnvelope, KubeFailure> {
+    ) -> Result<http::Response<kube::client::Body>, KubeFailure> {
         let mut builder = http::Request::builder().method(info.method.as_str()).uri(info.uri());
         for (name, value) in &request.headers {
             let lower = name.to_ascii_lowercase();
@@ -165,21 +179,43 @@ impl KubeApi {
         }
         let unreachable = |e: &dyn std::fmt::Display| KubeFailure::Unreachable(e.to_string());
         let http_request = builder.body(kube::client::Body::from(request.body.clone())).map_err(|e| unreachable(&e))?;
-        let response = self.client.send(http_request).await.map_err(|e| unreachable(&e))?;
-        let status = response.status().as_u16();
-        let headers = RESPONSE_HEADERS
-            .iter()
-            .filter_map(|h| {
-                response.headers().get(*h).and_then(|v| v.to_str().ok()).map(|v| (h.to_string(), v.to_string()))
-            })
-            .collect();
-        let body = match http_body_util::Limited::new(response.into_body(), max_response).collect().await {
-            Ok(collected) => collected.to_bytes().to_vec(),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-                return Err(KubeFailure::TooLarge(max_response));
-            }
-            Err(e) => return Err(unreachable(&e)),
-        };
-        Ok(ResponseEnvelope { status, headers, body })
+        self.client.send(http_request).await.map_err(|e| unreachable(&e))
     }
+
+    async fn exchange(
+        &self,
+        info: &RequestInfo,
+        request: &RequestEnvelope,
+        caller: &Caller<'_>,
+        max_response: usize,
+    ) -> Result<ResponseEnvelope, KubeFailure> {
+        let response = self.send(info, request, caller).await?;
+        collect(response, max_response).await
+    }
+}
+
+/// The headers of `response` that kubectl needs.
+pub fn response_headers<B>(response: &http::Response<B>) -> Vec<(String, String)> {
+    RESPONSE_HEADERS
+        .iter()
+        .filter_map(|h| response.headers().get(*h).and_then(|v| v.to_str().ok()).map(|v| (h.to_string(), v.to_string())))
+        .collect()
+}
+
+/// Reads a whole answer, at most `max_response` bytes of body.
+pub async fn collect(
+    response: http::Response<kube::client::Body>,
+    max_response: usize,
+) -> Result<ResponseEnvelope, KubeFailure> {
+    let unreachable = |e: &dyn std::fmt::Display| KubeFailure::Unreachable(e.to_string());
+    let status = response.status().as_u16();
+    let headers = response_headers(&response);
+    let body = match http_body_util::Limited::new(response.into_body(), max_response).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return Err(KubeFailure::TooLarge(max_response));
+        }
+        Err(e) => return Err(unreachable(&e)),
+    };
+    Ok(ResponseEnvelope { status, headers, body })
 }

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod kube;
 pub mod rbac;
 pub mod requests;
+pub mod stream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,7 +33,7 @@ use requests::{Entry, Processor};
 
 use crate::chain::ChainClient;
 use crate::contract::events::{
-    ProtectedNamespacesChanged, RequestCancelled, RequestChunk, RequestSubmitted, ResponseStored,
+    ProtectedNamespacesChanged, RequestCancelled, RequestChunk, RequestSubmitted, ResponseStored, StreamEnded,
     TokenPermissionsChanged, TokenRevoked, TokenSlashed, TokenUnstaked, decode,
 };
 use crate::contract::objects::Cluster;
@@ -97,12 +98,32 @@ pub struct NodeLimits {
     pub max_buffered_bytes: u64,
     /// Seconds (chain time) a request may take to finish its upload.
     pub upload_ttl_secs: u64,
+    /// Streams (watches, followed logs) open at once, all requesters together.
+    pub max_streams: usize,
+    /// Streams one requester may have open at once.
+    pub max_streams_per_requester: usize,
+    /// Longest a stream runs, in seconds, before the node ends it (`limit`).
+    pub stream_max_secs: u64,
+    /// Most bytes one stream carries before the node ends it (`limit`).
+    pub stream_max_bytes: u64,
+    /// Longest the node holds stream data before sending it as a frame, in milliseconds.
+    pub stream_flush_ms: u64,
 }
 
 /// Default [`NodeLimits::kube_timeout_secs`].
 pub const DEFAULT_KUBE_TIMEOUT_SECS: u64 = 60;
 /// Default [`NodeLimits::max_response`]: 64 MiB.
 pub const DEFAULT_MAX_RESPONSE: usize = 64 * 1024 * 1024;
+/// Default [`NodeLimits::max_streams`].
+pub const DEFAULT_MAX_STREAMS: usize = 64;
+/// Default [`NodeLimits::max_streams_per_requester`].
+pub const DEFAULT_MAX_STREAMS_PER_REQUESTER: usize = 8;
+/// Default [`NodeLimits::stream_max_secs`]: 30 minutes (client-go's watches ask for 5 to 10).
+pub const DEFAULT_STREAM_MAX_SECS: u64 = 1800;
+/// Default [`NodeLimits::stream_max_bytes`]: 64 MiB.
+pub const DEFAULT_STREAM_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Default [`NodeLimits::stream_flush_ms`].
+pub const DEFAULT_STREAM_FLUSH_MS: u64 = 20;
 
 impl Default for NodeLimits {
     fn default() -> NodeLimits {
@@ -112,6 +133,11 @@ impl Default for NodeLimits {
             max_open_per_requester: intake::DEFAULT_MAX_OPEN_PER_REQUESTER,
             max_buffered_bytes: intake::DEFAULT_MAX_BUFFERED_BYTES,
             upload_ttl_secs: intake::DEFAULT_UPLOAD_TTL_MS / 1000,
+            max_streams: DEFAULT_MAX_STREAMS,
+            max_streams_per_requester: DEFAULT_MAX_STREAMS_PER_REQUESTER,
+            stream_max_secs: DEFAULT_STREAM_MAX_SECS,
+            stream_max_bytes: DEFAULT_STREAM_MAX_BYTES,
+            stream_flush_ms: DEFAULT_STREAM_FLUSH_MS,
         }
     }
 }
@@ -200,6 +226,7 @@ pub async fn run(
         cluster.policy.protected_namespaces.clone(),
     ));
     let batcher = tokio::spawn(requests::batch_answers(processor.clone(), answers_rx));
+    processor.end_orphaned_streams().await;
 
     let cursor_path = config.data_dir.join(CURSOR_FILE);
     let start = match (read_cursor(&cursor_path)?, config.from_checkpoint) {
@@ -247,6 +274,11 @@ pub async fn run(
                 intake.lock().expect("lock").gone(&c.request_id);
             } else if let Some(r) = decode::<ResponseStored>(event) {
                 intake.lock().expect("lock").gone(&r.request_id);
+            } else if let Some(e) = decode::<StreamEnded>(event) {
+                // The requester hung up: its pump stops (a node's own end changes nothing).
+                if e.ended_by != me {
+                    processor.hung_up(&e.request_id);
+                }
             } else if let Some(p) = decode::<ProtectedNamespacesChanged>(event) {
                 if p.cluster_id == config.cluster {
                     processor.protect(p.namespaces).await;
@@ -283,7 +315,13 @@ pub async fn run(
                     intake::Ready::Refuse { .. } => None,
                 };
                 match processor.handle_with_retries(ready).await {
-                    Ok(()) => intake.lock().expect("lock").finished(&id),
+                    Ok(None) => intake.lock().expect("lock").finished(&id),
+                    // Open on chain: the cursor may pass it, and it no longer takes a permit.
+                    Ok(Some(pump)) => {
+                        intake.lock().expect("lock").finished(&id);
+                        drop(_permit);
+                        pump.run(&processor).await;
+                    }
                     // Left open: the cursor stays before it, and a restart retries it.
                     Err(e) => {
                         processor.metrics.errors.with_label_values(&["answer"]).inc();

@@ -34,13 +34,14 @@ use super::intake::{Ready, Refusal};
 use super::keys::NodeKeys;
 use super::kube::{Caller, KubeApi, KubeFailure, impersonated_groups, impersonated_user, user_agent};
 use super::rbac::{Grant, Reconciler};
+use super::stream::{Pump, Slot, Slots};
 use crate::chain::GasPool;
 use crate::chain::{ChainClient, ChainError};
 use crate::contract::calls::{MAX_CHUNK_LEN, ResponseRecord};
 use crate::contract::events::RequestSubmitted;
 use crate::contract::objects::{Rule, SealToken};
 use crate::contract::{Abort, Contract, ObjectArg, Role, Verb};
-use crate::envelope::{Binding, PublicKey, ResponseEnvelope, Sealed};
+use crate::envelope::{Binding, Frame, PublicKey, ResponseEnvelope, Sealed};
 use crate::journal::Journal;
 
 /// Chunks per transaction: 7 × 16 KiB stays under Sui's 128 KiB transaction limit.
@@ -70,6 +71,8 @@ pub enum Entry {
     },
     /// The response is on chain.
     Answered(Address),
+    /// A stream is open on chain (`request::open_stream`); `Answered` once it ended.
+    Streaming(Address),
 }
 
 /// Where a request stands, from the journal.
@@ -78,6 +81,15 @@ enum State {
     Started,
     Executed { status: u16, sealed: Sealed },
     Answered,
+    Streaming,
+}
+
+/// What executing a request gave.
+enum Executed {
+    /// One answer to put on chain.
+    Answer(ResponseEnvelope),
+    /// The API server answered a stream with 200: its headers are in, its body streams.
+    Stream(http::Response<kube::client::Body>, Slot),
 }
 
 /// Where a request stands on chain, with its call argument when it is still there (read once,
@@ -115,6 +127,10 @@ pub struct Processor {
     pub(super) max_body: usize,
     limits: super::NodeLimits,
     answers: tokio::sync::mpsc::Sender<Answer>,
+    /// Slots of the streams running now.
+    stream_slots: std::sync::Arc<Slots>,
+    /// How to stop each stream running now (its requester hung up).
+    stream_stops: Mutex<HashMap<Address, std::sync::Arc<tokio::sync::Notify>>>,
 }
 
 /// What the node last read of a token.
@@ -123,6 +139,7 @@ struct Standing {
     role: Role,
     rules: std::sync::Arc<Vec<Rule>>,
     revoked: bool,
+    expires_at_ms: u64,
 }
 
 /// Tokens' standings, and a generation bumped by every token event.
@@ -178,6 +195,9 @@ impl Processor {
                 Entry::Answered(r) => {
                     states.insert(r, State::Answered);
                 }
+                Entry::Streaming(r) => {
+                    states.insert(r, State::Streaming);
+                }
             }
         }
         let contract = Contract::new(client.package());
@@ -200,7 +220,50 @@ impl Processor {
             max_body,
             limits,
             answers,
+            stream_slots: Slots::new(limits.max_streams.max(1), limits.max_streams_per_requester.max(1)),
+            stream_stops: Mutex::default(),
         }
+    }
+
+    /// The node's limits.
+    pub(super) fn limits(&self) -> &super::NodeLimits {
+        &self.limits
+    }
+
+    /// The requester hung up `request`'s stream: its pump stops.
+    pub fn hung_up(&self, request: &Address) {
+        if let Some(stop) = self.stream_stops.lock().expect("lock").get(request) {
+            stop.notify_one();
+        }
+    }
+
+    /// Streams the journal says are open that no pump of this life runs.
+    pub(super) fn orphaned_streams(&self) -> Vec<Address> {
+        let running = self.stream_stops.lock().expect("lock");
+        let states = self.states.lock().expect("lock");
+        states
+            .iter()
+            .filter(|(r, s)| matches!(s, State::Streaming) && !running.contains_key(r))
+            .map(|(r, _)| *r)
+            .collect()
+    }
+
+    /// A stream ended (on chain, or gone from it): forget it, and journal it answered.
+    pub(super) async fn stream_closed(&self, request: Address) {
+        self.stream_stops.lock().expect("lock").remove(&request);
+        if let Err(e) = self.record(Entry::Answered(request)).await {
+            tracing::error!(%request, error = %e, "could not journal the end of a stream");
+        }
+    }
+
+    /// Whether `token` still lets its streams run: not revoked, not expired.
+    pub(super) async fn token_allows(&self, token: Address) -> Result<bool, NodeError> {
+        let standing = self.standing(token).await?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Ok(!standing.revoked && now_ms < standing.expires_at_ms)
     }
 
     /// Whether the journal says the request is answered.
@@ -215,9 +278,10 @@ impl Processor {
                 State::Executed { status: *status, sealed: Sealed(sealed.clone()) }
             }
             Entry::Answered(_) => State::Answered,
+            Entry::Streaming(_) => State::Streaming,
         };
         let request = match &entry {
-            Entry::Started(r) | Entry::Answered(r) => *r,
+            Entry::Started(r) | Entry::Answered(r) | Entry::Streaming(r) => *r,
             Entry::Executed { request, .. } => *request,
         };
         // The state and the append change together, under the lock a compaction takes, so a
@@ -250,6 +314,7 @@ impl Processor {
                 State::Executed { status, sealed } => {
                     Entry::Executed { request: *request, status: *status, sealed: sealed.0.clone() }
                 }
+                State::Streaming => Entry::Streaming(*request),
                 State::Answered => unreachable!("retained out"),
             })
             .collect();
@@ -258,14 +323,22 @@ impl Processor {
         Ok(())
     }
 
-    /// Handles a complete request: executes it at most once and answers it on chain.
-    pub async fn handle(&self, submitted: RequestSubmitted, sealed: Sealed) -> Result<(), NodeError> {
+    /// Handles a complete request: executes it at most once and answers it on chain. A stream
+    /// is opened on chain and handed back, to be pumped without holding an execution permit.
+    pub async fn handle(&self, submitted: RequestSubmitted, sealed: Sealed) -> Result<Option<Pump>, NodeError> {
         let started = Instant::now();
         let request = submitted.request_id;
         let verb = Verb::from_code(submitted.verb).unwrap_or(Verb::Get);
         let known = self.states.lock().expect("lock").get(&request).cloned();
         let (status, response, request_arg) = match known {
-            Some(State::Answered) => return Ok(()),
+            Some(State::Answered) => return Ok(None),
+            // Open in this life: its pump runs. Left by an earlier life: ended, never resumed.
+            Some(State::Streaming) => {
+                if !self.stream_stops.lock().expect("lock").contains_key(&request) {
+                    self.end_orphaned_streams().await;
+                }
+                return Ok(None);
+            }
             Some(State::Executed { status, sealed }) => (status, sealed, None),
             Some(State::Started) => {
                 let (status, sealed) = self.seal_response(&submitted, &self.outcome_unknown(request))?;
@@ -277,14 +350,17 @@ impl Processor {
                 let (response, arg) = match self.on_chain(request).await? {
                     OnChain::Gone => {
                         self.metrics.refusals.with_label_values(&["gone"]).inc();
-                        return Ok(());
+                        return Ok(None);
                     }
                     OnChain::Started(arg) => (self.outcome_unknown(request), arg),
                     OnChain::Open(arg) => match self.execute(&submitted, &sealed, verb, arg).await? {
-                        Some(response) => (response, arg),
+                        Some(Executed::Answer(response)) => (response, arg),
+                        Some(Executed::Stream(response, slot)) => {
+                            return self.open_stream(&submitted, arg, response, slot).await;
+                        }
                         None => {
                             self.metrics.refusals.with_label_values(&["gone"]).inc();
-                            return Ok(());
+                            return Ok(None);
                         }
                     },
                 };
@@ -299,17 +375,62 @@ impl Processor {
         self.record(Entry::Answered(request)).await?;
         self.metrics.requests.with_label_values(&[verb.as_str(), &status.to_string()]).inc();
         self.metrics.latency.with_label_values(&[verb.as_str()]).observe(started.elapsed().as_secs_f64());
-        Ok(())
+        Ok(None)
+    }
+
+    /// Opens a stream on chain with the API server's headers as frame 0, and hands back its
+    /// pump; `None` when the requester cancelled first.
+    async fn open_stream(
+        &self,
+        submitted: &RequestSubmitted,
+        request_arg: ObjectArg,
+        response: http::Response<kube::client::Body>,
+        slot: Slot,
+    ) -> Result<Option<Pump>, NodeError> {
+        let request = submitted.request_id;
+        let reply = PublicKey::from_bytes(&submitted.reply_key).map_err(|e| NodeError::Config(e.to_string()))?;
+        let head = Frame::Head { headers: super::kube::response_headers(&response) }
+            .seal(&reply, self.cluster, request, 0)
+            .map_err(|e| NodeError::Config(e.to_string()))?;
+        self.record(Entry::Streaming(request)).await?;
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        self.stream_stops.lock().expect("lock").insert(request, stop.clone());
+        let mut tx = TransactionBuilder::new();
+        self.contract
+            .open_stream(&mut tx, request_arg, self.cluster_arg, response.status().as_u16(), vec![head])
+            .map_err(|e| NodeError::Config(e.to_string()))?;
+        if let Err(e) = self.submit(&mut self.client.clone(), tx).await {
+            self.stream_stops.lock().expect("lock").remove(&request);
+            return match self.on_chain(request).await? {
+                // Cancelled before it opened: nothing streams.
+                OnChain::Gone if self.stream_on_chain(request).await?.is_none() => {
+                    self.record(Entry::Answered(request)).await?;
+                    Ok(None)
+                }
+                _ => Err(e.into()),
+            };
+        }
+        self.metrics.streams_open.inc();
+        self.metrics.requests.with_label_values(&[Verb::from_code(submitted.verb).unwrap_or(Verb::Get).as_str(), "200"]).inc();
+        Ok(Some(Pump {
+            submitted: submitted.clone(),
+            request: request_arg,
+            body: response.into_body(),
+            reply,
+            next_index: 1,
+            stop,
+            slot,
+        }))
     }
 
     /// Handles what the intake handed out, retrying a failed answer a few times (the journal
     /// makes a retry answer from what was already executed, never run it again).
-    pub async fn handle_with_retries(&self, ready: Ready) -> Result<(), NodeError> {
+    pub async fn handle_with_retries(&self, ready: Ready) -> Result<Option<Pump>, NodeError> {
         let mut wait = std::time::Duration::from_millis(500);
         for attempt in 0.. {
             let result = match &ready {
                 Ready::Execute { submitted, sealed } => self.handle((**submitted).clone(), sealed.clone()).await,
-                Ready::Refuse { submitted, refusal } => self.refuse(submitted, refusal).await,
+                Ready::Refuse { submitted, refusal } => self.refuse(submitted, refusal).await.map(|()| None),
             };
             match result {
                 // Without gas no answer can land, however often it is tried: wait for gas
@@ -396,10 +517,10 @@ impl Processor {
         sealed: &Sealed,
         verb: Verb,
         request_arg: ObjectArg,
-    ) -> Result<Option<ResponseEnvelope>, NodeError> {
+    ) -> Result<Option<Executed>, NodeError> {
         let refuse = |refused: super::admission::Refused| {
             self.metrics.errors.with_label_values(&[refused.cause]).inc();
-            Ok(Some(refused.to_response()))
+            Ok(Some(Executed::Answer(refused.to_response())))
         };
         let Admitted { envelope, info } =
             match super::admission::admit(submitted, sealed, self.cluster, &self.keys, self.max_body) {
@@ -431,13 +552,13 @@ impl Processor {
             Ok(false) => {}
             Err(e) => {
                 self.metrics.errors.with_label_values(&["rbac"]).inc();
-                return Ok(Some(ResponseEnvelope::status(
+                return Ok(Some(Executed::Answer(ResponseEnvelope::status(
                     503,
                     "ServiceUnavailable",
                     &format!(
                         "the node could not bind the token's roles in the cluster ({e}); the request was not executed, retry"
                     ),
-                )));
+                ))));
             }
         }
         if !verb.is_read() {
@@ -449,17 +570,38 @@ impl Processor {
             self.record(Entry::Started(submitted.request_id)).await?;
         }
         let kube_started = Instant::now();
-        let result = self
-            .kube
-            .execute(
-                &info,
-                &envelope,
-                &Caller { user: &user, groups: &groups, user_agent: &user_agent(&submitted.request_id) },
-                (std::time::Duration::from_secs(self.limits.kube_timeout_secs), self.limits.max_response),
-            )
-            .await;
+        let agent = user_agent(&submitted.request_id);
+        let caller = Caller { user: &user, groups: &groups, user_agent: &agent };
+        let deadline = std::time::Duration::from_secs(self.limits.kube_timeout_secs);
+        let result = if info.is_stream() {
+            let slot = match self.stream_slots.take(submitted.requester) {
+                Ok(slot) => slot,
+                Err(limit) => {
+                    self.metrics.refusals.with_label_values(&["streams"]).inc();
+                    let mut busy = ResponseEnvelope::status(
+                        429,
+                        "TooManyRequests",
+                        &format!(
+                            "node {} already runs as many streams as its {limit} limit allows; retry later, or end another watch",
+                            self.keys.address()
+                        ),
+                    );
+                    busy.headers.push(("retry-after".into(), RETRY_AFTER_SECS.to_string()));
+                    return Ok(Some(Executed::Answer(busy)));
+                }
+            };
+            match self.kube.open(&info, &envelope, &caller, deadline).await {
+                Ok(response) if response.status() == http::StatusCode::OK => {
+                    return Ok(Some(Executed::Stream(response, slot)));
+                }
+                Ok(response) => super::kube::collect(response, self.limits.max_response).await,
+                Err(e) => Err(e),
+            }
+        } else {
+            self.kube.execute(&info, &envelope, &caller, (deadline, self.limits.max_response)).await
+        };
         self.metrics.kube_latency.with_label_values(&[verb.as_str()]).observe(kube_started.elapsed().as_secs_f64());
-        Ok(Some(result.unwrap_or_else(|e| {
+        Ok(Some(Executed::Answer(result.unwrap_or_else(|e| {
             let kind = match e {
                 KubeFailure::Unreachable(_) => "kubernetes",
                 KubeFailure::Timeout(_) => "kubernetes_timeout",
@@ -467,7 +609,7 @@ impl Processor {
             };
             self.metrics.errors.with_label_values(&[kind]).inc();
             e.to_status()
-        })))
+        }))))
     }
 
     /// A token's role and revocation, as the chain has them since its last change: read once,
@@ -485,6 +627,7 @@ impl Processor {
             role: Role::from_code(object.role).unwrap_or(Role::None),
             rules: std::sync::Arc::new(object.rules),
             revoked: object.revoked,
+            expires_at_ms: object.expires_at_ms,
         };
         let mut cache = self.tokens.lock().expect("lock");
         // A token event passed while reading: what was read may predate it, so it is not kept.
@@ -621,7 +764,7 @@ impl Processor {
     }
 
     /// Executes `tx` paying with a pooled gas coin.
-    async fn submit(&self, client: &mut ChainClient, tx: TransactionBuilder) -> Result<(), ChainError> {
+    pub(super) async fn submit(&self, client: &mut ChainClient, tx: TransactionBuilder) -> Result<(), ChainError> {
         let result = self.gas.execute(client, &self.keys.signing, tx).await;
         if result.is_ok() {
             self.metrics.answer_transactions.inc();

@@ -64,6 +64,10 @@ pub fn call(session: &mut Session, module: &str, function: &str, args: Vec<Value
         ("request", "respond_more") => request::respond_more(&mut c),
         ("request", "close") => request::close(&mut c),
         ("request", "cancel") => request::cancel(&mut c),
+        ("request", "open_stream") => request::open_stream(&mut c),
+        ("request", "stream") => request::stream(&mut c),
+        ("request", "end_stream") => request::end_stream(&mut c),
+        ("request", "hang_up") => request::hang_up(&mut c),
         _ => Err(ExecutionError::FunctionNotFound),
     }?;
     Ok(vec![])

@@ -1,4 +1,5 @@
-//! `request.move`: a request's submission, upload, start, answer, close and cancel.
+//! `request.move`: a request's submission, upload, start, answer, close and cancel, and a
+//! stream's opening, frames and end.
 
 use sui_sdk_types::{Address, ExecutionError, Owner};
 
@@ -8,7 +9,7 @@ use super::{DIGEST_LENGTH, KEY_LENGTH, MAX_CHUNKS, MAX_FIELD_LENGTH};
 use crate::contract::Abort;
 use crate::contract::events::*;
 use crate::contract::objects::*;
-use crate::contract::{Verb, access};
+use crate::contract::{EndReason, Verb, access};
 
 pub(super) fn submit(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let cluster = c.cluster(0)?;
@@ -60,6 +61,8 @@ pub(super) fn submit(c: &mut Call<'_>) -> Result<(), ExecutionError> {
         response_chunk_count: 0,
         response_chunks_sent: 0,
         started: false,
+        streaming: false,
+        frames_sent: 0,
     };
     c.emit(&RequestSubmitted {
         request_id: request.id,
@@ -177,6 +180,7 @@ pub(super) fn close(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let request: Request = c.load(0)?;
     c.ensure(request.node == c.sender(), Abort::ENotAddressedNode)?;
     c.ensure(request.answered, Abort::ENotAnswered)?;
+    c.ensure(!request.streaming, Abort::EStreaming)?;
     c.ensure(request.response_chunks_sent == request.response_chunk_count, Abort::EResponseIncomplete)?;
     c.session.delete(request.id);
     Ok(())
@@ -190,5 +194,91 @@ pub(super) fn cancel(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     c.ensure(!request.started, Abort::ERequestStarted)?;
     c.session.delete(request.id);
     c.emit(&RequestCancelled { request_id: request.id, requester: request.requester, timestamp_ms: c.now() });
+    Ok(())
+}
+
+/// `request::MAX_STREAM_FRAMES`.
+const MAX_STREAM_FRAMES: u32 = 1_048_576;
+
+pub(super) fn open_stream(c: &mut Call<'_>) -> Result<(), ExecutionError> {
+    let mut request: Request = c.load(0)?;
+    let cluster = c.cluster(1)?;
+    let status: u16 = c.pure(2)?;
+    let frames: Vec<Vec<u8>> = c.pure(3)?;
+    c.clock(4)?;
+    c.ensure(request.cluster_id == cluster.id, Abort::EClusterMismatch)?;
+    c.ensure(request.node == c.sender(), Abort::ENotAddressedNode)?;
+    c.ensure(is_active_node(&cluster, &request.node), Abort::ENodeNotActive)?;
+    c.ensure(request.chunks_received == request.chunk_count, Abort::ERequestIncomplete)?;
+    c.ensure(!request.answered, Abort::EAlreadyAnswered)?;
+    request.answered = true;
+    request.streaming = true;
+    c.emit(&StreamOpened {
+        request_id: request.id,
+        cluster_id: request.cluster_id,
+        node: request.node,
+        status,
+        timestamp_ms: c.now(),
+    });
+    emit_frames(c, &mut request, frames)?;
+    c.store(request.id, &request);
+    Ok(())
+}
+
+pub(super) fn stream(c: &mut Call<'_>) -> Result<(), ExecutionError> {
+    let mut request: Request = c.load(0)?;
+    let cluster = c.cluster(1)?;
+    let frames: Vec<Vec<u8>> = c.pure(2)?;
+    c.ensure(request.cluster_id == cluster.id, Abort::EClusterMismatch)?;
+    c.ensure(request.node == c.sender(), Abort::ENotAddressedNode)?;
+    c.ensure(is_active_node(&cluster, &request.node), Abort::ENodeNotActive)?;
+    c.ensure(request.streaming, Abort::ENotStreaming)?;
+    emit_frames(c, &mut request, frames)?;
+    c.store(request.id, &request);
+    Ok(())
+}
+
+pub(super) fn end_stream(c: &mut Call<'_>) -> Result<(), ExecutionError> {
+    let request: Request = c.load(0)?;
+    let reason: u8 = c.pure(1)?;
+    c.clock(2)?;
+    c.ensure(request.node == c.sender(), Abort::ENotAddressedNode)?;
+    c.ensure(request.streaming, Abort::ENotStreaming)?;
+    let by_node = EndReason::from_code(reason).is_some_and(|r| r != EndReason::Client);
+    c.ensure(by_node, Abort::EInvalidEndReason)?;
+    finish_stream(c, &request, reason);
+    Ok(())
+}
+
+pub(super) fn hang_up(c: &mut Call<'_>) -> Result<(), ExecutionError> {
+    let request: Request = c.load(0)?;
+    c.clock(1)?;
+    c.ensure(request.requester == c.sender(), Abort::ENotRequester)?;
+    c.ensure(request.streaming, Abort::ENotStreaming)?;
+    finish_stream(c, &request, EndReason::Client.code());
+    Ok(())
+}
+
+fn finish_stream(c: &mut Call<'_>, request: &Request, reason: u8) {
+    c.session.delete(request.id);
+    c.emit(&StreamEnded {
+        request_id: request.id,
+        cluster_id: request.cluster_id,
+        ended_by: c.sender(),
+        reason,
+        frames: request.frames_sent,
+        timestamp_ms: c.now(),
+    });
+}
+
+fn emit_frames(c: &mut Call<'_>, request: &mut Request, frames: Vec<Vec<u8>>) -> Result<(), ExecutionError> {
+    c.ensure(
+        u64::from(request.frames_sent) + frames.len() as u64 <= u64::from(MAX_STREAM_FRAMES),
+        Abort::ETooManyChunks,
+    )?;
+    for data in frames {
+        c.emit(&StreamFrame { request_id: request.id, index: request.frames_sent, data });
+        request.frames_sent += 1;
+    }
     Ok(())
 }
