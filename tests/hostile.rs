@@ -23,7 +23,7 @@ fn attrs(verb: u8, group: &str, resource: &str, namespace: &str, name: &str) -> 
 
 const GET: u8 = 0;
 const LIST: u8 = 1;
-const WATCH: u8 = 2;
+
 const CREATE: u8 = 3;
 const UPDATE: u8 = 4;
 const DELETE: u8 = 6;
@@ -201,30 +201,14 @@ async fn a_hostile_client_gets_exactly_what_the_contract_approved_or_nothing() {
             405,
             "not carried",
         ),
-        // Approved, but a stream the node will not hold open for anyone.
+        // Approved, but an interactive session the node does not carry yet.
         (
             "exec",
             &attacker,
             request("POST", "/api/v1/namespaces/default/pods/web/exec?command=ls&stdout=true", ""),
             attrs(CREATE, "", "pods/exec", "default", "web"),
             501,
-            "live stream",
-        ),
-        (
-            "watch",
-            &attacker,
-            request("GET", &format!("{cm}?watch=true&timeoutSeconds=31536000"), ""),
-            attrs(WATCH, "", "configmaps", "default", ""),
-            501,
-            "watching",
-        ),
-        (
-            "follow",
-            &attacker,
-            request("GET", "/api/v1/namespaces/default/pods/web/log?follow=true", ""),
-            attrs(GET, "", "pods/log", "default", "web"),
-            501,
-            "watching",
+            "two-way session",
         ),
         // Honest attributes the contract refuses.
         (

@@ -36,6 +36,9 @@ mod node;
 // The node under hostile load, lost state and cancelled requests.
 mod load;
 
+// Watches through the chain: frames, every end, kubectl's watching commands.
+mod streams;
+
 // A client of its own against the contract, the node and the API server's audit log.
 mod hostile;
 

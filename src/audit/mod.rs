@@ -17,8 +17,8 @@ use serde::Serialize;
 use sui_sdk_types::{Address, Digest};
 
 use crate::chain::follow::{CallInput, CheckpointEvents, ContractTransaction};
-use crate::contract::events::{RequestSubmitted, ResponseStored, decode};
-use crate::contract::{Verb, lookup_abort};
+use crate::contract::events::{RequestSubmitted, ResponseStored, StreamEnded, StreamFrame, StreamOpened, decode};
+use crate::contract::{EndReason, Verb, lookup_abort};
 
 /// What became of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,6 +30,15 @@ pub enum Outcome {
     Answered {
         /// The status.
         status: u16,
+    },
+    /// The node answered with a stream, open or ended: one record per stream.
+    Streamed {
+        /// The API server's status.
+        status: u16,
+        /// Frames carried so far (all of them once ended).
+        frames: u32,
+        /// Why it ended (`completed`, `token`, `limit`, `node`, `client`); none while open.
+        ended: Option<String>,
     },
     /// The contract refused it.
     Denied {
@@ -44,6 +53,8 @@ impl std::fmt::Display for Outcome {
             Outcome::Pending => f.write_str("pending"),
             Outcome::Answered { status } => write!(f, "{status}"),
             Outcome::Denied { reason } => write!(f, "denied:{reason}"),
+            Outcome::Streamed { status, frames, ended: Some(end) } => write!(f, "{status} stream:{frames}:{end}"),
+            Outcome::Streamed { status, frames, ended: None } => write!(f, "{status} stream:{frames}:open"),
         }
     }
 }
@@ -122,6 +133,26 @@ impl AuditTrail {
                 {
                     record.outcome = Outcome::Answered { status: s.status };
                     record.node = Some(s.node);
+                    done.push(record);
+                } else if let Some(o) = decode::<StreamOpened>(event)
+                    && let Some(record) = self.pending.get_mut(&o.request_id)
+                {
+                    record.outcome = Outcome::Streamed { status: o.status, frames: 0, ended: None };
+                    record.node = Some(o.node);
+                } else if let Some(f) = decode::<StreamFrame>(event)
+                    && let Some(record) = self.pending.get_mut(&f.request_id)
+                    && let Outcome::Streamed { frames, .. } = &mut record.outcome
+                {
+                    *frames = (*frames).max(f.index + 1);
+                } else if let Some(e) = decode::<StreamEnded>(event)
+                    && let Some(mut record) = self.pending.remove(&e.request_id)
+                {
+                    let status = match record.outcome {
+                        Outcome::Streamed { status, .. } => status,
+                        _ => 200,
+                    };
+                    let end = EndReason::from_code(e.reason).map_or_else(|| format!("reason{}", e.reason), |r| r.to_string());
+                    record.outcome = Outcome::Streamed { status, frames: e.frames, ended: Some(end) };
                     done.push(record);
                 }
             }

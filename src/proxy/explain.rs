@@ -5,7 +5,7 @@ use sui_sdk_types::Address;
 
 use super::roundtrip::RoundTripError;
 use crate::chain::{ChainError, format_sui};
-use crate::contract::{Abort, Verb};
+use crate::contract::{Abort, EndReason, Verb};
 use crate::envelope::{NotCarried, RequestAttributes, RequestInfoError, ResponseEnvelope};
 
 /// What a refusal is about: the request and the login it was made under.
@@ -122,7 +122,38 @@ pub fn explain(error: &RoundTripError, ctx: &RequestContext<'_>) -> ResponseEnve
             ResponseEnvelope::status(502, "InternalError", &format!("the node's response could not be opened: {e}"))
         }
         RoundTripError::RouterStopped => ResponseEnvelope::status(503, "ServiceUnavailable", &error.to_string()),
+        RoundTripError::StreamWithoutHead { .. } => {
+            ResponseEnvelope::status(502, "InternalError", &format!("{error}; watch again"))
+        }
     }
+}
+
+/// The `Status` a stream ends with when the node ended it before the API server did; `None`
+/// when the API server ended it, or the requester did.
+pub fn stream_end(reason: Option<EndReason>, token: Address, frames: u32) -> Option<ResponseEnvelope> {
+    let (code, why, message) = match reason? {
+        EndReason::Completed | EndReason::Client => return None,
+        EndReason::Token => (
+            403,
+            "Forbidden",
+            format!(
+                "seal token {token} was revoked or expired while this stream ran, so the node ended it after {frames} frames; see `kubectl sui status`"
+            ),
+        ),
+        EndReason::Limit => (
+            504,
+            "Timeout",
+            format!(
+                "the node ended this stream at its limit (stream-max-secs or stream-max-bytes) after {frames} frames; watch again"
+            ),
+        ),
+        EndReason::Node => (
+            503,
+            "ServiceUnavailable",
+            format!("the node failed or restarted while this stream ran (after {frames} frames); watch again"),
+        ),
+    };
+    Some(ResponseEnvelope::status(code, why, &message))
 }
 
 /// The `Status` answer for a request whose target cannot be read one way only.

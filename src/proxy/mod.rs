@@ -22,7 +22,7 @@ use std::time::Duration;
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use tokio::sync::watch;
 
-pub use roundtrip::{GaveUp, NodeTarget, RoundTrip, RoundTripError};
+pub use roundtrip::{GaveUp, NodeTarget, OpenStream, Reply, RoundTrip, RoundTripError, StreamItem};
 pub use server::{DEFAULT_MAX_BODY, Proxy};
 
 use crate::chain::ChainClient;

@@ -1,6 +1,7 @@
 //! The chain round trip of one request: sealed, submitted to the contract (with `upload`s
 //! for bodies too large for one transaction), and its sealed response taken from the
-//! [`ResponseRouter`] and opened.
+//! [`ResponseRouter`] and opened; or, for a watch or a followed log, its stream of sealed
+//! frames opened in order as they pass ([`OpenStream`]), until it ends or the caller hangs up.
 
 use std::time::Duration;
 
@@ -9,15 +10,15 @@ use sui_sdk_types::Address;
 use sui_transaction_builder::TransactionBuilder;
 use tokio::sync::RwLock;
 
-use super::router::ResponseRouter;
+use super::router::{ResponseRouter, Routed, StreamEvent, StreamStart};
 use crate::chain::{ChainClient, ChainError, Executed, GasPool};
 use crate::contract::calls::{MAX_CHUNK_LEN, Submission};
 use crate::contract::events::RequestSubmitted;
 use crate::contract::objects::{Cluster, SealToken};
-use crate::contract::{Abort, Contract, ObjectArg, Verb};
+use crate::contract::{Abort, Contract, EndReason, ObjectArg, Verb};
 use crate::envelope::{
-    Binding, EnvelopeError, PublicKey, RequestAttributes, RequestEnvelope, RequestInfo, ResponseEnvelope, Sealed,
-    SecretKey,
+    Binding, EnvelopeError, Frame, FrameOrder, PublicKey, RequestAttributes, RequestEnvelope, RequestInfo,
+    ResponseEnvelope, Sealed, SecretKey,
 };
 
 /// Chunks carried by the `submit` transaction itself; the rest go in `upload`s of 7.
@@ -63,6 +64,138 @@ pub enum RoundTripError {
     /// The checkpoint stream stopped.
     #[error("the proxy stopped following the chain")]
     RouterStopped,
+    /// A node opened a stream whose first frame is not the API server's headers.
+    #[error("node {node} opened a stream without its headers")]
+    StreamWithoutHead {
+        /// The node.
+        node: Address,
+    },
+}
+
+/// What the node answered: one response, or a stream to read as it passes on chain.
+#[derive(Debug)]
+pub enum Reply {
+    /// A whole response.
+    Response(ResponseEnvelope),
+    /// A watch or a followed log, open.
+    Stream(OpenStream),
+}
+
+/// What an open stream gives next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamItem {
+    /// Body bytes, as the API server wrote them.
+    Data(Vec<u8>),
+    /// The end, final on chain.
+    End {
+        /// Why.
+        reason: Option<EndReason>,
+        /// Frames it carried.
+        frames: u32,
+    },
+}
+
+/// A stream the node opened: the API server's status and headers, then its body in frames.
+#[derive(Debug)]
+pub struct OpenStream {
+    /// HTTP status.
+    pub status: u16,
+    /// The API server's headers.
+    pub headers: Vec<(String, String)>,
+    /// The request id.
+    pub request: Address,
+    cluster: Address,
+    reply: SecretKey,
+    events: tokio::sync::mpsc::UnboundedReceiver<StreamEvent>,
+    order: FrameOrder,
+    ready: std::collections::VecDeque<StreamItem>,
+}
+
+impl OpenStream {
+    /// Reads frames until the head (frame 0) opens, within `wait`.
+    async fn begin(
+        start: StreamStart,
+        cluster: Address,
+        request: Address,
+        node: Address,
+        reply: SecretKey,
+        wait: Duration,
+    ) -> Result<OpenStream, RoundTripError> {
+        let mut stream = OpenStream {
+            status: start.status,
+            headers: vec![],
+            request,
+            cluster,
+            reply,
+            events: start.events,
+            order: FrameOrder::default(),
+            ready: Default::default(),
+        };
+        let head = tokio::time::timeout(wait, async {
+            loop {
+                match stream.events.recv().await {
+                    Some(StreamEvent::Frame(index, data)) => {
+                        for (index, data) in stream.order.add(index, data)? {
+                            match Frame::open(&data, &stream.reply, cluster, request, index)? {
+                                Frame::Head { headers } if index == 0 => return Ok(Some(headers)),
+                                _ => return Ok(None),
+                            }
+                        }
+                    }
+                    _ => return Ok::<_, EnvelopeError>(None),
+                }
+            }
+        })
+        .await;
+        match head {
+            Ok(Ok(Some(headers))) => {
+                stream.headers = headers;
+                Ok(stream)
+            }
+            Ok(Err(e)) => Err(e.into()),
+            _ => Err(RoundTripError::StreamWithoutHead { node }),
+        }
+    }
+
+    /// The next body bytes or the end; `None` once the end was given (or the proxy stopped
+    /// following the chain). A frame that does not open ends the stream with an error.
+    pub async fn next(&mut self) -> Option<Result<StreamItem, RoundTripError>> {
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Some(Ok(item));
+            }
+            match self.events.recv().await? {
+                StreamEvent::Frame(index, data) => {
+                    let released = match self.order.add(index, data) {
+                        Ok(released) => released,
+                        Err(e) => return Some(Err(e.into())),
+                    };
+                    for (index, data) in released {
+                        match Frame::open(&data, &self.reply, self.cluster, self.request, index) {
+                            Ok(Frame::Data(bytes)) => self.ready.push_back(StreamItem::Data(bytes)),
+                            Ok(Frame::Head { .. }) => {}
+                            Err(e) => return Some(Err(e.into())),
+                        }
+                    }
+                }
+                StreamEvent::Ended { reason, frames, .. } => {
+                    self.ready.push_back(StreamItem::End { reason: EndReason::from_code(reason), frames });
+                }
+            }
+        }
+    }
+
+    /// Reads the whole stream into one response (for callers that want one).
+    pub async fn collect(mut self) -> Result<ResponseEnvelope, RoundTripError> {
+        let mut body = Vec::new();
+        while let Some(item) = self.next().await {
+            match item? {
+                StreamItem::Data(bytes) => body.extend_from_slice(&bytes),
+                StreamItem::End { .. } => break,
+            }
+        }
+        Ok(ResponseEnvelope { status: self.status, headers: self.headers, body })
+    }
 }
 
 /// What became of a request the proxy gave up waiting for.
@@ -167,7 +300,7 @@ impl RoundTrip {
     }
 
     /// Seals `request` (its target rebuilt by [`RequestInfo`]), submits it, and waits for
-    /// the node's answer.
+    /// the node's answer (a stream read to its end).
     pub async fn call(&self, request: &RequestEnvelope) -> Result<ResponseEnvelope, RoundTripError> {
         let info = RequestInfo::parse(&request.method, &request.path)?;
         let canonical = RequestEnvelope { path: info.uri(), ..request.clone() };
@@ -182,6 +315,18 @@ impl RoundTrip {
         request: &RequestEnvelope,
         attributes: RequestAttributes,
     ) -> Result<ResponseEnvelope, RoundTripError> {
+        match self.exchange(request, attributes).await? {
+            Reply::Response(response) => Ok(response),
+            Reply::Stream(stream) => stream.collect().await,
+        }
+    }
+
+    /// As [`RoundTrip::call_with_attributes`], handing a stream back open.
+    pub async fn exchange(
+        &self,
+        request: &RequestEnvelope,
+        attributes: RequestAttributes,
+    ) -> Result<Reply, RoundTripError> {
         match self.try_call(request, &attributes).await {
             // The node rotated its key or was replaced since the proxy read the cluster.
             Err(RoundTripError::Chain(ChainError::Abort { abort: Some(a), .. }))
@@ -194,11 +339,17 @@ impl RoundTrip {
         }
     }
 
-    async fn try_call(
-        &self,
-        request: &RequestEnvelope,
-        attributes: &RequestAttributes,
-    ) -> Result<ResponseEnvelope, RoundTripError> {
+    /// Ends an open stream from this side (`request::hang_up`): kubectl went away.
+    pub async fn hang_up(&self, request: Address) -> Result<(), RoundTripError> {
+        self.router.forget(request);
+        let request_arg = self.client.clone().object_arg(request).await?;
+        let mut tx = TransactionBuilder::new();
+        Contract::new(self.client.package()).hang_up(&mut tx, request_arg).expect("hang_up matches its signature");
+        self.execute(tx).await?;
+        Ok(())
+    }
+
+    async fn try_call(&self, request: &RequestEnvelope, attributes: &RequestAttributes) -> Result<Reply, RoundTripError> {
         let node = self.node().await?;
         let requester = self.key.public_key().derive_address();
         let reply = SecretKey::generate();
@@ -232,13 +383,35 @@ impl RoundTrip {
                 self.execute(tx).await?;
             }
         }
-        let sealed = match tokio::time::timeout(self.timeout, self.router.wait(request_id)).await {
-            Ok(Some(outcome)) => outcome?,
+        let routed = match tokio::time::timeout(self.timeout, self.router.wait(request_id)).await {
+            Ok(Some(routed)) => routed,
             Ok(None) => return Err(RoundTripError::RouterStopped),
-            Err(_) => return self.give_up(request_id, node.address, &reply).await,
+            Err(_) => return self.give_up(request_id, node.address, reply).await,
         };
-        let binding = Binding::Response { cluster: self.cluster, request: request_id };
-        Ok(sealed.open(&reply, &binding, MAX_RESPONSE_BODY)?)
+        self.reply_of(routed, request_id, node.address, reply).await
+    }
+
+    /// Opens what the router handed out.
+    async fn reply_of(
+        &self,
+        routed: Routed,
+        request: Address,
+        node: Address,
+        reply: SecretKey,
+    ) -> Result<Reply, RoundTripError> {
+        match routed {
+            Routed::Response(sealed) => {
+                let binding = Binding::Response { cluster: self.cluster, request };
+                Ok(Reply::Response(sealed?.open(&reply, &binding, MAX_RESPONSE_BODY)?))
+            }
+            Routed::Stream(start) => {
+                let stream = OpenStream::begin(start, self.cluster, request, node, reply, self.timeout).await;
+                if stream.is_err() {
+                    let _ = self.hang_up(request).await;
+                }
+                Ok(Reply::Stream(stream?))
+            }
+        }
     }
 
     /// No answer in time: cancel on chain, so the node never starts the request. If the
@@ -249,8 +422,8 @@ impl RoundTrip {
         &self,
         request_id: Address,
         node: Address,
-        reply: &SecretKey,
-    ) -> Result<ResponseEnvelope, RoundTripError> {
+        reply: SecretKey,
+    ) -> Result<Reply, RoundTripError> {
         let timeout = |gave_up| RoundTripError::Timeout { node, cluster: self.cluster, waited: self.timeout, gave_up };
         let mut client = self.client.clone();
         let cancelled = async {
@@ -278,10 +451,7 @@ impl RoundTrip {
             }
         };
         match tokio::time::timeout(grace, self.router.wait(request_id)).await {
-            Ok(Some(outcome)) => {
-                let binding = Binding::Response { cluster: self.cluster, request: request_id };
-                Ok(outcome?.open(reply, &binding, MAX_RESPONSE_BODY)?)
-            }
+            Ok(Some(routed)) => self.reply_of(routed, request_id, node, reply).await,
             _ => {
                 self.router.forget(request_id);
                 Err(timeout(late))

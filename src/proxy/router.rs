@@ -5,6 +5,10 @@
 //! the node may already have answered), so the router adopts every request this requester
 //! submits as soon as its `RequestSubmitted` event passes, which precedes the response in
 //! checkpoint order, and keeps completed responses until claimed or stale.
+//!
+//! A request the node answers with a stream (`StreamOpened`) is handed out as a
+//! [`StreamStart`]: its status and a channel that receives its sealed frames and its end in
+//! chain order, until `StreamEnded`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,7 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::ChainClient;
 use crate::chain::follow::{CheckpointEvents, follow};
-use crate::contract::events::{RequestSubmitted, ResponseChunk, ResponseStored, decode};
+use crate::contract::events::{
+    RequestSubmitted, ResponseChunk, ResponseStored, StreamEnded, StreamFrame, StreamOpened, decode,
+};
 use crate::envelope::{EnvelopeError, Reassembly, Sealed};
 
 /// Unclaimed responses are dropped after this long.
@@ -23,18 +29,58 @@ const STALE_AFTER: Duration = Duration::from_secs(600);
 
 type Outcome = Result<Sealed, EnvelopeError>;
 
+/// What the node answered a request with.
+#[derive(Debug)]
+pub enum Routed {
+    /// One sealed response.
+    Response(Outcome),
+    /// A stream.
+    Stream(StreamStart),
+}
+
+/// An open stream: the API server's status, and the frames and end as they pass on chain.
+#[derive(Debug)]
+pub struct StreamStart {
+    /// HTTP status the node opened it with.
+    pub status: u16,
+    /// Frames, then the end.
+    pub events: mpsc::UnboundedReceiver<StreamEvent>,
+}
+
+/// What passes on chain for an open stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// Sealed frame `index`.
+    Frame(u32, Vec<u8>),
+    /// The stream ended (`StreamEnded`).
+    Ended {
+        /// `EndReason` code.
+        reason: u8,
+        /// Who ended it.
+        ended_by: Address,
+        /// Frames it carried.
+        frames: u32,
+    },
+}
+
 #[derive(Default)]
 struct Pending {
     reassembly: Option<Reassembly>,
     early: Vec<ResponseChunk>,
-    outcome: Option<Outcome>,
-    waiter: Option<oneshot::Sender<Outcome>>,
+    outcome: Option<Routed>,
+    waiter: Option<oneshot::Sender<Routed>>,
     since: Option<Instant>,
+}
+
+#[derive(Default)]
+struct Table {
+    pending: HashMap<Address, Pending>,
+    streams: HashMap<Address, mpsc::UnboundedSender<StreamEvent>>,
 }
 
 /// Routes responses to the requests of one requester.
 pub struct ResponseRouter {
-    pending: Arc<Mutex<HashMap<Address, Pending>>>,
+    pending: Arc<Mutex<Table>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -58,7 +104,7 @@ impl ResponseRouter {
         requester: Address,
     ) -> Result<ResponseRouter, crate::chain::ChainError> {
         let start = client.latest_checkpoint().await?;
-        let pending: Arc<Mutex<HashMap<Address, Pending>>> = Arc::default();
+        let pending: Arc<Mutex<Table>> = Arc::default();
         let (tx, mut rx) = mpsc::channel::<CheckpointEvents>(64);
         let package = client.package();
         let routed = pending.clone();
@@ -72,10 +118,12 @@ impl ResponseRouter {
         Ok(ResponseRouter { pending, task })
     }
 
-    /// The sealed response to `request`, once complete; `None` if the router stopped.
-    pub async fn wait(&self, request: Address) -> Option<Outcome> {
+    /// The sealed response to `request`, once complete, or its stream once opened; `None` if
+    /// the router stopped.
+    pub async fn wait(&self, request: Address) -> Option<Routed> {
         let receiver = {
-            let mut pending = self.pending.lock().expect("router lock");
+            let mut table = self.pending.lock().expect("router lock");
+            let pending = &mut table.pending;
             let entry = pending.entry(request).or_default();
             if let Some(outcome) = entry.outcome.take() {
                 pending.remove(&request);
@@ -91,13 +139,43 @@ impl ResponseRouter {
 
     /// Stops waiting for `request` (its caller gave up).
     pub fn forget(&self, request: Address) {
-        self.pending.lock().expect("router lock").remove(&request);
+        let mut table = self.pending.lock().expect("router lock");
+        table.pending.remove(&request);
+        table.streams.remove(&request);
     }
 }
 
-fn route(pending: &mut HashMap<Address, Pending>, requester: Address, checkpoint: CheckpointEvents) {
+fn route(table: &mut Table, requester: Address, checkpoint: CheckpointEvents) {
+    let Table { pending, streams } = table;
     for event in checkpoint.events {
-        if let Some(submitted) = decode::<RequestSubmitted>(&event) {
+        if let Some(frame) = decode::<StreamFrame>(&event) {
+            if let Some(stream) = streams.get(&frame.request_id)
+                && stream.send(StreamEvent::Frame(frame.index, frame.data)).is_err()
+            {
+                streams.remove(&frame.request_id);
+            }
+        } else if let Some(opened) = decode::<StreamOpened>(&event) {
+            if let Some(p) = pending.get_mut(&opened.request_id) {
+                let (tx, rx) = mpsc::unbounded_channel();
+                streams.insert(opened.request_id, tx);
+                let start = Routed::Stream(StreamStart { status: opened.status, events: rx });
+                match p.waiter.take() {
+                    Some(waiter) => {
+                        let _ = waiter.send(start);
+                        pending.remove(&opened.request_id);
+                    }
+                    None => p.outcome = Some(start),
+                }
+            }
+        } else if let Some(ended) = decode::<StreamEnded>(&event) {
+            if let Some(stream) = streams.remove(&ended.request_id) {
+                let _ = stream.send(StreamEvent::Ended {
+                    reason: ended.reason,
+                    ended_by: ended.ended_by,
+                    frames: ended.frames,
+                });
+            }
+        } else if let Some(submitted) = decode::<RequestSubmitted>(&event) {
             if submitted.requester == requester {
                 pending.entry(submitted.request_id).or_default().since.get_or_insert_with(Instant::now);
             }
@@ -123,7 +201,7 @@ fn route(pending: &mut HashMap<Address, Pending>, requester: Address, checkpoint
                 Ok(()) if reassembly.is_complete() => Some(p.reassembly.take().expect("set").finish()),
                 Ok(()) => None,
             };
-            if let Some(outcome) = outcome {
+            if let Some(outcome) = outcome.map(Routed::Response) {
                 match p.waiter.take() {
                     Some(waiter) => {
                         let _ = waiter.send(outcome);

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::explain::{RequestContext, TokenFacts, attributes_refusal, explain, not_carried};
-use super::roundtrip::{RoundTrip, RoundTripError};
+use super::roundtrip::{OpenStream, Reply, RoundTrip, RoundTripError, StreamItem};
 use crate::chain::ChainError;
 use crate::contract::Abort;
 use crate::credential::{BearerError, BearerToken};
@@ -58,7 +58,12 @@ pub struct Proxy {
     discovery: Mutex<HashMap<(String, String), (Instant, ResponseEnvelope)>>,
 }
 
-type Answer = Response<Full<Bytes>>;
+/// A response body: whole, or a stream's frames as they arrive.
+type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+type Answer = Response<Body>;
+
+/// Stream body chunks buffered between the chain and kubectl.
+const STREAM_BUFFER: usize = 64;
 
 impl Proxy {
     /// A proxy sending requests through `roundtrip`, accepting bearer tokens its requester
@@ -69,7 +74,7 @@ impl Proxy {
     }
 
     /// Answers one request.
-    pub async fn handle(&self, request: Request<Incoming>) -> Answer {
+    pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Answer {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
         let info = RequestInfo::parse(parts.method.as_str(), &path);
@@ -114,8 +119,12 @@ impl Proxy {
             .collect();
         let envelope = RequestEnvelope { method: parts.method.as_str().to_string(), path: path.clone(), headers, body };
         let started = Instant::now();
-        let answer = match self.roundtrip.call_with_attributes(&envelope, attributes.clone()).await {
-            Ok(response) => {
+        let answer = match self.roundtrip.exchange(&envelope, attributes.clone()).await {
+            Ok(Reply::Stream(stream)) => {
+                tracing::debug!(method = %parts.method, path, status = stream.status, elapsed = ?started.elapsed(), "stream opened");
+                return self.clone().stream_to_http(stream);
+            }
+            Ok(Reply::Response(response)) => {
                 if attributes.is_non_resource() && response.status == 200 {
                     self.remember(cache_key, response.clone());
                 }
@@ -135,6 +144,65 @@ impl Proxy {
         };
         tracing::debug!(method = %parts.method, path, status = answer.status, elapsed = ?started.elapsed(), "answered");
         to_http(answer, &parts.method)
+    }
+
+    /// Streams `stream` to kubectl as the API server would (chunked, each frame flushed as it
+    /// arrives). When kubectl goes away the stream is hung up on chain; when the node ends a
+    /// JSON watch early, kubectl gets the reason as a watch `ERROR` event with a `Status`.
+    fn stream_to_http(self: Arc<Self>, mut stream: OpenStream) -> Answer {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::convert::Infallible>>(
+            STREAM_BUFFER,
+        );
+        let json = stream
+            .headers
+            .iter()
+            .any(|(name, value)| name == "content-type" && value.starts_with("application/json"));
+        let mut builder = Response::builder().status(StatusCode::from_u16(stream.status).unwrap_or(StatusCode::OK));
+        for (name, value) in &stream.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let request = stream.request;
+        let token = self.roundtrip.token_id();
+        tokio::spawn(async move {
+            let hung_up = loop {
+                let item = tokio::select! {
+                    _ = tx.closed() => break true,
+                    item = stream.next() => item,
+                };
+                let chunk = match item {
+                    Some(Ok(StreamItem::Data(bytes))) => Bytes::from(bytes),
+                    Some(Ok(StreamItem::End { reason, frames })) => {
+                        tracing::info!(%request, ?reason, frames, "stream ended");
+                        if json && let Some(status) = super::explain::stream_end(reason, token, frames) {
+                            let object: serde_json::Value = serde_json::from_slice(&status.body).unwrap_or_default();
+                            let mut line = serde_json::to_vec(&serde_json::json!({"type": "ERROR", "object": object}))
+                                .expect("JSON");
+                            line.push(b'\n');
+                            let _ = tx.send(Ok(hyper::body::Frame::data(Bytes::from(line)))).await;
+                        }
+                        break false;
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(%request, error = %e, "stream frame refused; hanging up");
+                        break true;
+                    }
+                    None => break false,
+                };
+                if tx.send(Ok(hyper::body::Frame::data(chunk))).await.is_err() {
+                    break true;
+                }
+            };
+            if hung_up {
+                match self.roundtrip.hang_up(request).await {
+                    Ok(()) => tracing::info!(%request, "kubectl went away; stream hung up on chain"),
+                    Err(e) => tracing::warn!(%request, error = %e, "could not hang the stream up on chain"),
+                }
+            }
+        });
+        let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+        builder
+            .body(BodyExt::boxed(body))
+            .unwrap_or_else(|_| Response::new(full(Bytes::from_static(b"bad response headers"))))
     }
 
     /// Refusals decided from the request line and headers alone.
@@ -239,9 +307,11 @@ fn to_http(answer: ResponseEnvelope, method: &http::Method) -> Answer {
         builder = builder.header(name.as_str(), value.as_str());
     }
     let body = if method == http::Method::HEAD { Bytes::new() } else { Bytes::from(answer.body) };
-    builder
-        .body(Full::new(body))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"bad response headers"))))
+    builder.body(full(body)).unwrap_or_else(|_| Response::new(full(Bytes::from_static(b"bad response headers"))))
+}
+
+fn full(bytes: Bytes) -> Body {
+    BodyExt::boxed(Full::new(bytes))
 }
 
 /// Serves `proxy` on `listener` with `tls` until `stop` turns true.

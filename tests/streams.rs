@@ -1,0 +1,234 @@
+//! Watches and followed logs through the chain: a stream opened once by the contract, carried
+//! in sealed numbered frames, and ended on chain by each of its causes (the API server, the
+//! requester hanging up, a revoked token, a node limit, a node restart); then real kubectl
+//! (`get -w`, `rollout status`, `wait`) through the whole path.
+
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+use kubectl_sui::contract::{EndReason, Role};
+use kubectl_sui::proxy::{OpenStream, Reply, StreamItem};
+
+use crate::fixtures::SUI;
+use crate::kubectl::User;
+use crate::node::{Requester, request, setup};
+
+const CONFIGMAPS: &str = "/api/v1/namespaces/default/configmaps";
+
+async fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
+    let text = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
+    text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
+}
+
+async fn open(user: &Requester, path: &str) -> OpenStream {
+    let info = kubectl_sui::envelope::RequestInfo::parse("GET", path).unwrap();
+    match user.exchange(&request("GET", &info.uri(), ""), info.attributes()).await.unwrap() {
+        Reply::Stream(stream) => stream,
+        Reply::Response(r) => panic!("not a stream: {} {}", r.status, String::from_utf8_lossy(&r.body)),
+    }
+}
+
+/// Reads the stream until `until` holds for the watch events read so far (or it ends).
+async fn events_until(
+    stream: &mut OpenStream,
+    seen: &mut Vec<(String, String)>,
+    until: impl Fn(&[(String, String)]) -> bool,
+) -> Option<(Option<EndReason>, u32)> {
+    let mut partial = Vec::new();
+    while !until(seen) {
+        let item = tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("stream stalled");
+        match item.expect("stream open").unwrap() {
+            StreamItem::Data(bytes) => {
+                partial.extend_from_slice(&bytes);
+                while let Some(end) = partial.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = partial.drain(..=end).collect();
+                    let event: serde_json::Value = serde_json::from_slice(&line).unwrap();
+                    let name = event["object"]["metadata"]["name"].as_str().unwrap_or("").to_string();
+                    seen.push((event["type"].as_str().unwrap().to_string(), name));
+                }
+            }
+            StreamItem::End { reason, frames } => return Some((reason, frames)),
+        }
+    }
+    None
+}
+
+async fn end_of(stream: &mut OpenStream) -> (Option<EndReason>, u32) {
+    let mut seen = Vec::new();
+    events_until(stream, &mut seen, |_| false).await.expect("an end")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watch_sees_every_change_in_order_and_ends_on_chain_for_each_cause() {
+    let setup = setup().await;
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
+    let addr = addr.await.unwrap();
+    let user = setup.requester(Role::Edit, 2 * SUI).await;
+
+    // Changes made by another user, seen in order.
+    let mut stream = open(&user, &format!("{CONFIGMAPS}?watch=true&fieldSelector=metadata.name%3Dwatched")).await;
+    assert_eq!(stream.status, 200);
+    assert!(stream.headers.iter().any(|(n, v)| n == "content-type" && v.starts_with("application/json")));
+    setup.plane.kubectl(&["create", "configmap", "watched", "--from-literal=k=1"]).unwrap();
+    setup.plane.kubectl(&["patch", "configmap", "watched", "-p", r#"{"data":{"k":"2"}}"#]).unwrap();
+    setup.plane.kubectl(&["delete", "configmap", "watched"]).unwrap();
+    let mut seen = Vec::new();
+    let end = events_until(&mut stream, &mut seen, |s| s.iter().any(|(t, _)| t == "DELETED")).await;
+    assert!(end.is_none(), "the stream ended early: {end:?}");
+    let kinds: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"], "{seen:?}");
+    assert!(seen.iter().all(|(_, n)| n == "watched"));
+    assert_eq!(metric(addr, "nautilus_streams_open").await, 1.0);
+
+    // The requester hangs up: the request is gone from the chain and the node stops.
+    let id = stream.request;
+    user.hang_up(id).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(addr, "nautilus_streams_open").await != 0.0 {
+        assert!(Instant::now() < deadline, "the node kept streaming after the hang-up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let gone = kubectl_sui::chain::ChainClient::new(&setup.devnet.grpc_url(), kubectl_sui::devnet::package_id())
+        .unwrap()
+        .move_object::<kubectl_sui::contract::objects::Request>(id)
+        .await;
+    assert!(gone.is_err(), "the hung-up request is still on chain");
+    assert_eq!(metric(addr, "nautilus_stream_ends_total{reason=\"client\"}").await, 1.0);
+
+    // The API server ends it (timeoutSeconds): completed.
+    let mut stream = open(&user, &format!("{CONFIGMAPS}?watch=true&timeoutSeconds=1")).await;
+    let (reason, frames) = end_of(&mut stream).await;
+    assert_eq!(reason, Some(EndReason::Completed));
+    assert!(frames >= 1, "the head frame at least");
+
+    // The admin revokes the token mid-stream: the node ends it, naming the cause.
+    let mut stream = open(&user, &format!("{CONFIGMAPS}?watch=true")).await;
+    setup.revoke(user.token).await;
+    let started = Instant::now();
+    let (reason, _) = end_of(&mut stream).await;
+    assert_eq!(reason, Some(EndReason::Token));
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+
+    let executions = setup.cluster_ran_only_what_the_chain_approved().await;
+    assert!(executions.iter().filter(|e| e.verb == "watch").count() >= 3, "{executions:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_limits_end_streams_and_a_restart_ends_those_left_open() {
+    let setup = setup().await;
+    let mut config = setup.node_config();
+    config.limits.stream_max_secs = 2;
+    config.limits.max_streams_per_requester = 1;
+    let (stop, node) = setup.start_node_with(config.clone(), None);
+    let user = setup.requester(Role::Edit, 2 * SUI).await;
+
+    // One stream per requester: a second is answered 429, and the first ends at the limit.
+    let mut first = open(&user, &format!("{CONFIGMAPS}?watch=true")).await;
+    let info = kubectl_sui::envelope::RequestInfo::parse("GET", &format!("{CONFIGMAPS}?watch=true")).unwrap();
+    let second = user.call_with_attributes(&request("GET", &info.uri(), ""), info.attributes()).await.unwrap();
+    assert_eq!(second.status, 429, "{}", String::from_utf8_lossy(&second.body));
+    assert!(second.headers.iter().any(|(n, _)| n == "retry-after"));
+    let started = Instant::now();
+    assert_eq!(end_of(&mut first).await.0, Some(EndReason::Limit));
+    assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
+
+    // The node dies with a stream open (no end on chain); after a restart it ends it.
+    let mut open_one = open(&user, &format!("{CONFIGMAPS}?watch=true")).await;
+    node.abort();
+    drop(stop);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut config = setup.node_config();
+    config.from_checkpoint = None;
+    let (_stop, _node) = setup.start_node_with(config, None);
+    assert_eq!(end_of(&mut open_one).await.0, Some(EndReason::Node));
+}
+
+/// Reads kubectl's stdout lines on a thread, so a test can wait for a line with a deadline.
+fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_watches_rollouts_and_waits_through_the_chain() {
+    let setup = setup().await;
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
+    let addr = addr.await.unwrap();
+    let user = User::new();
+    user.login(&setup, setup.cluster, &[]);
+
+    // `kubectl get pods -w` sees a pod made by another user appear, run and disappear.
+    let mut command = user.command(crate::util::kubectl());
+    command.args([
+        "get",
+        "pods",
+        "--watch",
+        "--output-watch-events",
+        "-o",
+        "jsonpath={.type} {.object.metadata.name} {.object.status.phase}{\"\\n\"}",
+    ]);
+    let mut watch = command.spawn().unwrap();
+    let lines = lines_of(&mut watch);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(addr, "nautilus_streams_open").await < 1.0 {
+        assert!(Instant::now() < deadline, "kubectl's watch never opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    setup
+        .plane
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\nspec:\n  containers: [{name: c, image: busybox}]\n",
+        )
+        .unwrap();
+    let wait = user.kubectl(&["wait", "--for=condition=Ready", "pod/p", "--timeout=60s"], "");
+    assert!(wait.status.success(), "{}", String::from_utf8_lossy(&wait.stderr));
+    assert_eq!(String::from_utf8_lossy(&wait.stdout), "pod/p condition met\n");
+    setup.plane.kubectl(&["delete", "pod", "p", "--grace-period=0", "--force"]).unwrap();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.starts_with("DELETED p")) {
+        let line = lines.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("kubectl printed");
+        seen.push(line);
+    }
+    assert!(seen[0].starts_with("ADDED p"), "{seen:?}");
+    assert!(seen.iter().any(|l| l == "MODIFIED p Running"), "{seen:?}");
+
+    // Killing kubectl hangs the stream up on chain.
+    let killed = Instant::now();
+    watch.kill().unwrap();
+    let _ = watch.wait();
+    while metric(addr, "nautilus_streams_open").await != 0.0 {
+        assert!(killed.elapsed() < Duration::from_secs(10), "the stream outlived kubectl");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(metric(addr, "nautilus_stream_ends_total{reason=\"client\"}").await >= 1.0);
+
+    // `kubectl rollout status` returns when the rollout completes.
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx}]\n";
+    let applied = user.kubectl(&["apply", "-f", "-"], deployment);
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let rollout = user.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"], "");
+    assert!(rollout.status.success(), "{}", String::from_utf8_lossy(&rollout.stderr));
+    assert!(
+        String::from_utf8_lossy(&rollout.stdout).contains("successfully rolled out"),
+        "{}",
+        String::from_utf8_lossy(&rollout.stdout)
+    );
+
+    // One audit line per stream, with its frame count.
+    let trail = user.audit();
+    let streams: Vec<_> = trail.iter().filter(|r| r["outcome"]["kind"] == "streamed").collect();
+    assert!(!streams.is_empty(), "{trail:#?}");
+    assert!(streams.iter().any(|r| r["outcome"]["ended"] == "client" && r["outcome"]["frames"].as_u64() > Some(1)));
+    setup.cluster_ran_only_what_the_chain_approved().await;
+}
