@@ -151,7 +151,8 @@ impl AuditTrail {
                         Outcome::Streamed { status, .. } => status,
                         _ => 200,
                     };
-                    let end = EndReason::from_code(e.reason).map_or_else(|| format!("reason{}", e.reason), |r| r.to_string());
+                    let end =
+                        EndReason::from_code(e.reason).map_or_else(|| format!("reason{}", e.reason), |r| r.to_string());
                     record.outcome = Outcome::Streamed { status, frames: e.frames, ended: Some(end) };
                     done.push(record);
                 }

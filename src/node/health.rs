@@ -82,8 +82,8 @@ impl Metrics {
             prometheus::IntCounter::new("stream_frames_total", "Stream frames put on chain").expect("metric");
         let stream_bytes =
             prometheus::IntCounter::new("stream_bytes_total", "Stream bytes put on chain").expect("metric");
-        let stream_ends =
-            IntCounterVec::new(Opts::new("stream_ends_total", "Streams ended, by reason"), &["reason"]).expect("metric");
+        let stream_ends = IntCounterVec::new(Opts::new("stream_ends_total", "Streams ended, by reason"), &["reason"])
+            .expect("metric");
         for m in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),

@@ -198,7 +198,9 @@ impl KubeApi {
 pub fn response_headers<B>(response: &http::Response<B>) -> Vec<(String, String)> {
     RESPONSE_HEADERS
         .iter()
-        .filter_map(|h| response.headers().get(*h).and_then(|v| v.to_str().ok()).map(|v| (h.to_string(), v.to_string())))
+        .filter_map(|h| {
+            response.headers().get(*h).and_then(|v| v.to_str().ok()).map(|v| (h.to_string(), v.to_string()))
+        })
         .collect()
 }
 

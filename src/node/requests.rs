@@ -411,7 +411,10 @@ impl Processor {
             };
         }
         self.metrics.streams_open.inc();
-        self.metrics.requests.with_label_values(&[Verb::from_code(submitted.verb).unwrap_or(Verb::Get).as_str(), "200"]).inc();
+        self.metrics
+            .requests
+            .with_label_values(&[Verb::from_code(submitted.verb).unwrap_or(Verb::Get).as_str(), "200"])
+            .inc();
         Ok(Some(Pump {
             submitted: submitted.clone(),
             request: request_arg,

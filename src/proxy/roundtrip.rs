@@ -133,16 +133,19 @@ impl OpenStream {
         };
         let head = tokio::time::timeout(wait, async {
             loop {
-                match stream.events.recv().await {
-                    Some(StreamEvent::Frame(index, data)) => {
-                        for (index, data) in stream.order.add(index, data)? {
-                            match Frame::open(&data, &stream.reply, cluster, request, index)? {
-                                Frame::Head { headers } if index == 0 => return Ok(Some(headers)),
-                                _ => return Ok(None),
-                            }
-                        }
+                let Some(StreamEvent::Frame(index, data)) = stream.events.recv().await else {
+                    return Ok::<_, EnvelopeError>(None);
+                };
+                let mut head = None;
+                for (index, data) in stream.order.add(index, data)? {
+                    match Frame::open(&data, &stream.reply, cluster, request, index)? {
+                        Frame::Head { headers } if index == 0 => head = Some(headers),
+                        Frame::Data(bytes) if head.is_some() => stream.ready.push_back(StreamItem::Data(bytes)),
+                        _ => return Ok(None),
                     }
-                    _ => return Ok::<_, EnvelopeError>(None),
+                }
+                if head.is_some() {
+                    return Ok(head);
                 }
             }
         })
@@ -349,7 +352,11 @@ impl RoundTrip {
         Ok(())
     }
 
-    async fn try_call(&self, request: &RequestEnvelope, attributes: &RequestAttributes) -> Result<Reply, RoundTripError> {
+    async fn try_call(
+        &self,
+        request: &RequestEnvelope,
+        attributes: &RequestAttributes,
+    ) -> Result<Reply, RoundTripError> {
         let node = self.node().await?;
         let requester = self.key.public_key().derive_address();
         let reply = SecretKey::generate();
@@ -418,12 +425,7 @@ impl RoundTrip {
     /// node answered first (the cancel is refused as answered), its answer is what the caller
     /// gets; if it started a write first (refused as started), the proxy waits for its answer
     /// once more as long: a write that ran is never reported as not run.
-    async fn give_up(
-        &self,
-        request_id: Address,
-        node: Address,
-        reply: SecretKey,
-    ) -> Result<Reply, RoundTripError> {
+    async fn give_up(&self, request_id: Address, node: Address, reply: SecretKey) -> Result<Reply, RoundTripError> {
         let timeout = |gave_up| RoundTripError::Timeout { node, cluster: self.cluster, waited: self.timeout, gave_up };
         let mut client = self.client.clone();
         let cancelled = async {

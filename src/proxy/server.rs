@@ -150,13 +150,10 @@ impl Proxy {
     /// arrives). When kubectl goes away the stream is hung up on chain; when the node ends a
     /// JSON watch early, kubectl gets the reason as a watch `ERROR` event with a `Status`.
     fn stream_to_http(self: Arc<Self>, mut stream: OpenStream) -> Answer {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::convert::Infallible>>(
-            STREAM_BUFFER,
-        );
-        let json = stream
-            .headers
-            .iter()
-            .any(|(name, value)| name == "content-type" && value.starts_with("application/json"));
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, std::convert::Infallible>>(STREAM_BUFFER);
+        let json =
+            stream.headers.iter().any(|(name, value)| name == "content-type" && value.starts_with("application/json"));
         let mut builder = Response::builder().status(StatusCode::from_u16(stream.status).unwrap_or(StatusCode::OK));
         for (name, value) in &stream.headers {
             builder = builder.header(name.as_str(), value.as_str());
