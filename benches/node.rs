@@ -23,7 +23,7 @@ use kubectl_sui::controlplane::{ControlPlane, ControlPlaneSpec};
 use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
 use kubectl_sui::envelope::{RequestEnvelope, RequestInfo};
 use kubectl_sui::node::kube::{Caller, KubeApi, impersonated_groups};
-use kubectl_sui::proxy::RoundTrip;
+use kubectl_sui::proxy::{Reply, RoundTrip};
 
 #[path = "../tests/fixtures.rs"]
 mod fixtures;
@@ -239,10 +239,22 @@ async fn main() {
                     headers: vec![("accept".into(), "application/json".into())],
                     body: vec![],
                 };
+                // Streams the node grants are held open (what an attacker wants), and hung
+                // up when the flood stops; past the node's stream limits, each is a 429.
+                let info = RequestInfo::parse(&envelope.method, &envelope.path).unwrap();
+                let mut held = Vec::new();
                 while flooding.load(std::sync::atomic::Ordering::Relaxed) {
-                    if let Ok(r) = attacker.call(&envelope).await {
-                        *answered.entry(r.status).or_default() += 1;
+                    match attacker.exchange(&envelope, info.attributes()).await {
+                        Ok(Reply::Response(r)) => *answered.entry(r.status).or_default() += 1,
+                        Ok(Reply::Stream(s)) => {
+                            *answered.entry(s.status).or_default() += 1;
+                            held.push(s.request);
+                        }
+                        Err(_) => {}
                     }
+                }
+                for request in held {
+                    let _ = attacker.hang_up(request).await;
                 }
                 answered
             })
