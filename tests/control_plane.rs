@@ -52,6 +52,11 @@ fn kubectl_runs_a_deployment_on_kwok_nodes() {
     assert_eq!(pods.len(), 3, "{phases}");
     assert!(pods.iter().all(|p| p.starts_with("Running kwok-node-")), "{phases}");
 
+    // kwok's containers serve the control plane's pod log, and a follower sees it grow.
+    let first = pods_names(&k(&["get", "pods", "-l", "app=web", "-o", "name"]));
+    let logs = k(&["logs", &first, "--tail=5"]);
+    assert!(logs.contains("kwok container started"), "{logs}");
+
     let table = k(&["get", "deployment", "web"]);
     assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("web") && l.contains("3/3")), "{table}");
     let described = k(&["describe", "deployment", "web"]);
@@ -75,4 +80,8 @@ fn control_plane_stops_when_a_test_panics() {
     let addr = server.trim_start_matches("https://");
     let refused = std::net::TcpStream::connect(addr).is_err();
     assert!(refused, "the API server at {addr} still accepts connections after the panic");
+}
+
+fn pods_names(names: &str) -> String {
+    names.lines().next().expect("a pod").to_string()
 }

@@ -300,7 +300,7 @@ async fn refusals_are_clear_kubernetes_errors() {
     );
     assert!(!exec.status.success() && started.elapsed() < Duration::from_secs(20), "exec fails at once");
     let message = stderr(&exec);
-    assert!(message.contains("exec, attach, port-forward and proxy need a live stream"), "{message}");
+    assert!(message.contains("exec, attach, port-forward and proxy need a live two-way session"), "{message}");
 
     // Targets the API server could read otherwise, and paths no rule names: a clear Status,
     // the first before any transaction. (kubectl itself decodes `%2F` before sending; the

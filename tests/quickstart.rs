@@ -39,8 +39,16 @@ fn fresh(home: &Path, plugin: &Path, program: &str, args: &[&str]) -> Output {
     command.output().expect("runs")
 }
 
+/// `up` takes the default ports (9410, 9411, 9412): the quick-start tests run one at a time.
+static DEFAULT_PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn default_ports() -> std::sync::MutexGuard<'static, ()> {
+    DEFAULT_PORTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn up_get_pods_down_up_again() {
+    let _ports = default_ports();
     // Built (or found) the way `up` does it; `up` then finds the same cache entry itself.
     k8s_bin_dir();
     let plugin: PathBuf = std::env::var_os("KUBECTL_SUI_INSTALLED")
@@ -79,6 +87,7 @@ fn up_get_pods_down_up_again() {
 
 #[test]
 fn up_serves_an_existing_cluster_only_when_named_and_then_for_viewing() {
+    let _ports = default_ports();
     let (plane, _plane_dir) = crate::util::start_control_plane(1);
     let plugin: PathBuf = std::env::var_os("KUBECTL_SUI_INSTALLED")
         .map(PathBuf::from)

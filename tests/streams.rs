@@ -1,7 +1,7 @@
 //! Watches and followed logs through the chain: a stream opened once by the contract, carried
 //! in sealed numbered frames, and ended on chain by each of its causes (the API server, the
 //! requester hanging up, a revoked token, a node limit, a node restart); then real kubectl
-//! (`get -w`, `rollout status`, `wait`) through the whole path.
+//! (`get -w`, `logs -f`, `rollout status`, `wait`) through the whole path.
 
 use std::io::BufRead;
 use std::time::{Duration, Instant};
@@ -202,6 +202,24 @@ async fn kubectl_watches_rollouts_and_waits_through_the_chain() {
     let wait = user.kubectl(&["wait", "--for=condition=Ready", "pod/p", "--timeout=60s"], "");
     assert!(wait.status.success(), "{}", String::from_utf8_lossy(&wait.stderr));
     assert_eq!(String::from_utf8_lossy(&wait.stdout), "pod/p condition met\n");
+    // `kubectl logs -f` prints the log and every line added to it, in order.
+    let mut command = user.command(crate::util::kubectl());
+    command.args(["logs", "-f", "p"]);
+    let mut follow = command.spawn().unwrap();
+    let log = lines_of(&mut follow);
+    let next = |what: &str| {
+        log.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("kubectl logs -f printed no {what}"))
+    };
+    assert!(next("first line").starts_with("kwok container started"));
+    next("second line");
+    for i in 0..5 {
+        let line = format!("line {i} through the chain");
+        setup.plane.log_line(&line).unwrap();
+        assert_eq!(next(&line), line);
+    }
+    follow.kill().unwrap();
+    let _ = follow.wait();
+
     setup.plane.kubectl(&["delete", "pod", "p", "--grace-period=0", "--force"]).unwrap();
     let mut seen = Vec::new();
     while !seen.iter().any(|l: &String| l.starts_with("DELETED p")) {
@@ -211,7 +229,7 @@ async fn kubectl_watches_rollouts_and_waits_through_the_chain() {
     assert!(seen[0].starts_with("ADDED p"), "{seen:?}");
     assert!(seen.iter().any(|l| l == "MODIFIED p Running"), "{seen:?}");
 
-    // Killing kubectl hangs the stream up on chain.
+    // Killing kubectl hangs its streams up on chain (the watch, and the followed log).
     let killed = Instant::now();
     watch.kill().unwrap();
     let _ = watch.wait();
@@ -219,7 +237,7 @@ async fn kubectl_watches_rollouts_and_waits_through_the_chain() {
         assert!(killed.elapsed() < Duration::from_secs(10), "the stream outlived kubectl");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(metric(addr, "nautilus_stream_ends_total{reason=\"client\"}").await >= 1.0);
+    assert!(metric(addr, "nautilus_stream_ends_total{reason=\"client\"}").await >= 2.0);
 
     // `kubectl rollout status` returns when the rollout completes.
     let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx}]\n";

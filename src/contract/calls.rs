@@ -787,6 +787,10 @@ mod tests {
         c.respond_more(&mut tx, req, vec![vec![1]]).unwrap();
         c.close(&mut tx, req).unwrap();
         c.cancel(&mut tx, req).unwrap();
+        c.open_stream(&mut tx, req, cl, 200, vec![vec![0]]).unwrap();
+        c.stream(&mut tx, req, cl, vec![vec![1]]).unwrap();
+        c.end_stream(&mut tx, req, EndReason::Completed).unwrap();
+        c.hang_up(&mut tx, req).unwrap();
         let calls = built(tx).commands.iter().filter(|c| matches!(c, Command::MoveCall(_))).count();
         assert_eq!(calls, FUNCTIONS.len());
     }

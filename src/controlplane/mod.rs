@@ -58,6 +58,7 @@ pub struct ControlPlane {
     kubeconfig: PathBuf,
     server: String,
     audit_log: PathBuf,
+    pod_log: PathBuf,
     // Declared in start order; stopped in reverse by `Drop`.
     components: Vec<Component>,
 }
@@ -80,14 +81,21 @@ impl ControlPlane {
             format!("--{name}={}", Path::new(value.as_ref()).display())
         };
 
-        let (etcd_client, etcd_peer, apiserver_port) = (free_port()?, free_port()?, free_port()?);
+        let (etcd_client, etcd_peer, apiserver_port, kwok_port) =
+            (free_port()?, free_port()?, free_port()?, free_port()?);
         let mut plane = ControlPlane {
             kubectl: bin("kubectl")?,
             kubeconfig: work.join("admin.kubeconfig"),
             server: format!("https://127.0.0.1:{apiserver_port}"),
             audit_log: work.join("audit.log"),
+            pod_log: work.join("pod.log"),
             components: Vec::new(),
         };
+        // What every kwok container "writes": kwok serves this file as its log, and follows it.
+        let first: String = POD_LOG.lines().map(cri_log_line).collect();
+        crate::fs::write_atomic(&plane.pod_log, first.as_bytes(), 0o644)?;
+        let kwok_config = work.join("kwok.yaml");
+        crate::fs::write_atomic(&kwok_config, kwok_logs_config(&plane.pod_log).as_bytes(), 0o600)?;
         let audit_policy = work.join("audit-policy.yaml");
         crate::fs::write_atomic(&audit_policy, AUDIT_POLICY.as_bytes(), 0o600)?;
 
@@ -132,6 +140,9 @@ impl ControlPlane {
                 arg("audit-log-path", &plane.audit_log),
                 "--audit-log-format=json".into(),
                 "--audit-log-mode=blocking".into(),
+                // kwok's nodes serve logs on their InternalIP (loopback), with a certificate
+                // the API server does not check (as kubeadm's default).
+                "--kubelet-preferred-address-types=InternalIP".into(),
             ],
             work,
         )?;
@@ -167,8 +178,13 @@ impl ControlPlane {
                 kubeconfig,
                 "--manage-all-nodes=false".into(),
                 format!("--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake"),
-                "--node-ip=10.0.1.1".into(),
+                "--node-ip=127.0.0.1".into(),
                 "--cidr=10.0.2.0/24".into(),
+                format!("--node-port={kwok_port}"),
+                format!("--server-address=127.0.0.1:{kwok_port}"),
+                arg("tls-cert-file", &pki.serving_cert),
+                arg("tls-private-key-file", &pki.serving_key),
+                arg("config", &kwok_config),
             ],
             work,
         )?;
@@ -195,6 +211,24 @@ impl ControlPlane {
     /// at Metadata level, written before the response is sent.
     pub fn audit_log(&self) -> &Path {
         &self.audit_log
+    }
+
+    /// The log every kwok container serves (`kubectl logs`, `logs -f`), in the CRI log
+    /// format; [`ControlPlane::log_line`] appends to it and a follower sees the line.
+    pub fn pod_log(&self) -> &Path {
+        &self.pod_log
+    }
+
+    /// Appends `line` to every kwok container's log.
+    pub fn log_line(&self, line: &str) -> Result<(), ControlPlaneError> {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.pod_log)
+            .map_err(|source| crate::fs::FileError::new("appending to", &self.pod_log, source))?;
+        file.write_all(cri_log_line(line).as_bytes())
+            .map_err(|source| crate::fs::FileError::new("appending to", &self.pod_log, source))?;
+        Ok(())
     }
 
     /// The API server's URL.
@@ -266,6 +300,24 @@ impl Drop for ControlPlane {
         // Clients first, etcd last.
         while self.components.pop().is_some() {}
     }
+}
+
+/// The first lines of every kwok container's log.
+const POD_LOG: &str = "kwok container started (a fake pod of the kubectl-sui local control plane)
+its log is the control plane's pod.log file; lines appended to it are what `kubectl logs -f` follows
+";
+
+/// One line of a container log as the CRI writes it (what kwok serves): time, stream, `F`ull.
+fn cri_log_line(line: &str) -> String {
+    format!("{} stdout F {line}\n", humantime::format_rfc3339_nanos(std::time::SystemTime::now()))
+}
+
+/// kwok's configuration: every container of every pod logs [`ControlPlane::pod_log`].
+fn kwok_logs_config(pod_log: &Path) -> String {
+    format!(
+        "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: every-container\nspec:\n  logs:\n  - logsFile: {}\n    follow: true\n",
+        serde_json::to_string(&pod_log.display().to_string()).expect("JSON string")
+    )
 }
 
 /// The annotation marking the nodes kwok manages.
