@@ -1,7 +1,8 @@
 //! Watches and followed logs through the chain: a stream opened once by the contract, carried
 //! in sealed numbered frames, and ended on chain by each of its causes (the API server, the
 //! requester hanging up, a revoked token, a node limit, a node restart); then real kubectl
-//! (`get -w`, `logs -f`, `rollout status`, `wait`) through the whole path.
+//! (`get -w`, `logs -f`, `rollout status`, `wait`) and Helm (`install --wait`) through the whole
+//! path.
 
 use std::io::BufRead;
 use std::time::{Duration, Instant};
@@ -167,7 +168,7 @@ fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn kubectl_watches_rollouts_and_waits_through_the_chain() {
+async fn kubectl_and_helm_watch_follow_roll_out_and_wait_through_the_chain() {
     let setup = setup().await;
     let (bound, addr) = tokio::sync::oneshot::channel();
     let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
@@ -250,6 +251,29 @@ async fn kubectl_watches_rollouts_and_waits_through_the_chain() {
         "{}",
         String::from_utf8_lossy(&rollout.stdout)
     );
+
+    // Helm installs a chart and waits for it to be ready, all through the chain.
+    let chart = tempfile::tempdir().unwrap();
+    std::fs::create_dir(chart.path().join("templates")).unwrap();
+    std::fs::write(chart.path().join("Chart.yaml"), "apiVersion: v2\nname: shop\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        chart.path().join("templates/deployment.yaml"),
+        deployment.replace("name: web", "name: shop").replace("app: web", "app: shop"),
+    )
+    .unwrap();
+    let helm_home = tempfile::tempdir().unwrap();
+    let mut helm = user.command(crate::util::helm());
+    helm.args(["install", "shop"])
+        .arg(chart.path())
+        .args(["--wait", "--timeout", "120s"])
+        .env("HELM_CACHE_HOME", helm_home.path().join("cache"))
+        .env("HELM_CONFIG_HOME", helm_home.path().join("config"))
+        .env("HELM_DATA_HOME", helm_home.path().join("data"));
+    let installed = User::run(helm, "");
+    assert!(installed.status.success(), "helm install --wait: {}", String::from_utf8_lossy(&installed.stderr));
+    assert!(String::from_utf8_lossy(&installed.stdout).contains("STATUS: deployed"));
+    let ready = setup.plane.kubectl(&["get", "deployment", "shop", "-o", "jsonpath={.status.readyReplicas}"]).unwrap();
+    assert_eq!(ready, "2");
 
     // One audit line per stream, with its frame count.
     let trail = user.audit();

@@ -51,3 +51,44 @@ pub fn start_control_plane(nodes: usize) -> (kubectl_sui::controlplane::ControlP
     let plane = kubectl_sui::controlplane::ControlPlane::start(&spec).unwrap_or_else(|e| panic!("control plane: {e}"));
     (plane, dir)
 }
+
+/// Helm, built from its Go module (`tests/tools/helm`, pinned by go.mod and go.sum) on first
+/// use and cached beside the control plane, keyed by the pin's digest.
+pub fn helm() -> PathBuf {
+    static HELM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HELM.get_or_init(|| {
+        let pin = repo_root().join("tests/tools/helm");
+        let mut pinned = Vec::new();
+        for file in ["go.mod", "go.sum", "tools.go"] {
+            pinned.extend(std::fs::read(pin.join(file)).expect("the helm pin"));
+        }
+        let key: String = kubectl_sui::envelope::digest(&pinned)[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let cache = kubectl_sui::controlplane::build::cache_root().with_file_name("tools");
+        let binary = cache.join(format!("helm-{key}")).join("helm");
+        if binary.is_file() {
+            return binary;
+        }
+        std::fs::create_dir_all(&cache).expect("the tools cache");
+        let building = tempfile::tempdir_in(&cache).expect("a build directory");
+        for file in ["go.mod", "go.sum", "tools.go"] {
+            std::fs::copy(pin.join(file), building.path().join(file)).expect("copying the helm pin");
+        }
+        let started = std::time::Instant::now();
+        let out = Command::new("go")
+            .args(["build", "-trimpath", "-o", "helm", "helm.sh/helm/v3/cmd/helm"])
+            .current_dir(building.path())
+            .output()
+            .expect("go (the tests build Helm from its Go module)");
+        assert!(out.status.success(), "building helm: {}", String::from_utf8_lossy(&out.stderr));
+        eprintln!("built helm in {:?}", started.elapsed());
+        let dir = binary.parent().unwrap();
+        let staged = building.path().join("out");
+        std::fs::create_dir(&staged).unwrap();
+        std::fs::rename(building.path().join("helm"), staged.join("helm")).unwrap();
+        // Another test process may have won the race: either copy is the same build.
+        let _ = std::fs::rename(&staged, dir);
+        assert!(binary.is_file(), "helm at {}", binary.display());
+        binary
+    })
+    .clone()
+}

@@ -106,7 +106,8 @@ pub struct NodeLimits {
     pub stream_max_secs: u64,
     /// Most bytes one stream carries before the node ends it (`limit`).
     pub stream_max_bytes: u64,
-    /// Longest the node holds stream data before sending it as a frame, in milliseconds.
+    /// Longest the node holds stream data before sending it as a frame, in milliseconds (0:
+    /// at once; what arrives during a send shares the next).
     pub stream_flush_ms: u64,
 }
 
@@ -122,8 +123,9 @@ pub const DEFAULT_MAX_STREAMS_PER_REQUESTER: usize = 8;
 pub const DEFAULT_STREAM_MAX_SECS: u64 = 1800;
 /// Default [`NodeLimits::stream_max_bytes`]: 64 MiB.
 pub const DEFAULT_STREAM_MAX_BYTES: u64 = 64 * 1024 * 1024;
-/// Default [`NodeLimits::stream_flush_ms`].
-pub const DEFAULT_STREAM_FLUSH_MS: u64 = 20;
+/// Default [`NodeLimits::stream_flush_ms`]: 0, each read is sent at once, and what the API
+/// server writes while a send is on its way shares the next one.
+pub const DEFAULT_STREAM_FLUSH_MS: u64 = 0;
 
 impl Default for NodeLimits {
     fn default() -> NodeLimits {

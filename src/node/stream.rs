@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use http_body_util::BodyExt;
 use sui_sdk_types::Address;
 use sui_transaction_builder::TransactionBuilder;
@@ -159,6 +160,8 @@ impl Pump {
     /// otherwise gone from the chain).
     async fn pump(&mut self, p: &Processor) -> Option<EndReason> {
         let limits = p.limits();
+        // 0: send as soon as something is read (what arrives meanwhile shares the next send).
+        let immediate = limits.stream_flush_ms == 0;
         let flush_every = Duration::from_millis(limits.stream_flush_ms.max(1));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(limits.stream_max_secs);
         let mut batch = Batch::default();
@@ -187,7 +190,23 @@ impl Pump {
                             batch.push(&data);
                             flush_at.get_or_insert_with(|| tokio::time::Instant::now() + flush_every);
                         }
-                        batch.is_full()
+                        // What the API server wrote while the last frames were on their way
+                        // goes in the same transaction: batching costs no waiting.
+                        while !batch.is_full() {
+                            match self.body.frame().now_or_never() {
+                                Some(Some(Ok(frame))) => {
+                                    if let Ok(data) = frame.into_data() {
+                                        batch.push(&data);
+                                    }
+                                }
+                                Some(None) => {
+                                    ended = true;
+                                    break;
+                                }
+                                Some(Some(Err(_))) | None => break,
+                            }
+                        }
+                        ended || immediate || batch.is_full()
                     }
                     Some(Err(e)) => {
                         tracing::warn!(request = %self.submitted.request_id, error = %e, "reading the stream from the Kubernetes API failed");
