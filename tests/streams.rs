@@ -281,4 +281,22 @@ async fn kubectl_and_helm_watch_follow_roll_out_and_wait_through_the_chain() {
     assert!(!streams.is_empty(), "{trail:#?}");
     assert!(streams.iter().any(|r| r["outcome"]["ended"] == "client" && r["outcome"]["frames"].as_u64() > Some(1)));
     setup.cluster_ran_only_what_the_chain_approved().await;
+
+    // The admin revokes the token while kubectl watches: kubectl prints why, and stops.
+    let status: serde_json::Value = serde_json::from_slice(&user.sui(&["status", "-o", "json"]).stdout).unwrap();
+    let token: sui_sdk_types::Address = status["logins"][0]["token"].as_str().unwrap().parse().unwrap();
+    let open_before = metric(addr, "nautilus_streams_open").await;
+    let mut command = user.command(crate::util::kubectl());
+    command.args(["get", "configmaps", "--watch"]);
+    let watch = command.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(addr, "nautilus_streams_open").await <= open_before {
+        assert!(Instant::now() < deadline, "kubectl's watch never opened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    setup.revoke(token).await;
+    let ended = tokio::task::spawn_blocking(move || watch.wait_with_output()).await.unwrap().unwrap();
+    // kubectl prints the watch's ERROR event as the API server's own: the Status, and ends.
+    let said = String::from_utf8_lossy(&ended.stdout);
+    assert!(said.contains("Forbidden") && said.contains(&format!("seal token {token} was revoked")), "{said}");
 }

@@ -131,26 +131,27 @@ pub fn explain(error: &RoundTripError, ctx: &RequestContext<'_>) -> ResponseEnve
 /// The `Status` a stream ends with when the node ended it before the API server did; `None`
 /// when the API server ended it, or the requester did.
 pub fn stream_end(reason: Option<EndReason>, token: Address, frames: u32) -> Option<ResponseEnvelope> {
+    let frames = if frames == 1 { "1 frame".to_string() } else { format!("{frames} frames") };
     let (code, why, message) = match reason? {
         EndReason::Completed | EndReason::Client => return None,
         EndReason::Token => (
             403,
             "Forbidden",
             format!(
-                "seal token {token} was revoked or expired while this stream ran, so the node ended it after {frames} frames; see `kubectl sui status`"
+                "seal token {token} was revoked or expired while this stream ran, so the node ended it after {frames}; see `kubectl sui status`"
             ),
         ),
         EndReason::Limit => (
             504,
             "Timeout",
             format!(
-                "the node ended this stream at its limit (stream-max-secs or stream-max-bytes) after {frames} frames; watch again"
+                "the node ended this stream at its limit (stream-max-secs or stream-max-bytes) after {frames}; watch again"
             ),
         ),
         EndReason::Node => (
             503,
             "ServiceUnavailable",
-            format!("the node failed or restarted while this stream ran (after {frames} frames); watch again"),
+            format!("the node failed or restarted while this stream ran (after {frames}); watch again"),
         ),
     };
     Some(ResponseEnvelope::status(code, why, &message))
