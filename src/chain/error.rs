@@ -92,4 +92,20 @@ impl ChainError {
             _ => None,
         }
     }
+
+    /// The object asked for is not on chain (deleted, or never was): what callers outside
+    /// `chain` ask, without knowing the RPC's codes.
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some(tonic::Code::NotFound)
+    }
+
+    /// The object is not usable as an input (deleted between its read and the transaction).
+    pub fn is_gone(&self) -> bool {
+        matches!(self.code(), Some(tonic::Code::NotFound | tonic::Code::FailedPrecondition))
+    }
+
+    /// The chain could not be reached, or did not answer in time.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self.code(), Some(tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown))
+    }
 }

@@ -477,7 +477,7 @@ impl Processor {
             Ok((r, _)) if r.answered => Ok(OnChain::Gone),
             Ok((r, arg)) if r.started => Ok(OnChain::Started(arg)),
             Ok((_, arg)) => Ok(OnChain::Open(arg)),
-            Err(e) if e.code() == Some(tonic::Code::NotFound) => Ok(OnChain::Gone),
+            Err(e) if e.is_not_found() => Ok(OnChain::Gone),
             Err(e) => Err(e.into()),
         }
     }
@@ -704,9 +704,7 @@ impl Processor {
             None => match client.object_arg(request).await {
                 Ok(arg) => arg,
                 // Already answered and deleted, by this node before a crash.
-                Err(e)
-                    if e.code() == Some(tonic::Code::NotFound) || e.code() == Some(tonic::Code::FailedPrecondition) =>
-                {
+                Err(e) if e.is_gone() => {
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),

@@ -338,7 +338,7 @@ impl Processor {
         match self.client.clone().move_object_and_arg::<crate::contract::objects::Request>(request).await {
             Ok((r, arg)) if r.streaming => Ok(Some(arg)),
             Ok(_) => Ok(None),
-            Err(e) if e.code() == Some(tonic::Code::NotFound) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e.into()),
         }
     }

@@ -93,7 +93,7 @@ pub fn explain(error: &RoundTripError, ctx: &RequestContext<'_>) -> ResponseEnve
             };
             ResponseEnvelope::status(abort.http_status, abort.reason, &message)
         }
-        RoundTripError::Chain(e) if is_unreachable(e) => ResponseEnvelope::status(
+        RoundTripError::Chain(e) if e.is_unreachable() => ResponseEnvelope::status(
             503,
             "ServiceUnavailable",
             &format!("the chain is unreachable ({e}); is the network up? On the devnet: `kubectl sui up`"),
@@ -166,10 +166,6 @@ pub fn attributes_refusal(error: &RequestInfoError) -> ResponseEnvelope {
 /// The `Status` answer for a request the chain path does not carry.
 pub fn not_carried(what: NotCarried) -> ResponseEnvelope {
     ResponseEnvelope::status(501, "NotImplemented", &what.to_string())
-}
-
-fn is_unreachable(e: &ChainError) -> bool {
-    matches!(e.code(), Some(tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown))
 }
 
 #[cfg(test)]
