@@ -124,7 +124,7 @@ async fn a_watch_sees_every_change_in_order_and_ends_on_chain_for_each_cause() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn node_limits_end_streams_and_a_restart_ends_those_left_open() {
+async fn node_limits_end_streams_and_a_stop_or_a_restart_ends_those_left_open() {
     let setup = setup().await;
     let mut config = setup.node_config();
     config.limits.stream_max_secs = 2;
@@ -149,8 +149,14 @@ async fn node_limits_end_streams_and_a_restart_ends_those_left_open() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut config = setup.node_config();
     config.from_checkpoint = None;
-    let (_stop, _node) = setup.start_node_with(config, None);
+    let (stop, node) = setup.start_node_with(config, None);
     assert_eq!(end_of(&mut open_one).await.0, Some(EndReason::Node));
+
+    // A node stopped on purpose ends its streams on chain before it exits.
+    let mut open_two = open(&user, &format!("{CONFIGMAPS}?watch=true")).await;
+    stop.send(true).unwrap();
+    assert_eq!(end_of(&mut open_two).await.0, Some(EndReason::Node));
+    node.await.unwrap().unwrap();
 }
 
 /// Reads kubectl's stdout lines on a thread, so a test can wait for a line with a deadline.

@@ -122,11 +122,7 @@ impl GasPool {
         // Never more than the coin holds: a contract call costs a few thousandths of a SUI.
         let result = client.execute_with_budget(tx, key, coin, DEFAULT_GAS_BUDGET.min(balance)).await;
         let next = match &result {
-            Ok(executed) => executed.written(id).map(|next| {
-                let gas = executed.effects.gas_summary();
-                let paid = (gas.computation_cost + gas.storage_cost).saturating_sub(gas.storage_rebate);
-                (next, balance.saturating_sub(paid))
-            }),
+            Ok(executed) => executed.written(id).map(|next| (next, balance.saturating_sub(executed.gas_paid()))),
             Err(_) => None,
         };
         let next = match next {

@@ -47,6 +47,13 @@ pub struct Executed {
 }
 
 impl Executed {
+    /// What the transaction cost its sender, in MIST: computation and storage, less the
+    /// storage rebate.
+    pub fn gas_paid(&self) -> u64 {
+        let gas = self.effects.gas_summary();
+        (gas.computation_cost + gas.storage_cost).saturating_sub(gas.storage_rebate)
+    }
+
     /// Objects the transaction created, with their owners.
     pub fn created(&self) -> Vec<(Address, Owner)> {
         match &self.effects {

@@ -44,6 +44,8 @@ pub struct Metrics {
     pub stream_bytes: prometheus::IntCounter,
     /// Streams ended, by reason (`completed`, `token`, `limit`, `node`, `client`).
     pub stream_ends: IntCounterVec,
+    /// Gas the node paid for stream frames and ends, in MIST.
+    pub stream_gas: prometheus::IntCounter,
     ready: Arc<AtomicBool>,
     /// Why the node cannot answer now, when it cannot.
     unready: Arc<std::sync::Mutex<Option<String>>>,
@@ -78,6 +80,8 @@ impl Metrics {
         let open_requests = IntGauge::new("open_requests", "Requests arriving, waiting or running").expect("metric");
         let gas_coins = IntGauge::new("gas_coins", "Gas coins in the pool").expect("metric");
         let streams_open = IntGauge::new("streams_open", "Streams open now").expect("metric");
+        let stream_gas = prometheus::IntCounter::new("stream_gas_mist_total", "Gas paid for stream frames and ends")
+            .expect("metric");
         let stream_frames =
             prometheus::IntCounter::new("stream_frames_total", "Stream frames put on chain").expect("metric");
         let stream_bytes =
@@ -100,6 +104,7 @@ impl Metrics {
             Box::new(stream_frames.clone()),
             Box::new(stream_bytes.clone()),
             Box::new(stream_ends.clone()),
+            Box::new(stream_gas.clone()),
         ] {
             registry.register(m).expect("unique metric");
         }
@@ -120,6 +125,7 @@ impl Metrics {
             stream_frames,
             stream_bytes,
             stream_ends,
+            stream_gas,
             ready: Arc::default(),
             unready: Arc::default(),
         }

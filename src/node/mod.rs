@@ -347,9 +347,13 @@ pub async fn run(
         metrics.lag.set(now_ms.saturating_sub(checkpoint.timestamp_ms) as f64 / 1000.0);
     }
     follower.abort();
+    processor.end_streams(STOP_GRACE).await;
     batcher.abort();
     Ok(())
 }
+
+/// How long a stopping node waits for its streams to end on chain.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How often the node checks what it needs to answer (gas), chain idle or not.
 const HEALTH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);

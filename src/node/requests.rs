@@ -129,8 +129,10 @@ pub struct Processor {
     answers: tokio::sync::mpsc::Sender<Answer>,
     /// Slots of the streams running now.
     stream_slots: std::sync::Arc<Slots>,
-    /// How to stop each stream running now (its requester hung up).
+    /// How to stop each stream running now (its requester hung up, or the node stops).
     stream_stops: Mutex<HashMap<Address, std::sync::Arc<tokio::sync::Notify>>>,
+    /// The node is stopping: its streams end with `node` instead of being left open.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// What the node last read of a token.
@@ -222,6 +224,25 @@ impl Processor {
             answers,
             stream_slots: Slots::new(limits.max_streams.max(1), limits.max_streams_per_requester.max(1)),
             stream_stops: Mutex::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the node is stopping.
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The node stops: every stream it runs ends on chain (`node`), within `grace`; what is
+    /// left after it is ended by the next start (the journal keeps it).
+    pub async fn end_streams(&self, grace: std::time::Duration) {
+        self.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        for stop in self.stream_stops.lock().expect("lock").values() {
+            stop.notify_one();
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while !self.stream_stops.lock().expect("lock").is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 

@@ -173,7 +173,8 @@ impl Pump {
         loop {
             let flush_now = tokio::select! {
                 biased;
-                _ = self.stop.notified() => return None,
+                // The requester hung up, or the node is stopping (then it ends the stream).
+                _ = self.stop.notified() => return p.is_stopping().then_some(EndReason::Node),
                 _ = check.tick() => {
                     if let Some(reason) = Self::refusal(p, token, request).await {
                         return Some(reason);
@@ -307,7 +308,10 @@ impl Processor {
             .stream(&mut tx, request_arg, self.cluster_arg, frames)
             .map_err(|e| NodeError::Config(e.to_string()))?;
         match self.gas.execute(&mut self.client.clone(), &self.keys.signing, tx).await {
-            Ok(_) => Ok(true),
+            Ok(executed) => {
+                self.metrics.stream_gas.inc_by(executed.gas_paid());
+                Ok(true)
+            }
             Err(e) => match self.stream_on_chain(request).await? {
                 None => Ok(false),
                 Some(_) => Err(e.into()),
@@ -325,7 +329,10 @@ impl Processor {
         let mut tx = TransactionBuilder::new();
         self.contract.end_stream(&mut tx, request_arg, reason).map_err(|e| NodeError::Config(e.to_string()))?;
         match self.gas.execute(&mut self.client.clone(), &self.keys.signing, tx).await {
-            Ok(_) => Ok(()),
+            Ok(executed) => {
+                self.metrics.stream_gas.inc_by(executed.gas_paid());
+                Ok(())
+            }
             Err(e) => match self.stream_on_chain(request).await? {
                 None => Ok(()),
                 Some(_) => Err(e.into()),
