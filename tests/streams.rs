@@ -306,3 +306,10 @@ async fn kubectl_and_helm_watch_follow_roll_out_and_wait_through_the_chain() {
     let said = String::from_utf8_lossy(&ended.stdout);
     assert!(said.contains("Forbidden") && said.contains(&format!("seal token {token} was revoked")), "{said}");
 }
+
+#[test]
+fn helm_is_built_from_its_pinned_module() {
+    let out = std::process::Command::new(crate::util::helm()).args(["version", "--short"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("v3.18"), "{}", String::from_utf8_lossy(&out.stdout));
+}
