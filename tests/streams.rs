@@ -103,6 +103,13 @@ async fn a_watch_sees_every_change_in_order_and_ends_on_chain_for_each_cause() {
     assert_eq!(reason, Some(EndReason::Completed));
     assert!(frames >= 1, "the head frame at least");
 
+    // The admin downgrades the token to a role that may not watch secrets: that watch ends.
+    let mut stream = open(&user, "/api/v1/namespaces/default/secrets?watch=true").await;
+    setup.grant_role(user.token, Role::View).await;
+    let started = Instant::now();
+    assert_eq!(end_of(&mut stream).await.0, Some(EndReason::Token));
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+
     // The admin revokes the token mid-stream: the node ends it, naming the cause.
     let mut stream = open(&user, &format!("{CONFIGMAPS}?watch=true")).await;
     setup.revoke(user.token).await;

@@ -58,7 +58,7 @@ const EInvalidEndReason: u64 = 56;
 
 /// Why a stream ended (`StreamEnded.reason`): the API server ended it (timeout, pod exit).
 const END_COMPLETED: u8 = 0;
-/// The requester's token was revoked or expired while it ran.
+/// The requester's token was revoked, expired, or lost the permission while it ran.
 const END_TOKEN: u8 = 1;
 /// A limit of the cluster's node (duration, bytes, frames) was reached.
 const END_LIMIT: u8 = 2;

@@ -164,7 +164,7 @@ mod tests {
 pub enum EndReason {
     /// The API server ended it (its timeout, the pod's exit, the watch closed).
     Completed = 0,
-    /// The requester's token was revoked or expired while it ran.
+    /// The requester's token was revoked, expired, or lost the permission while it ran.
     Token = 1,
     /// A limit of the node (duration, bytes, frames) was reached.
     Limit = 2,

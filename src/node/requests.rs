@@ -277,14 +277,27 @@ impl Processor {
         }
     }
 
-    /// Whether `token` still lets its streams run: not revoked, not expired.
-    pub(super) async fn token_allows(&self, token: Address) -> Result<bool, NodeError> {
-        let standing = self.standing(token).await?;
+    /// Whether the token of `submitted` still lets its stream run: not revoked, not expired,
+    /// and its rules (as they are now, with the cluster's protected namespaces) still allow
+    /// what was approved. A downgrade ends a watch as a revocation does.
+    pub(super) async fn token_allows(&self, submitted: &RequestSubmitted) -> Result<bool, NodeError> {
+        let standing = self.standing(submitted.token_id).await?;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        Ok(!standing.revoked && now_ms < standing.expires_at_ms)
+        let Some(verb) = Verb::from_code(submitted.verb) else { return Ok(false) };
+        let protected = self.protected.lock().expect("lock").clone();
+        let allowed = crate::contract::access::allows(
+            &standing.rules,
+            verb,
+            &submitted.group,
+            &submitted.resource,
+            &submitted.namespace,
+            &submitted.name,
+            &protected,
+        );
+        Ok(!standing.revoked && now_ms < standing.expires_at_ms && allowed)
     }
 
     /// Whether the journal says the request is answered.

@@ -169,14 +169,14 @@ impl Pump {
         let mut sent: u64 = 0;
         let mut check = tokio::time::interval(CHECK_EVERY);
         let mut ended = false;
-        let (token, request) = (self.submitted.token_id, self.submitted.request_id);
+        let submitted = self.submitted.clone();
         loop {
             let flush_now = tokio::select! {
                 biased;
                 // The requester hung up, or the node is stopping (then it ends the stream).
                 _ = self.stop.notified() => return p.is_stopping().then_some(EndReason::Node),
                 _ = check.tick() => {
-                    if let Some(reason) = Self::refusal(p, token, request).await {
+                    if let Some(reason) = Self::refusal(p, &submitted).await {
                         return Some(reason);
                     }
                     if tokio::time::Instant::now() >= deadline {
@@ -222,7 +222,7 @@ impl Pump {
                 },
             };
             if flush_now {
-                if let Some(reason) = Self::refusal(p, token, request).await {
+                if let Some(reason) = Self::refusal(p, &submitted).await {
                     return Some(reason);
                 }
                 if let Some(end) = self.flush_all(p, &mut batch, &mut sent, limits.stream_max_bytes).await {
@@ -237,8 +237,9 @@ impl Pump {
     }
 
     /// Why the token no longer lets this stream run, if it does not.
-    async fn refusal(p: &Processor, token: Address, request: Address) -> Option<EndReason> {
-        match p.token_allows(token).await {
+    async fn refusal(p: &Processor, submitted: &RequestSubmitted) -> Option<EndReason> {
+        let request = submitted.request_id;
+        match p.token_allows(submitted).await {
             Ok(true) => None,
             Ok(false) => Some(EndReason::Token),
             // The chain is unreachable: keep going; the next check may read it.

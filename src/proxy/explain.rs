@@ -138,7 +138,7 @@ pub fn stream_end(reason: Option<EndReason>, token: Address, frames: u32) -> Opt
             403,
             "Forbidden",
             format!(
-                "seal token {token} was revoked or expired while this stream ran, so the node ended it after {frames}; see `kubectl sui status`"
+                "seal token {token} was revoked, expired or lost the permission while this stream ran, so the node ended it after {frames}; see `kubectl sui status`"
             ),
         ),
         EndReason::Limit => (
