@@ -17,9 +17,9 @@ use futures::StreamExt;
 use kubectl_sui::chain::ChainClient;
 use kubectl_sui::contract::Role;
 use kubectl_sui::controlplane::{ControlPlane, ControlPlaneSpec};
-use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
+use kubectl_sui::devnet::{Devnet, DevnetConfig};
 use kubectl_sui::envelope::{Binding, PublicKey, ResponseEnvelope, Sealed, SecretKey};
-use kubectl_sui::node::{self, NodeConfig};
+use kubectl_sui::node;
 use sui_rpc::field::FieldMaskUtil;
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{Address, TransactionEffects};
@@ -124,19 +124,8 @@ async fn main() {
     let fixtures::ClusterWithNode { mut client, cluster, node_dir, .. } =
         fixtures::cluster_with_node(&devnet, &fixtures::policy(fixtures::SUI, Role::Edit)).await;
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    let config = NodeConfig {
-        chain_url: devnet.grpc_url(),
-        package: package_id(),
-        cluster,
-        data_dir: node_dir.path().into(),
-        kubeconfig: Some(plane.kubeconfig().into()),
-        concurrency: 32,
-        metrics_listen: None,
-        max_body: node::DEFAULT_MAX_BODY,
-        rotate_sealing_key: false,
-        from_checkpoint: Some(0),
-        limits: kubectl_sui::node::NodeLimits::default(),
-    };
+    let mut config = fixtures::node_config(&devnet, cluster, node_dir.path(), plane.kubeconfig(), 32);
+    config.metrics_listen = None;
     tokio::spawn(node::run(config, stopped, None));
 
     let home = tempfile::tempdir().unwrap();

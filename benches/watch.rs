@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 use http_body_util::BodyExt;
 use kubectl_sui::contract::Role;
 use kubectl_sui::controlplane::{ControlPlane, ControlPlaneSpec};
-use kubectl_sui::devnet::{Devnet, DevnetConfig, package_id};
+use kubectl_sui::devnet::{Devnet, DevnetConfig};
 use kubectl_sui::envelope::{RequestEnvelope, RequestInfo};
+use kubectl_sui::node;
 use kubectl_sui::node::kube::{Caller, KubeApi, impersonated_groups};
-use kubectl_sui::node::{self, NodeConfig};
 use kubectl_sui::proxy::{Reply, RoundTrip, StreamItem};
 use tokio::sync::mpsc;
 
@@ -82,19 +82,7 @@ async fn main() {
         fixtures::cluster_with_node(&devnet, &fixtures::policy(0, Role::View)).await;
     let (bound, metrics) = tokio::sync::oneshot::channel();
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    let config = NodeConfig {
-        chain_url: devnet.grpc_url(),
-        package: package_id(),
-        cluster,
-        data_dir: node_dir.path().into(),
-        kubeconfig: Some(plane.kubeconfig().into()),
-        concurrency: 8,
-        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
-        max_body: node::DEFAULT_MAX_BODY,
-        rotate_sealing_key: false,
-        from_checkpoint: Some(0),
-        limits: node::NodeLimits::default(),
-    };
+    let config = fixtures::node_config(&devnet, cluster, node_dir.path(), plane.kubeconfig(), 8);
     tokio::spawn(node::run(config, stopped, Some(bound)));
     let metrics = metrics.await.unwrap();
 

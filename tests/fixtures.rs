@@ -150,3 +150,27 @@ pub async fn stake(
     assert_eq!(issued.len(), 1);
     (issued[0].token_id, staked)
 }
+
+/// A node's configuration for `cluster` on `devnet`, against the cluster of `kubeconfig`,
+/// backfilling from checkpoint 0, with the default limits and `concurrency`.
+pub fn node_config(
+    devnet: &Devnet,
+    cluster: Address,
+    data_dir: &std::path::Path,
+    kubeconfig: &std::path::Path,
+    concurrency: usize,
+) -> kubectl_sui::node::NodeConfig {
+    kubectl_sui::node::NodeConfig {
+        chain_url: devnet.grpc_url(),
+        package: package_id(),
+        cluster,
+        data_dir: data_dir.into(),
+        kubeconfig: Some(kubeconfig.into()),
+        concurrency,
+        metrics_listen: Some("127.0.0.1:0".parse().expect("address")),
+        max_body: kubectl_sui::node::DEFAULT_MAX_BODY,
+        rotate_sealing_key: false,
+        from_checkpoint: Some(0),
+        limits: kubectl_sui::node::NodeLimits::default(),
+    }
+}

@@ -49,19 +49,7 @@ pub(crate) async fn setup_with(policy: &kubectl_sui::contract::objects::Policy) 
 
 impl Setup {
     pub(crate) fn node_config(&self) -> NodeConfig {
-        NodeConfig {
-            chain_url: self.devnet.grpc_url(),
-            package: package_id(),
-            cluster: self.cluster,
-            data_dir: self.node_dir.path().to_path_buf(),
-            kubeconfig: Some(self.plane.kubeconfig().to_path_buf()),
-            concurrency: 8,
-            metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
-            max_body: node::DEFAULT_MAX_BODY,
-            rotate_sealing_key: false,
-            from_checkpoint: Some(0),
-            limits: kubectl_sui::node::NodeLimits::default(),
-        }
+        fixtures::node_config(&self.devnet, self.cluster, self.node_dir.path(), self.plane.kubeconfig(), 8)
     }
 
     /// Starts the node; dropping the sender stops it.
