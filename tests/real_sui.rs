@@ -61,6 +61,8 @@ impl LocalSui {
     fn start(sui: &Path) -> LocalSui {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config");
+        // Sui 1.64 needs the directory to exist; 1.77 makes it.
+        std::fs::create_dir_all(&config).unwrap();
         run(
             Command::new(sui).args(["genesis", "--force", "--working-dir"]).arg(&config).env("SUI_CONFIG_DIR", &config),
             "sui genesis",
@@ -77,10 +79,17 @@ impl LocalSui {
             .replace(&text, format!("metrics-address: \"127.0.0.1:{metrics_port}\""));
         std::fs::write(&fullnode, text.as_bytes()).unwrap();
         let log = std::fs::File::create(dir.path().join("sui.log")).unwrap();
+        // Sui 1.64's `start` rewrites the full node's RPC address from its own flag (bound to
+        // 0.0.0.0, the only choice it gives); 1.77 keeps the loopback address set above.
+        let help = Command::new(sui).args(["start", "--help"]).output().expect("sui start --help");
+        let port_flag = String::from_utf8_lossy(&help.stdout)
+            .contains("--fullnode-rpc-port")
+            .then(|| format!("--fullnode-rpc-port={rpc_port}"));
         let child = Command::new(sui)
             .args(["start", "--network.config"])
             .arg(&config)
             .arg(format!("--with-faucet=127.0.0.1:{faucet_port}"))
+            .args(port_flag)
             .env("SUI_CONFIG_DIR", &config)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -106,6 +115,11 @@ impl LocalSui {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
+        // The faucet comes up after the full node.
+        while std::net::TcpStream::connect(("127.0.0.1", faucet_port)).is_err() {
+            assert!(Instant::now() < deadline, "the local faucet never listened on {faucet_port}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
         network
     }
 }
@@ -127,7 +141,10 @@ fn move_package(framework: Option<&Path>) -> tempfile::TempDir {
 fn the_whole_path_on_a_real_sui_network() {
     let sui = std::env::var_os("SUI_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("sui"));
     let framework = std::env::var_os("SUI_FRAMEWORK").map(PathBuf::from);
-    let offline = framework.as_ref().map(|_| vec!["--build-env", "testnet"]).unwrap_or_default();
+    let offline = match framework.is_some() && kubectl_sui::contract::publish::takes_build_env(&sui) {
+        true => vec!["--build-env", "testnet"],
+        false => vec![],
+    };
 
     // The Move package builds and its tests pass on the real Move VM.
     let package = move_package(framework.as_deref());

@@ -54,7 +54,7 @@ impl Executed {
         (gas.computation_cost + gas.storage_cost).saturating_sub(gas.storage_rebate)
     }
 
-    /// Objects the transaction created, with their owners.
+    /// Objects the transaction created, with their owners; a published package is immutable.
     pub fn created(&self) -> Vec<(Address, Owner)> {
         match &self.effects {
             TransactionEffects::V2(e) => e
@@ -63,6 +63,7 @@ impl Executed {
                 .filter(|c| matches!(c.id_operation, sui_sdk_types::IdOperation::Created))
                 .filter_map(|c| match &c.output_state {
                     sui_sdk_types::ObjectOut::ObjectWrite { owner, .. } => Some((c.object_id, *owner)),
+                    sui_sdk_types::ObjectOut::PackageWrite { .. } => Some((c.object_id, Owner::Immutable)),
                     _ => None,
                 })
                 .collect(),

@@ -123,12 +123,19 @@ fn publish(args: PublishArgs) -> Result<(), CliError> {
     let settings = crate::config::Settings::load(&paths)?;
     let package_dir = publish::find_package(args.package_path.as_deref())?;
     let sui = publish::find_sui(args.sui.as_deref())?;
+    let mut endpoints = settings.endpoints(&args.network)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    let chain = runtime.block_on(async {
+        let mut client = super::chain_ops::connect(&endpoints, crate::devnet::package_id()).await?;
+        Ok::<_, CliError>(client.chain_id().await?)
+    })?;
+    let chain = publish::chain_identifier(&chain)
+        .ok_or_else(|| CliError::Message(format!("{} gave a chain id that is not a digest: {chain}", endpoints.rpc)))?;
     let bar = super::chain_ops::spinner(&format!("compiling {} with {}", package_dir.display(), sui.display()));
-    let compiled = publish::compile(&sui, &package_dir, args.framework.as_deref());
+    let compiled = publish::compile(&sui, &package_dir, args.framework.as_deref(), &endpoints.rpc, &chain);
     bar.finish_and_clear();
     let compiled = compiled?;
     eprintln!("compiled {} modules from {}", compiled.modules.len(), package_dir.display());
-    let mut endpoints = settings.endpoints(&args.network)?;
     if args.faucet.is_some() {
         endpoints.faucet = args.faucet.clone();
     }
@@ -140,7 +147,6 @@ fn publish(args: PublishArgs) -> Result<(), CliError> {
         None => super::admin::admin_key(&paths, &settings)?,
     };
     let sender = key.public_key().derive_address();
-    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     let (package, cap, digest) = runtime.block_on(async {
         // Any package id will do to connect: nothing of the contract is called yet.
         let mut client = super::chain_ops::connect(&endpoints, crate::devnet::package_id()).await?;

@@ -151,19 +151,90 @@ pub fn offline_manifest(manifest: &str, framework: &Path) -> String {
 }
 
 /// Compiles a scratch copy of `package` with `sui` (so nothing is written into an installed
-/// package), offline against `framework` when given.
-pub fn compile(sui: &Path, package: &Path, framework: Option<&Path>) -> Result<Compiled, PublishError> {
+/// package), offline against `framework` when given. The CLI runs with a client
+/// configuration of its own whose one environment is `rpc`, the network published to: a Sui
+/// CLI without `--build-env` asks its active environment for the chain id when it dumps
+/// bytecode, and the user's own configuration may point elsewhere.
+///
+/// `chain` is the network's chain identifier (the first 4 bytes of its genesis checkpoint
+/// digest, in hex), named as the scratch package's `target` environment: Sui's package
+/// manager wants the environment it builds for declared in `Move.toml`.
+pub fn compile(
+    sui: &Path,
+    package: &Path,
+    framework: Option<&Path>,
+    rpc: &str,
+    chain: &str,
+) -> Result<Compiled, PublishError> {
     let scratch = tempfile::tempdir().map_err(crate::fs::failed("creating a directory in", &std::env::temp_dir()))?;
-    copy_package(package, scratch.path())?;
-    if let Some(framework) = framework {
-        let manifest_path = scratch.path().join("Move.toml");
-        let manifest = std::fs::read_to_string(&manifest_path).map_err(crate::fs::failed("reading", &manifest_path))?;
-        crate::fs::write_atomic(&manifest_path, offline_manifest(&manifest, framework).as_bytes(), 0o644)?;
+    let root = scratch.path().join("package");
+    std::fs::create_dir(&root).map_err(crate::fs::failed("creating", &root))?;
+    let client = scratch.path().join("client");
+    std::fs::create_dir(&client).map_err(crate::fs::failed("creating", &client))?;
+    let keystore = client.join("sui.keystore");
+    crate::fs::write_atomic(&keystore, b"[]", 0o600)?;
+    let client_yaml = format!(
+        "keystore:\n  File: {}\nenvs:\n  - alias: target\n    rpc: {}\n    ws: ~\n    basic_auth: ~\nactive_env: target\nactive_address: ~\n",
+        serde_json::to_string(&keystore.display().to_string()).expect("JSON string"),
+        serde_json::to_string(rpc).expect("JSON string"),
+    );
+    crate::fs::write_atomic(&client.join("client.yaml"), client_yaml.as_bytes(), 0o600)?;
+    // `scratch` lives until the build is done.
+    compile_in(sui, package, framework, &root, &client, chain)
+}
+
+/// `manifest` without its `[name]` section.
+fn without_section(manifest: &str, name: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in manifest.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            skipping = trimmed == format!("[{name}]");
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
     }
+    out
+}
+
+/// The chain identifier Sui's `Move.toml` environments use: the first 4 bytes, in hex, of
+/// the genesis checkpoint digest (what `GetServiceInfo` gives in base58).
+pub fn chain_identifier(chain_id: &str) -> Option<String> {
+    let digest: sui_sdk_types::Digest = chain_id.parse().ok()?;
+    Some(digest.inner()[..4].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn compile_in(
+    sui: &Path,
+    package: &Path,
+    framework: Option<&Path>,
+    scratch: &Path,
+    client: &Path,
+    chain: &str,
+) -> Result<Compiled, PublishError> {
+    copy_package(package, scratch)?;
+    let manifest_path = scratch.join("Move.toml");
+    let mut manifest = std::fs::read_to_string(&manifest_path).map_err(crate::fs::failed("reading", &manifest_path))?;
+    if let Some(framework) = framework {
+        manifest = offline_manifest(&manifest, framework);
+    }
+    if !manifest.contains("[environments]") {
+        // A package with environments names no `[addresses]` (Sui's package manager derives
+        // the package's own address; the published one is what the chain returns), and
+        // calls the system packages by their new names (legacy names are refused).
+        manifest = format!("{}\n[environments]\ntarget = \"{chain}\"\n", without_section(&manifest, "addresses"))
+            .replace("\nSui = { local", "\nsui = { local")
+            .replace("\nMoveStdlib = { local", "\nstd = { local");
+    }
+    crate::fs::write_atomic(&manifest_path, manifest.as_bytes(), 0o644)?;
     let mut command = Command::new(sui);
-    command.args(["move", "build", "--dump-bytecode-as-base64", "--path"]).arg(scratch.path());
-    if framework.is_some() {
-        // Offline: no environment lookup through the network.
+    command.args(["move", "build", "--dump-bytecode-as-base64", "--path"]).arg(scratch).env("SUI_CONFIG_DIR", client);
+    if framework.is_some() && takes_build_env(sui) {
+        // Offline: no environment lookup through the network (Sui 1.77's package manager;
+        // earlier CLIs have no such flag and need none).
         command.args(["--build-env", "testnet"]);
     }
     let out = command.output().map_err(|e| PublishError::NoSui(format!("{}: {e}", sui.display())))?;
@@ -176,6 +247,14 @@ pub fn compile(sui: &Path, package: &Path, framework: Option<&Path>) -> Result<C
         });
     }
     parse_dump(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Whether this Sui CLI's `move build` has `--build-env` (Sui's new package manager, 1.77).
+pub fn takes_build_env(sui: &Path) -> bool {
+    Command::new(sui)
+        .args(["move", "build", "--help"])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("--build-env"))
 }
 
 fn copy_package(from: &Path, to: &Path) -> Result<(), PublishError> {
