@@ -320,3 +320,21 @@ fn helm_is_built_from_its_pinned_module() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("v3.18"), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_past_the_nodes_byte_limit_is_ended_and_sends_nothing_beyond_it() {
+    let setup = setup().await;
+    let mut config = setup.node_config();
+    config.limits.stream_max_bytes = 64;
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let (_stop, _node) = setup.start_node_with(config, Some(bound));
+    let addr = addr.await.unwrap();
+    let user = setup.requester(Role::Edit, 2 * SUI).await;
+    // The watch's first event (the existing kube-root-ca.crt config map) is over 64 bytes.
+    let mut stream = open(&user, &format!("{CONFIGMAPS}?watch=true")).await;
+    let (reason, frames) = end_of(&mut stream).await;
+    assert_eq!(reason, Some(EndReason::Limit));
+    assert_eq!(frames, 1, "only the head frame: nothing past the limit was sent");
+    assert_eq!(metric(addr, "nautilus_stream_bytes_total").await, 0.0);
+    setup.cluster_ran_only_what_the_chain_approved().await;
+}
