@@ -180,6 +180,19 @@ fn the_whole_path_on_a_real_sui_network() {
     let node_dir = tempfile::tempdir().unwrap();
     kubectl_sui::node::keys::NodeKeys::load_or_create(node_dir.path()).unwrap();
     sui_cmd(&["cluster", "node", "add", "--node-dir", &node_dir.path().display().to_string(), "--cluster", "lab"]);
+    // The node pays for its answers: fund it before it starts (it refuses to start without gas).
+    let node_address = kubectl_sui::node::keys::NodeKeys::load_or_create(node_dir.path()).unwrap().address();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let faucet = sui_rpc::faucet::FaucetClient::new(&network.faucet).unwrap();
+        faucet.request(node_address).await.unwrap();
+        let mut client = kubectl_sui::chain::ChainClient::new(&network.rpc, package_id).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while client.balance(node_address).await.unwrap_or(0) == 0 {
+            assert!(Instant::now() < deadline, "the faucet's SUI never reached the node {node_address}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
     let metrics = format!("127.0.0.1:{}", free_port());
     let node = Command::new(env!("CARGO_BIN_EXE_nautilus"))
         .args(["run", "--chain-url", &network.rpc, "--package", &package_id.to_string(), "--cluster", &cluster])
@@ -192,12 +205,6 @@ fn the_whole_path_on_a_real_sui_network() {
         .spawn()
         .unwrap();
     let _node = Stopped(node);
-    let node_address = kubectl_sui::node::keys::NodeKeys::load_or_create(node_dir.path()).unwrap().address();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let faucet = sui_rpc::faucet::FaucetClient::new(&network.faucet).unwrap();
-        faucet.request(node_address).await.unwrap();
-    });
     sui_cmd(&[
         "login",
         "--cluster",
@@ -220,8 +227,21 @@ fn the_whole_path_on_a_real_sui_network() {
     assert_eq!(plane.kubectl(&["get", "configmap", "real", "-o", "jsonpath={.data.k}"]).unwrap(), "v");
     assert!(user.ok(&["delete", "configmap", "real"]).contains("deleted"));
     let trail = user.audit();
-    assert!(trail.iter().any(|r| r["verb"] == "create" && r["name"] == "real"), "{trail:#?}");
+    // A create names no object: it is a POST to the collection, as kube-apiserver sees it.
+    assert!(trail.iter().any(|r| r["verb"] == "create" && r["resource"] == "configmaps"), "{trail:#?}");
     assert!(trail.iter().any(|r| r["verb"] == "delete" && r["name"] == "real"), "{trail:#?}");
+
+    // The API server's own audit log: it ran exactly what the real chain approved.
+    runtime.block_on(async {
+        let log = std::fs::read_to_string(plane.audit_log()).expect("the API server's audit log");
+        let executions = kubectl_sui::audit::cluster_log::executions(&log).expect("audit events");
+        let client = kubectl_sui::chain::ChainClient::new(&network.rpc, package_id).unwrap();
+        let cluster: sui_sdk_types::Address = cluster.parse().unwrap();
+        let trail = kubectl_sui::audit::read_trail(client, cluster).await.expect("the chain's trail");
+        let found = kubectl_sui::audit::cluster_log::verify(&trail, &executions);
+        assert!(found.is_empty(), "the cluster ran what the chain did not approve: {found:#?}");
+        assert!(executions.len() >= 4, "{executions:#?}");
+    });
 
     // The scenario table against the Move code itself.
     let faucet = sui_rpc::faucet::FaucetClient::new(&network.faucet).unwrap();

@@ -162,7 +162,8 @@ async fn play_step(
     let args = arguments(client, &mut tx, function, &step.args, actors, objects).await?;
     Contract::new(package).call(&mut tx, function, args).map_err(|e| e.to_string())?;
     let gas = client.gas_coins(address(&actor.key)).await.map_err(|e| e.to_string())?.remove(0);
-    let outcome = client.execute(tx, &actor.key, gas).await;
+    // Settled: the next step reads what this one wrote, and a real full node indexes late.
+    let outcome = client.execute_settled(tx, &actor.key, gas, kubectl_sui::chain::DEFAULT_GAS_BUDGET).await;
     match (step.expect.as_str(), outcome) {
         ("ok", Ok(executed)) => check_effects(client, step, &executed, objects).await,
         ("ok", Err(e)) => Err(format!("expected success, got {e}")),

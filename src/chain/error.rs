@@ -69,6 +69,14 @@ pub enum ChainError {
         /// How long it waited.
         waited: std::time::Duration,
     },
+    /// The transaction executed but no checkpoint carried it in time.
+    #[error(
+        "the transaction executed but no checkpoint included it within {waited:?}; check the network's health, then run the command again"
+    )]
+    Unsettled {
+        /// How long it waited.
+        waited: std::time::Duration,
+    },
     /// The transaction failed otherwise.
     #[error("transaction {digest} failed: {error}")]
     Failed {

@@ -156,7 +156,8 @@ async fn follow_once(
     Err(ChainError::Missing { what: "checkpoint stream (it ended)" })
 }
 
-/// Sends checkpoints `next..=end`, read with `ListCheckpoints`.
+/// Sends checkpoints `next..=end`, read with `ListCheckpoints`, or one `GetCheckpoint` each
+/// from a full node that does not serve `ListCheckpoints` (Sui 1.64 does not).
 async fn backfill(
     client: &mut ChainClient,
     package: Address,
@@ -170,13 +171,13 @@ async fn backfill(
     request.start_checkpoint = Some(*next);
     request.end_checkpoint = Some(end);
     request.read_mask = Some(FieldMask::from_str(detail.mask()));
-    let mut stream = client
-        .rpc()
-        .ledger_client()
-        .list_checkpoints(request)
-        .await
-        .map_err(|s| ChainError::rpc("ListCheckpoints", s))?
-        .into_inner();
+    let mut stream = match client.rpc().ledger_client().list_checkpoints(request).await {
+        Ok(stream) => stream.into_inner(),
+        Err(s) if s.code() == tonic::Code::Unimplemented => {
+            return backfill_one_by_one(client, package, next, end, detail, out).await;
+        }
+        Err(s) => return Err(ChainError::rpc("ListCheckpoints", s)),
+    };
     while let Some(item) = stream.next().await {
         let checkpoint = item.map_err(|s| ChainError::rpc("ListCheckpoints", s))?.checkpoint.unwrap_or_default();
         let sequence = checkpoint.sequence_number.unwrap_or(0);
@@ -190,6 +191,39 @@ async fn backfill(
     }
     if *next <= end {
         return Err(ChainError::Missing { what: "checkpoints at the end of the backfill" });
+    }
+    Ok(())
+}
+
+/// [`backfill`] with one `GetCheckpoint` per checkpoint.
+async fn backfill_one_by_one(
+    client: &mut ChainClient,
+    package: Address,
+    next: &mut u64,
+    end: u64,
+    detail: Detail,
+    out: &mpsc::Sender<CheckpointEvents>,
+) -> Result<(), ChainError> {
+    while *next <= end {
+        let mut request = proto::GetCheckpointRequest::default();
+        request.checkpoint_id = Some(proto::get_checkpoint_request::CheckpointId::SequenceNumber(*next));
+        request.read_mask = Some(FieldMask::from_str(detail.mask()));
+        let checkpoint = client
+            .rpc()
+            .ledger_client()
+            .get_checkpoint(request)
+            .await
+            .map_err(|s| ChainError::rpc("GetCheckpoint", s))?
+            .into_inner()
+            .checkpoint
+            .unwrap_or_default();
+        if checkpoint.sequence_number != Some(*next) {
+            return Err(ChainError::Missing { what: "checkpoint in backfill (gap)" });
+        }
+        if !deliver(package, checkpoint, out).await {
+            return Ok(());
+        }
+        *next += 1;
     }
     Ok(())
 }

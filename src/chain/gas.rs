@@ -179,7 +179,7 @@ async fn discover(
         let split = tx.split_coins(gas_arg, amounts);
         let me = tx.pure(&owner);
         tx.transfer_objects(split, me);
-        client.execute(tx, key, coins.remove(0)).await?;
+        client.execute_settled(tx, key, coins.remove(0), DEFAULT_GAS_BUDGET).await?;
         coins = client.gas_coins(owner).await?;
     }
     coins.truncate(wanted.max(1));

@@ -34,6 +34,15 @@ use crate::contract::{ObjectArg, lookup_abort};
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 /// Gas budget of one transaction, in MIST.
 pub const DEFAULT_GAS_BUDGET: u64 = 100_000_000;
+/// How long [`ChainClient::execute_settled`] waits for its transaction's checkpoint.
+pub const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When an execution returns: with its effects, or once it is in a checkpoint.
+#[derive(Debug, Clone, Copy)]
+enum Settle {
+    Effects,
+    Checkpoint,
+}
 
 /// A transaction the chain executed.
 #[derive(Debug, Clone)]
@@ -265,10 +274,34 @@ impl ChainClient {
     /// [`ChainClient::execute`] with a gas budget other than the default (a publish).
     pub async fn execute_with_budget(
         &mut self,
+        tx: TransactionBuilder,
+        signer: &Ed25519PrivateKey,
+        gas: ObjectReference,
+        budget: u64,
+    ) -> Result<Executed, ChainError> {
+        self.execute_as(tx, signer, gas, budget, Settle::Effects).await
+    }
+
+    /// [`ChainClient::execute_with_budget`], returning only once the transaction is in a
+    /// checkpoint, so that what it wrote is readable (its objects, the owner's coins) on the
+    /// node that answered: a real full node returns effects before it has indexed them.
+    pub async fn execute_settled(
+        &mut self,
+        tx: TransactionBuilder,
+        signer: &Ed25519PrivateKey,
+        gas: ObjectReference,
+        budget: u64,
+    ) -> Result<Executed, ChainError> {
+        self.execute_as(tx, signer, gas, budget, Settle::Checkpoint).await
+    }
+
+    async fn execute_as(
+        &mut self,
         mut tx: TransactionBuilder,
         signer: &Ed25519PrivateKey,
         gas: ObjectReference,
         budget: u64,
+        settle: Settle,
     ) -> Result<Executed, ChainError> {
         let sender = signer.public_key().derive_address();
         tx.set_sender(sender);
@@ -285,12 +318,26 @@ impl ChainClient {
         request.transaction = Some(transaction.into());
         request.signatures = vec![signature.into()];
         request.read_mask = Some(mask("digest,effects.bcs,events.bcs"));
-        let response = self
-            .rpc
-            .execution_client()
-            .execute_transaction(request)
-            .await
-            .map_err(|status| ChainError::rpc("ExecuteTransaction", status))?;
+        let response = match settle {
+            Settle::Effects => self
+                .rpc
+                .execution_client()
+                .execute_transaction(request)
+                .await
+                .map_err(|status| ChainError::rpc("ExecuteTransaction", status))?,
+            Settle::Checkpoint => {
+                use sui_rpc::client::ExecuteAndWaitError as E;
+                match self.rpc.execute_transaction_and_wait_for_checkpoint(request, SETTLE_TIMEOUT).await {
+                    Ok(response) => response,
+                    Err(E::RpcError(status)) => return Err(ChainError::rpc("ExecuteTransaction", status)),
+                    Err(E::CheckpointTimeout(_)) => return Err(ChainError::Unsettled { waited: SETTLE_TIMEOUT }),
+                    Err(E::CheckpointStreamError { error, .. }) => {
+                        return Err(ChainError::rpc("SubscribeCheckpoints", error));
+                    }
+                    Err(e) => return Err(ChainError::Build(e.to_string())),
+                }
+            }
+        };
         let executed = response.into_inner().transaction.ok_or(ChainError::Missing { what: "executed transaction" })?;
         let effects: TransactionEffects = executed
             .effects

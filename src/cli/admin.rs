@@ -359,8 +359,9 @@ pub async fn create(paths: &Paths, settings: &Settings, args: CreateArgs) -> Res
     let mut tx = TransactionBuilder::new();
     Contract::new(package).create_cluster(&mut tx, &args.name, &policy)?;
     let created = execute(&mut client, &key, tx, "creating the cluster object").await?.created();
-    let find = |shared: bool| created.iter().find(|(_, o)| matches!(o, Owner::Shared(_)) == shared).map(|(id, _)| *id);
-    let (Some(cluster), Some(cap)) = (find(true), find(false)) else {
+    let cluster = created.iter().find(|(_, o)| matches!(o, Owner::Shared(_))).map(|(id, _)| *id);
+    let cap = created.iter().find(|(_, o)| *o == Owner::Address(address)).map(|(id, _)| *id);
+    let (Some(cluster), Some(cap)) = (cluster, cap) else {
         return Err(CliError::Message("the chain created no cluster object".into()));
     };
     let admin =

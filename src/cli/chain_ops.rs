@@ -15,6 +15,8 @@ use crate::config::NetworkEndpoints;
 
 /// Gas kept aside for the transactions of a login (MIST).
 pub const GAS_RESERVE: u64 = 1_000_000_000;
+/// How long a faucet's transfer may take to show in the balance.
+const FAUCET_SETTLE: Duration = Duration::from_secs(30);
 
 /// A spinner on stderr while `message` is pending; silent when stderr is not a terminal.
 pub fn spinner(message: &str) -> ProgressBar {
@@ -103,8 +105,14 @@ pub async fn fund(
         .request(address)
         .await
         .map_err(|e| CliError::Message(format!("the faucet at {faucet} refused: {e}")))?;
+    // The faucet answers once its transfer executed; a full node may index it a little later.
+    let deadline = std::time::Instant::now() + FAUCET_SETTLE;
+    let mut balance = client.balance(address).await?;
+    while balance < needed && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        balance = client.balance(address).await?;
+    }
     bar.finish_and_clear();
-    let balance = client.balance(address).await?;
     if balance < needed {
         return Err(CliError::Message(format!(
             "{address} holds {} after the faucet, but needs {}; lower --stake or fund it",
@@ -115,7 +123,8 @@ pub async fn fund(
     Ok(balance)
 }
 
-/// Signs and executes `tx` with `key`'s first gas coin, showing `what` while it waits.
+/// Signs and executes `tx` with `key`'s first gas coin, showing `what` while it waits, and
+/// returns once a checkpoint carries it: the next command reads what it wrote.
 pub async fn execute(
     client: &mut ChainClient,
     key: &Ed25519PrivateKey,
@@ -136,7 +145,7 @@ pub async fn execute_with_budget(
     let bar = spinner(what);
     let owner = key.public_key().derive_address();
     let gas = client.gas_coins(owner).await?.into_iter().next().ok_or(ChainError::NoGas { owner })?;
-    let result = client.execute_with_budget(tx, key, gas, budget).await;
+    let result = client.execute_settled(tx, key, gas, budget).await;
     bar.finish_and_clear();
     Ok(result?)
 }

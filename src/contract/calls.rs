@@ -14,11 +14,12 @@ use super::error::ContractError;
 use super::objects::{Policy, Rule};
 use super::types::{EndReason, Role, Verb};
 
-/// Sui's limit on one pure argument (sui-protocol-config `max_pure_argument_size`).
+/// Sui's limit on one pure argument (sui-protocol-config `max_pure_argument_size`): a pure
+/// argument must be strictly shorter (`CallArg::validity_check`).
 pub const MAX_PURE_ARGUMENT_SIZE: usize = 16 * 1024;
 /// Largest body chunk: a pure `vector<u8>` of this length, with its two-byte ULEB128 length
-/// prefix, fills one pure argument exactly.
-pub const MAX_CHUNK_LEN: usize = MAX_PURE_ARGUMENT_SIZE - 2;
+/// prefix, is the largest pure argument Sui accepts (one byte under the limit).
+pub const MAX_CHUNK_LEN: usize = MAX_PURE_ARGUMENT_SIZE - 3;
 /// The shared `Clock` object.
 pub const CLOCK_ID: Address = Address::from_static("0x6");
 
@@ -811,6 +812,6 @@ mod tests {
         let mut tx = TransactionBuilder::new();
         let err = c.upload(&mut tx, shared("0x4e"), vec![vec![0; MAX_CHUNK_LEN + 1]]).unwrap_err();
         assert!(matches!(err, ContractError::ChunkTooLarge { .. }), "{err}");
-        assert_eq!(bcs::to_bytes(&vec![0u8; MAX_CHUNK_LEN]).unwrap().len(), MAX_PURE_ARGUMENT_SIZE);
+        assert_eq!(bcs::to_bytes(&vec![0u8; MAX_CHUNK_LEN]).unwrap().len(), MAX_PURE_ARGUMENT_SIZE - 1);
     }
 }

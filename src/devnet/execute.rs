@@ -320,9 +320,10 @@ pub fn execute(
     for input in &ptb.inputs {
         inputs.push(match input {
             Input::Pure(bytes) => {
-                if bytes.len() > MAX_PURE_ARGUMENT_SIZE {
+                // Sui refuses a pure argument as long as the limit, not only a longer one.
+                if bytes.len() >= MAX_PURE_ARGUMENT_SIZE {
                     return Err(Rejection::InvalidArgument(format!(
-                        "pure argument of {} bytes is over the {MAX_PURE_ARGUMENT_SIZE}-byte limit",
+                        "pure argument of {} bytes is not under the {MAX_PURE_ARGUMENT_SIZE}-byte limit",
                         bytes.len()
                     )));
                 }

@@ -167,7 +167,7 @@ async fn publish_sealing_key(
     crate::contract::Contract::new(client.package())
         .rotate_sealing_key(&mut tx, cluster_arg, key)
         .map_err(|e| NodeError::Config(e.to_string()))?;
-    client.execute(tx, &keys.signing, gas).await?;
+    client.execute_settled(tx, &keys.signing, gas, crate::chain::DEFAULT_GAS_BUDGET).await?;
     tracing::info!(node = %owner, "published the new sealing key");
     Ok(())
 }
