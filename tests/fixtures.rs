@@ -69,6 +69,7 @@ pub fn policy(min_write_stake: u64, self_service_role: Role) -> Policy {
         self_service_role: self_service_role.code(),
         slashing_enabled: true,
         protected_namespaces: kubectl_sui::contract::access::default_protected_namespaces(),
+        enclaves: vec![],
     }
 }
 

@@ -49,3 +49,6 @@ mod quickstart;
 
 // Nothing secret on the public chain.
 mod sealing;
+
+// Attested nodes: the recorded Nitro documents on the devnet.
+mod attestation;

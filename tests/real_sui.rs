@@ -124,10 +124,15 @@ impl LocalSui {
     }
 }
 
-/// A scratch copy of `move/`, made to build offline when `$SUI_FRAMEWORK` is set.
+/// A scratch copy of `move/`, made to build offline when `$SUI_FRAMEWORK` is set, with the
+/// attestation tests rendered from `tests/move/` when the recorded documents are there.
 fn move_package(framework: Option<&Path>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     run(Command::new("cp").arg("-r").arg(repo_root().join("move/.")).arg(dir.path()), "copying move/");
+    match crate::attestation::rendered_move_tests() {
+        Ok(text) => std::fs::write(dir.path().join("tests/attestation_tests.move"), text).unwrap(),
+        Err(why) => println!("SKIPPED move attestation tests: {why}"),
+    }
     if let Some(framework) = framework {
         let manifest = dir.path().join("Move.toml");
         let text = std::fs::read_to_string(&manifest).unwrap();
@@ -151,6 +156,9 @@ fn the_whole_path_on_a_real_sui_network() {
     run(Command::new(&sui).args(["move", "build", "--path"]).arg(package.path()).args(&offline), "sui move build");
     let tested = run(Command::new(&sui).args(["move", "test", "--path"]).arg(package.path()), "sui move test");
     assert!(tested.contains("Test result: OK"), "{tested}");
+    if crate::attestation::recorded().is_ok() {
+        assert!(tested.contains("attestation_tests::a_recorded_document_registers"), "{tested}");
+    }
 
     let network = LocalSui::start(&sui);
     let user = User::new();
@@ -173,7 +181,19 @@ fn the_whole_path_on_a_real_sui_network() {
     // A cluster, its node, a login, and kubectl through the chain against a real API server.
     let (plane, _plane_dir) = start_control_plane(1);
     plane.kubectl_stdin(&["apply", "-f", "-"], kubectl_sui::node::kube::GROUP_BINDINGS).unwrap();
-    let created = sui_cmd(&["cluster", "create", "lab", "--network", &network.rpc, "--faucet", &network.faucet]);
+    // A cluster on a real network forbids debug nodes by default; this one runs a debug node
+    // (no enclave here).
+    let created = sui_cmd(&[
+        "cluster",
+        "create",
+        "lab",
+        "--network",
+        &network.rpc,
+        "--faucet",
+        &network.faucet,
+        "--allow-debug-nodes",
+        "true",
+    ]);
     let cluster = regex::Regex::new(r"Created cluster lab \((0x[0-9a-f]{64})\)").unwrap().captures(&created).unwrap()
         [1]
     .to_string();

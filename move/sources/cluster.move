@@ -11,6 +11,7 @@ use sui::address;
 use sui::clock::Clock;
 use sui::event;
 use sui::hash;
+use sui::nitro_attestation::NitroAttestationDocument;
 use sui::vec_map::{Self, VecMap};
 
 /// The admin capability given does not belong to this cluster.
@@ -30,6 +31,21 @@ const ENodeNotRegistered: u64 = 7;
 /// The cluster object is at another version than this package: call the package it was
 /// migrated to, or (admin) migrate it with the newer package's `migrate`.
 const EWrongVersion: u64 = 8;
+/// The attestation document carries no Ed25519 public key (32 bytes) for the node.
+const EAttestationKey: u64 = 60;
+/// The attestation document is older than `MAX_ATTESTATION_AGE_MS`, or ahead of the clock by
+/// more than `MAX_CLOCK_SKEW_MS`.
+const EStaleAttestation: u64 = 61;
+/// The document's PCRs match no enclave measurement the policy accepts.
+const EUnknownEnclave: u64 = 62;
+/// A measurement without PCR0, PCR1 and PCR2, with a value that is not 48 bytes (SHA-384), an
+/// index above 31 or twice, or one the policy already holds.
+const EInvalidMeasurement: u64 = 63;
+/// The document's nonce (the challenge the node puts there: the cluster's id) names another
+/// cluster.
+const EAttestationForOtherCluster: u64 = 64;
+/// The policy holds no such measurement.
+const EMeasurementNotFound: u64 = 65;
 
 /// This package's version. An upgraded package raises it; its `migrate` moves a cluster to
 /// it, after which every call through an older package on that cluster aborts.
@@ -38,6 +54,13 @@ const VERSION: u64 = 1;
 const KEY_LENGTH: u64 = 32;
 /// Signature scheme flag of Ed25519 in Sui address derivation.
 const ED25519_FLAG: u8 = 0;
+/// How old an attestation document may be when it registers a node (its timestamp is the Nitro
+/// Security Module's, signed with the document).
+const MAX_ATTESTATION_AGE_MS: u64 = 600_000;
+/// How far ahead of the chain's clock a document's timestamp may be.
+const MAX_CLOCK_SKEW_MS: u64 = 60_000;
+/// Length of a PCR value (SHA-384).
+const PCR_LENGTH: u64 = 48;
 /// The namespace `deploy/` runs the node in.
 const DEFAULT_PROTECTED_NAMESPACE: vector<u8> = b"nautilus";
 
@@ -72,6 +95,20 @@ public struct Policy has copy, drop, store {
     /// Namespaces no preset role and no `"*"` reaches, only a rule naming them: by default
     /// the node's own, where its keys live.
     protected_namespaces: vector<String>,
+    /// The enclave images whose nodes may register by attestation; several at once, so that
+    /// an upgrade can roll.
+    enclaves: vector<Measurement>,
+}
+
+/// One enclave image: the PCR values its attestation documents must carry (PCR0, 1 and 2 at
+/// least; any other index also listed must match too).
+public struct Measurement has copy, drop, store {
+    pcrs: vector<Pcr>,
+}
+
+public struct Pcr has copy, drop, store {
+    index: u8,
+    value: vector<u8>,
 }
 
 public struct NodeInfo has copy, drop, store {
@@ -79,9 +116,14 @@ public struct NodeInfo has copy, drop, store {
     sealing_key: vector<u8>,
     /// The sealing key before the last rotation, so requests sealed to it are still answered.
     previous_sealing_key: vector<u8>,
-    /// False for debug nodes registered by the admin; true once attested (later issue).
+    /// False for debug nodes registered by the admin; true when registered by attestation.
     attested: bool,
     registered_at_ms: u64,
+    /// The measurement the node's attestation matched (none for a debug node). The node is
+    /// active only while the policy still accepts it.
+    enclave: vector<Pcr>,
+    /// The timestamp of the attestation document that registered it, or refreshed it last.
+    attested_at_ms: u64,
 }
 
 public struct ClusterMigrated has copy, drop {
@@ -112,6 +154,24 @@ public struct NodeRegistered has copy, drop {
     signing_key: vector<u8>,
     sealing_key: vector<u8>,
     attested: bool,
+}
+
+public struct NodeAttested has copy, drop {
+    cluster_id: ID,
+    node: address,
+    sealing_key: vector<u8>,
+    pcrs: vector<Pcr>,
+    document_timestamp_ms: u64,
+}
+
+public struct EnclaveAccepted has copy, drop {
+    cluster_id: ID,
+    pcrs: vector<Pcr>,
+}
+
+public struct EnclaveWithdrawn has copy, drop {
+    cluster_id: ID,
+    pcrs: vector<Pcr>,
 }
 
 public struct NodeRemoved has copy, drop {
@@ -174,6 +234,7 @@ public fun set_policy(
     cluster.assert_current();
     assert_admin(cap, cluster);
     let protected = cluster.policy.protected_namespaces;
+    let enclaves = cluster.policy.enclaves;
     cluster.policy =
         new_policy(
             min_write_stake,
@@ -184,6 +245,7 @@ public fun set_policy(
             slashing_enabled,
         );
     cluster.policy.protected_namespaces = protected;
+    cluster.policy.enclaves = enclaves;
     emit_policy(cluster);
 }
 
@@ -221,6 +283,8 @@ public fun register_debug_node(
                 previous_sealing_key: vector[],
                 attested: false,
                 registered_at_ms: clock.timestamp_ms(),
+                enclave: vector[],
+                attested_at_ms: 0,
             },
         );
     event::emit(NodeRegistered {
@@ -230,6 +294,85 @@ public fun register_debug_node(
         sealing_key,
         attested: false,
     });
+}
+
+/// Admin: accepts the enclave image of these PCRs (`indices[i]` holds `values[i]`).
+public fun add_enclave(cap: &ClusterAdminCap, cluster: &mut Cluster, indices: vector<u8>, values: vector<vector<u8>>) {
+    cluster.assert_current();
+    assert_admin(cap, cluster);
+    let measurement = new_measurement(indices, values);
+    assert!(!cluster.policy.enclaves.contains(&measurement), EInvalidMeasurement);
+    cluster.policy.enclaves.push_back(measurement);
+    event::emit(EnclaveAccepted { cluster_id: object::id(cluster), pcrs: measurement.pcrs });
+}
+
+/// Admin: withdraws an enclave image. Nodes attested with it stop being active at once (they
+/// stay registered, and become active again if it is accepted again or they re-attest with an
+/// accepted image).
+public fun remove_enclave(cap: &ClusterAdminCap, cluster: &mut Cluster, indices: vector<u8>, values: vector<vector<u8>>) {
+    cluster.assert_current();
+    assert_admin(cap, cluster);
+    let measurement = new_measurement(indices, values);
+    let (found, at) = cluster.policy.enclaves.index_of(&measurement);
+    assert!(found, EMeasurementNotFound);
+    cluster.policy.enclaves.remove(at);
+    event::emit(EnclaveWithdrawn { cluster_id: object::id(cluster), pcrs: measurement.pcrs });
+}
+
+/// Registers (or re-attests) the node whose Ed25519 key an enclave attested, from the document
+/// `sui::nitro_attestation::load_nitro_attestation` verified in the same transaction. Anyone may
+/// submit it: the node's address derives from the attested key, so only the enclave can answer
+/// as that node. The sealing key is the document's `user_data` when that is 32 bytes (bound by
+/// the attestation); otherwise the node has none until it publishes one itself
+/// (`rotate_sealing_key`, signed by the attested key), and nothing can be sealed to it.
+public fun register_attested_node(cluster: &mut Cluster, document: NitroAttestationDocument, clock: &Clock) {
+    cluster.assert_current();
+    let key = document.public_key();
+    assert!(key.is_some() && key.borrow().length() == KEY_LENGTH, EAttestationKey);
+    let signing_key = *key.borrow();
+    let now = clock.timestamp_ms();
+    let stamp = *document.timestamp();
+    assert!(stamp <= now + MAX_CLOCK_SKEW_MS && now <= stamp + MAX_ATTESTATION_AGE_MS, EStaleAttestation);
+    let nonce = document.nonce();
+    assert!(nonce.is_none() || nonce.borrow() == &object::id(cluster).to_bytes(), EAttestationForOtherCluster);
+    let accepted = cluster.policy.enclaves.find_index!(|m| matches(m, &document));
+    assert!(accepted.is_some(), EUnknownEnclave);
+    let enclave = cluster.policy.enclaves[accepted.destroy_some()].pcrs;
+    let user_data = document.user_data();
+    let sealing_key = if (user_data.is_some() && user_data.borrow().length() == KEY_LENGTH) {
+        *user_data.borrow()
+    } else {
+        vector[]
+    };
+    let node = ed25519_address(&signing_key);
+    let cluster_id = object::id(cluster);
+    if (cluster.nodes.contains(&node)) {
+        let info = &mut cluster.nodes[&node];
+        assert!(info.attested, ENodeAlreadyRegistered);
+        info.enclave = enclave;
+        info.attested_at_ms = stamp;
+        if (!sealing_key.is_empty() && sealing_key != info.sealing_key) {
+            info.previous_sealing_key = info.sealing_key;
+            info.sealing_key = sealing_key;
+        };
+    } else {
+        cluster
+            .nodes
+            .insert(
+                node,
+                NodeInfo {
+                    signing_key,
+                    sealing_key,
+                    previous_sealing_key: vector[],
+                    attested: true,
+                    registered_at_ms: now,
+                    enclave,
+                    attested_at_ms: stamp,
+                },
+            );
+        event::emit(NodeRegistered { cluster_id, node, signing_key, sealing_key, attested: true });
+    };
+    event::emit(NodeAttested { cluster_id, node, sealing_key, pcrs: enclave, document_timestamp_ms: stamp });
 }
 
 public fun remove_node(cap: &ClusterAdminCap, cluster: &mut Cluster, node: address) {
@@ -274,17 +417,33 @@ public fun is_registered(cluster: &Cluster, node: address): bool {
     cluster.nodes.contains(&node)
 }
 
-/// A node may answer when registered and either attested or allowed as a debug node.
+/// A node may answer when registered and either attested with a measurement the policy still
+/// accepts, or a debug node while the policy allows them.
 public fun is_active_node(cluster: &Cluster, node: address): bool {
     cluster.nodes.contains(&node) && {
         let info = &cluster.nodes[&node];
-        info.attested || cluster.policy.allow_debug_nodes
+        if (info.attested) {
+            cluster.policy.enclaves.any!(|m| m.pcrs == info.enclave)
+        } else {
+            cluster.policy.allow_debug_nodes
+        }
     }
 }
 
-/// Whether `key` is the node's current or previous sealing key.
+/// Whether the node was registered by attestation, and the timestamp of its last document.
+public fun attestation(cluster: &Cluster, node: address): (bool, u64) {
+    let info = &cluster.nodes[&node];
+    (info.attested, info.attested_at_ms)
+}
+
+public fun enclaves(policy: &Policy): vector<Measurement> { policy.enclaves }
+
+public fun measurement_pcrs(measurement: &Measurement): vector<Pcr> { measurement.pcrs }
+
+/// Whether `key` is the node's current or previous sealing key (an attested node without one
+/// accepts none, the empty key included).
 public fun accepts_sealing_key(cluster: &Cluster, node: address, key: &vector<u8>): bool {
-    cluster.nodes.contains(&node) && {
+    !key.is_empty() && cluster.nodes.contains(&node) && {
         let info = &cluster.nodes[&node];
         &info.sealing_key == key || (!info.previous_sealing_key.is_empty() && &info.previous_sealing_key == key)
     }
@@ -336,7 +495,28 @@ fun new_policy(
         self_service_role,
         slashing_enabled,
         protected_namespaces: vector[DEFAULT_PROTECTED_NAMESPACE.to_string()],
+        enclaves: vector[],
     }
+}
+
+/// A measurement from parallel vectors, in the order given (the order is part of it).
+fun new_measurement(indices: vector<u8>, values: vector<vector<u8>>): Measurement {
+    assert!(indices.length() == values.length() && indices.length() <= 32, EInvalidMeasurement);
+    assert!(indices.contains(&0) && indices.contains(&1) && indices.contains(&2), EInvalidMeasurement);
+    let mut pcrs = vector[];
+    indices.length().do!(|i| {
+        let index = indices[i];
+        assert!(index <= 31 && !pcrs.any!(|p: &Pcr| p.index == index), EInvalidMeasurement);
+        assert!(values[i].length() == PCR_LENGTH, EInvalidMeasurement);
+        pcrs.push_back(Pcr { index, value: values[i] });
+    });
+    Measurement { pcrs }
+}
+
+/// Whether every PCR of `measurement` is in the document with the same value.
+fun matches(measurement: &Measurement, document: &NitroAttestationDocument): bool {
+    let found = document.pcrs();
+    measurement.pcrs.all!(|want| found.any!(|got| got.index() == want.index && got.value() == &want.value))
 }
 
 fun emit_policy(cluster: &Cluster) {

@@ -260,3 +260,86 @@ fun only_the_admin_migrates() {
     cluster::migrate(&other_cap, &mut c);
     abort 0
 }
+
+fun pcr(byte: u8): vector<u8> {
+    let mut v = vector[];
+    48u64.do!(|_| v.push_back(byte));
+    v
+}
+
+#[test]
+fun enclaves_are_accepted_and_withdrawn_by_the_admin() {
+    let (sc, clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::add_enclave(&cap, &mut c, vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)]);
+    cluster::add_enclave(&cap, &mut c, vector[0, 1, 2, 16], vector[pcr(1), pcr(2), pcr(4), pcr(5)]);
+    assert!(c.policy().enclaves().length() == 2);
+    // set_policy keeps the accepted enclaves.
+    cluster::set_policy(&cap, &mut c, 1, 2, 3, true, 0, false);
+    assert!(c.policy().enclaves().length() == 2);
+    cluster::remove_enclave(&cap, &mut c, vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)]);
+    assert!(c.policy().enclaves().length() == 1);
+    assert!(c.policy().enclaves()[0].measurement_pcrs().length() == 4);
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidMeasurement)]
+fun a_measurement_needs_pcr0_1_and_2() {
+    let (sc, _clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::add_enclave(&cap, &mut c, vector[0, 1, 3], vector[pcr(1), pcr(2), pcr(3)]);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidMeasurement)]
+fun a_pcr_value_is_48_bytes() {
+    let (sc, _clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::add_enclave(&cap, &mut c, vector[0, 1, 2], vector[pcr(1), pcr(2), x"00"]);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidMeasurement)]
+fun a_pcr_index_appears_once() {
+    let (sc, _clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::add_enclave(&cap, &mut c, vector[0, 1, 2, 1], vector[pcr(1), pcr(2), pcr(3), pcr(4)]);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidMeasurement)]
+fun a_measurement_is_accepted_once() {
+    let (sc, _clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::add_enclave(&cap, &mut c, vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)]);
+    cluster::add_enclave(&cap, &mut c, vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)]);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EMeasurementNotFound)]
+fun withdrawing_an_unknown_measurement_aborts() {
+    let (sc, _clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::remove_enclave(&cap, &mut c, vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)]);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::ENotClusterAdmin)]
+fun only_the_admin_accepts_an_enclave() {
+    let (mut sc, _clock) = h::setup();
+    let first = ts::most_recent_id_shared<Cluster>().destroy_some();
+    cluster::create_cluster(b"other".to_string(), 0, 1, 0, true, 1, false, sc.ctx());
+    sc.next_tx(h::admin());
+    let other_cap = sc.take_from_sender<ClusterAdminCap>();
+    let mut c = sc.take_shared_by_id<Cluster>(first);
+    cluster::add_enclave(&other_cap, &mut c, vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)]);
+    abort 0
+}

@@ -66,6 +66,98 @@ pub enum ClusterCommand {
     /// Manage the cluster's nodes.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Manage the enclave images (PCR measurements) whose nodes may register by attestation.
+    #[command(subcommand)]
+    Enclave(EnclaveCommand),
+}
+
+/// `kubectl sui cluster enclave …`.
+#[derive(Debug, Subcommand)]
+pub enum EnclaveCommand {
+    /// Accept an enclave image: its nodes may then register with `nautilus attest`. Several
+    /// may be accepted at once, so an upgrade can roll.
+    Add(MeasurementArgs),
+    /// Withdraw an enclave image: its attested nodes stop answering at once.
+    Remove(MeasurementArgs),
+}
+
+/// One enclave image's measurements.
+#[derive(Debug, Args)]
+pub struct MeasurementArgs {
+    /// A PCR as INDEX=HEX (48 bytes, SHA-384); repeat for each: PCR0, PCR1 and PCR2 at least.
+    #[arg(long = "pcr", value_name = "INDEX=HEX", required_unless_present = "measurements")]
+    pub pcrs: Vec<String>,
+    /// The JSON `nitro-cli build-enclave` or `describe-eif` prints; its `Measurements`
+    /// (PCR0, PCR1, PCR2, and any other PCRn) are taken.
+    #[arg(long, value_name = "FILE", conflicts_with = "pcrs")]
+    pub measurements: Option<PathBuf>,
+    /// The cluster (name or id).
+    #[arg(long)]
+    pub cluster: Option<String>,
+}
+
+impl MeasurementArgs {
+    /// The PCRs given, by index, in the order given (or ascending from a nitro-cli file).
+    pub fn pcrs(&self) -> Result<Vec<(u8, Vec<u8>)>, CliError> {
+        let pairs: Vec<(String, String)> = match &self.measurements {
+            Some(file) => {
+                let text =
+                    std::fs::read_to_string(file).map_err(|e| CliError::Message(format!("{}: {e}", file.display())))?;
+                nitro_cli_measurements(&text).map_err(|e| CliError::Message(format!("{}: {e}", file.display())))?
+            }
+            None => self
+                .pcrs
+                .iter()
+                .map(|p| {
+                    p.split_once('=')
+                        .map(|(i, v)| (i.trim_start_matches("PCR").to_string(), v.to_string()))
+                        .ok_or_else(|| CliError::Message(format!("--pcr {p:?}: expected INDEX=HEX")))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let mut pcrs = Vec::with_capacity(pairs.len());
+        for (index, value) in pairs {
+            let index: u8 = index
+                .parse()
+                .ok()
+                .filter(|i| *i <= 31)
+                .ok_or_else(|| CliError::Message(format!("PCR index {index:?} is not 0..31")))?;
+            let value = hex_bytes(&value)
+                .filter(|v| v.len() == 48)
+                .ok_or_else(|| CliError::Message(format!("PCR{index} is not 48 bytes of hex (SHA-384)")))?;
+            if pcrs.iter().any(|(i, _)| *i == index) {
+                return Err(CliError::Message(format!("PCR{index} is given twice")));
+            }
+            pcrs.push((index, value));
+        }
+        if ![0, 1, 2].iter().all(|i| pcrs.iter().any(|(p, _)| p == i)) {
+            return Err(CliError::Message("an enclave measurement needs PCR0, PCR1 and PCR2".into()));
+        }
+        Ok(pcrs)
+    }
+}
+
+/// The `Measurements` of nitro-cli's JSON output, as (index, hex) pairs by ascending index.
+fn nitro_cli_measurements(text: &str) -> Result<Vec<(String, String)>, String> {
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let measurements = json
+        .get("Measurements")
+        .and_then(|m| m.as_object())
+        .ok_or("no \"Measurements\" object (the output of nitro-cli build-enclave or describe-eif)")?;
+    let mut pairs: Vec<(u8, String)> = measurements
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("PCR")?.parse().ok()?, v.as_str()?.to_string())))
+        .collect();
+    pairs.sort();
+    Ok(pairs.into_iter().map(|(i, v)| (i.to_string(), v)).collect())
+}
+
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim().trim_start_matches("0x");
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }
 
 /// `kubectl sui cluster create`.
@@ -97,7 +189,8 @@ pub struct PolicyArgs {
     /// [default: 24h].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub unstake_lock: Option<Duration>,
-    /// Whether unattested (debug) nodes may answer [default: true].
+    /// Whether unattested (debug) nodes may answer [default: true on the devnet, false
+    /// elsewhere].
     #[arg(long)]
     pub allow_debug_nodes: Option<bool>,
     /// Highest role a staker gets without the admin: none, view, edit or admin [default: edit].
@@ -154,6 +247,7 @@ pub fn default_policy() -> Policy {
         self_service_role: Role::Edit.code(),
         slashing_enabled: false,
         protected_namespaces: crate::contract::access::default_protected_namespaces(),
+        enclaves: vec![],
     }
 }
 
@@ -177,15 +271,18 @@ pub enum NodeCommand {
     },
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn parse_role(name: &str) -> Result<Role, CliError> {
     Role::parse(name).ok_or_else(|| CliError::Message(format!("{name:?} is not a role: none, view, edit or admin")))
 }
 
 fn hex32(text: &str, what: &str) -> Result<[u8; 32], CliError> {
-    let text = text.trim().trim_start_matches("0x");
-    let bytes: Option<Vec<u8>> =
-        (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect();
-    bytes.and_then(|b| b.try_into().ok()).ok_or_else(|| CliError::Message(format!("{what} is not 32 bytes of hex")))
+    hex_bytes(text)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| CliError::Message(format!("{what} is not 32 bytes of hex")))
 }
 
 /// The identity's key, creating one (stored as `login` would) when there is none.
@@ -271,6 +368,33 @@ pub fn run(command: ClusterCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
+        ClusterCommand::Enclave(command) => {
+            let (args, adding) = match &command {
+                EnclaveCommand::Add(a) => (a, true),
+                EnclaveCommand::Remove(a) => (a, false),
+            };
+            let pcrs = args.pcrs()?;
+            let admin = settings.admin_cluster(args.cluster.as_deref())?.clone();
+            let key = admin_key(&paths, &settings)?;
+            let what = if adding { "accepting the enclave image" } else { "withdrawing the enclave image" };
+            runtime.block_on(admin_call(&admin, &key, None, what, |contract, tx, a| match adding {
+                true => contract.add_enclave(tx, a.cap, a.cluster, &pcrs),
+                false => contract.remove_enclave(tx, a.cap, a.cluster, &pcrs),
+            }))?;
+            match adding {
+                true => println!(
+                    "Cluster {} accepts the enclave image PCR0={}…; its nodes register with `nautilus attest`.",
+                    admin.name,
+                    &hex(&pcrs[0].1)[..16]
+                ),
+                false => println!(
+                    "Cluster {} no longer accepts the enclave image PCR0={}…; its attested nodes no longer answer.",
+                    admin.name,
+                    &hex(&pcrs[0].1)[..16]
+                ),
+            }
+            Ok(())
+        }
         ClusterCommand::Node(NodeCommand::Add { node_dir, signing_key, sealing_key, cluster }) => {
             let admin = settings.admin_cluster(cluster.as_deref())?.clone();
             let key = admin_key(&paths, &settings)?;
@@ -346,6 +470,15 @@ fn print_policy(name: &str, p: &Policy) {
         if p.slashing_enabled { "enabled" } else { "disabled" },
         if p.protected_namespaces.is_empty() { "none".to_string() } else { p.protected_namespaces.join(", ") },
     );
+    match p.enclaves.is_empty() {
+        true => println!("  enclaves           none accepted (kubectl sui cluster enclave add)"),
+        false => {
+            for (i, m) in p.enclaves.iter().enumerate() {
+                let pcrs: Vec<String> = m.pcrs.iter().map(|p| format!("PCR{}={}", p.index, hex(&p.value))).collect();
+                println!("  enclave {}          {}", i + 1, pcrs.join("\n                     "));
+            }
+        }
+    }
 }
 
 /// Creates a cluster object; records its admin capability in the settings.
@@ -353,7 +486,10 @@ pub async fn create(paths: &Paths, settings: &Settings, args: CreateArgs) -> Res
     let (endpoints, package) = settings.resolve(&args.network, args.faucet.clone(), None)?;
     let key = admin_key(paths, settings)?;
     let address = key.public_key().derive_address();
-    let policy = args.policy.apply(default_policy())?;
+    // Debug nodes are for the devnet's quick start; a cluster on a real network forbids them
+    // unless its admin says otherwise.
+    let on_devnet = package == crate::devnet::package_id();
+    let policy = args.policy.apply(Policy { allow_debug_nodes: on_devnet, ..default_policy() })?;
     let mut client = connect(&endpoints, package).await?;
     fund(&mut client, &endpoints, address, GAS_RESERVE).await?;
     let mut tx = TransactionBuilder::new();
@@ -373,4 +509,37 @@ pub async fn create(paths: &Paths, settings: &Settings, args: CreateArgs) -> Res
         "Next: register its node (kubectl sui cluster node add --node-dir …), then kubectl sui login --cluster {cluster}"
     );
     Ok(admin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(pcrs: &[&str]) -> MeasurementArgs {
+        MeasurementArgs { pcrs: pcrs.iter().map(|p| p.to_string()).collect(), measurements: None, cluster: None }
+    }
+
+    #[test]
+    fn measurements_come_from_flags_or_nitro_cli_and_are_checked() {
+        let (a, b, c) = ("aa".repeat(48), "bb".repeat(48), "cc".repeat(48));
+        let given = args(&[&format!("0={a}"), &format!("PCR1={b}"), &format!("2=0x{c}"), &format!("16={a}")]);
+        let pcrs = given.pcrs().unwrap();
+        assert_eq!(pcrs.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2, 16]);
+        assert_eq!(pcrs[1].1, vec![0xbb; 48]);
+        for bad in [
+            args(&[&format!("0={a}"), &format!("1={b}")]),
+            args(&[&format!("0={a}"), &format!("1={b}"), "2=abcd"]),
+            args(&[&format!("0={a}"), &format!("1={b}"), &format!("2={c}"), &format!("2={c}")]),
+            args(&[&format!("0={a}"), &format!("1={b}"), &format!("32={c}")]),
+            args(&[&format!("0={a}"), &format!("1={b}"), &c]),
+        ] {
+            assert!(bad.pcrs().is_err(), "{:?}", bad.pcrs);
+        }
+        let json = format!(
+            r#"{{"Measurements": {{"HashAlgorithm": "Sha384 {{ ... }}", "PCR2": "{c}", "PCR0": "{a}", "PCR1": "{b}", "PCR8": "{a}"}}}}"#
+        );
+        let pairs = nitro_cli_measurements(&json).unwrap();
+        assert_eq!(pairs.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(), ["0", "1", "2", "8"]);
+        assert!(nitro_cli_measurements("{}").is_err());
+    }
 }

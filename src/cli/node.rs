@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use sui_sdk_types::Address;
 
 use super::CliError;
 use crate::node::{self, NodeConfig};
@@ -37,6 +38,10 @@ impl Cli {
 enum Command {
     /// Run the node in the foreground until stopped.
     Run(RunArgs),
+    /// Register this node on its cluster by attestation: a document from the enclave's Nitro
+    /// Security Module naming the node's keys and the cluster, verified by the chain against
+    /// the enclave images the cluster's admin accepted. Run it inside the enclave, before `run`.
+    Attest(AttestArgs),
     /// Check or repair the execution journal (with the node stopped).
     #[command(subcommand)]
     Journal(JournalCommand),
@@ -57,6 +62,23 @@ enum JournalCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+struct AttestArgs {
+    /// Sui gRPC endpoint.
+    #[arg(long, env = "NAUTILUS_CHAIN_URL")]
+    chain_url: String,
+    /// The contract package id.
+    #[arg(long, env = "NAUTILUS_PACKAGE")]
+    package: Address,
+    /// The cluster object this node serves.
+    #[arg(long, env = "NAUTILUS_CLUSTER")]
+    cluster: Address,
+    /// Where the node's keys are (created there the first time) [default: the user's data
+    /// directory].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +122,7 @@ struct RunArgs {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Run(args) => run_node(args),
+        Command::Attest(args) => attest(args),
         Command::Journal(JournalCommand::Check { data_dir }) => journal(data_dir, false),
         Command::Journal(JournalCommand::Repair { data_dir }) => journal(data_dir, true),
     }
@@ -148,6 +171,55 @@ fn journal(data_dir: Option<PathBuf>, repair: bool) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+fn attest(args: AttestArgs) -> Result<(), CliError> {
+    use crate::node::attest::{self, AttestError, Nsm};
+    let dir = args.data_dir.map_or_else(default_data_dir, Ok)?;
+    let keys = node::keys::NodeKeys::load_or_create(&dir)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    runtime.block_on(async {
+        let unreachable = |e: crate::chain::ChainError| {
+            CliError::Message(format!("the chain at {} is unreachable ({e}); check --chain-url", args.chain_url))
+        };
+        let mut client = crate::chain::ChainClient::new(&args.chain_url, args.package).map_err(unreachable)?;
+        client.chain_id().await.map_err(unreachable)?;
+        match attest::attest(&mut client, &keys, args.cluster, &Nsm).await {
+            Ok(done) => {
+                println!(
+                    "Node {} is attested on cluster {} (enclave PCR{}).",
+                    done.node,
+                    args.cluster,
+                    done.pcrs
+                        .iter()
+                        .map(|p| format!("{}={}…", p.index, p.value.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()))
+                        .collect::<Vec<_>>()
+                        .join(" PCR")
+                );
+                println!("Next: nautilus run --chain-url {} --package {} --cluster {} …", args.chain_url, args.package, args.cluster);
+                Ok(())
+            }
+            Err(AttestError::NotInEnclave(why)) => {
+                let cluster: Option<crate::contract::objects::Cluster> = client.move_object(args.cluster).await.ok();
+                let next = match cluster.map(|c| c.policy.allow_debug_nodes) {
+                    Some(true) => format!(
+                        "this cluster allows debug nodes: its admin can register this one by its keys instead, `kubectl sui cluster node add --cluster {} --signing-key {} --sealing-key {}` (not attested: whoever runs it can read what it is sent)",
+                        args.cluster,
+                        hex(keys.signing.public_key().inner()),
+                        hex(&keys.sealing.public_key().to_bytes())
+                    ),
+                    Some(false) => "this cluster forbids debug nodes: run the node inside an enclave built from an image whose PCRs the admin accepted (docs/operations.md, \"Attested nodes\")".to_string(),
+                    None => format!("cluster {} was not found on {}", args.cluster, args.chain_url),
+                };
+                Err(CliError::Message(format!("not inside an AWS Nitro enclave ({why}); {next}")))
+            }
+            Err(e) => Err(CliError::Message(e.to_string())),
+        }
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn run_node(args: RunArgs) -> Result<(), CliError> {

@@ -161,6 +161,12 @@ pub fn login(args: LoginArgs) -> Result<(), CliError> {
                 endpoints.rpc
             ))
         })?;
+        if object.policy.allow_debug_nodes {
+            eprintln!(
+                "warning: cluster {} allows debug (unattested) nodes: whoever runs such a node can read what you send and answer for it; see `kubectl sui status` for which nodes are attested",
+                object.name
+            );
+        }
         let ask = match (&args.role, args.allow.is_empty()) {
             (Some(role), _) => Ask::Role(Role::parse(role).ok_or_else(|| {
                 CliError::Message(format!("--role {role:?} is not view, edit or admin"))
@@ -426,9 +432,58 @@ struct LoginStatus {
     stake_mist: Option<u64>,
     expires: String,
     revoked: Option<bool>,
-    nodes: Vec<Address>,
+    nodes: Vec<NodeStatus>,
     proxy: String,
     chain: String,
+}
+
+/// One node of a cluster, as `status` shows it.
+#[derive(Debug, serde::Serialize)]
+struct NodeStatus {
+    address: Address,
+    /// Registered by attestation (else a debug node).
+    attested: bool,
+    /// Allowed to answer now (`cluster::is_active_node`).
+    active: bool,
+    /// The measurement its attestation matched, `index=hex`.
+    pcrs: Vec<String>,
+    /// When its last attestation document was made (RFC 3339), if attested.
+    attested_at: Option<String>,
+}
+
+impl NodeStatus {
+    fn of(
+        cluster: &Cluster,
+        entry: &crate::contract::objects::Entry<Address, crate::contract::objects::NodeInfo>,
+    ) -> NodeStatus {
+        let info = &entry.value;
+        NodeStatus {
+            address: entry.key,
+            attested: info.attested,
+            active: cluster.is_active_node(&entry.key),
+            pcrs: info.enclave.iter().map(|p| format!("{}={}", p.index, hex_of(&p.value))).collect(),
+            attested_at: info.attested.then(|| {
+                humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(info.attested_at_ms)).to_string()
+            }),
+        }
+    }
+
+    fn line(&self) -> String {
+        let state = if self.active { "active" } else { "inactive" };
+        match self.attested {
+            true => format!(
+                "{} attested {} ({state}; PCR{})",
+                self.address,
+                self.attested_at.as_deref().unwrap_or("?"),
+                self.pcrs.iter().map(|p| p.chars().take(16).collect::<String>() + "…").collect::<Vec<_>>().join(" PCR")
+            ),
+            false => format!("{} debug, not attested ({state})", self.address),
+        }
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `kubectl sui status`.
@@ -469,7 +524,7 @@ pub fn status(output: OutputFormat) -> Result<(), CliError> {
                     if l.nodes.is_empty() {
                         "none".to_string()
                     } else {
-                        l.nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+                        l.nodes.iter().map(NodeStatus::line).collect::<Vec<_>>().join("\n          ")
                     },
                     l.proxy
                 );
@@ -527,7 +582,7 @@ async fn login_status(paths: &Paths, login: &Login) -> LoginStatus {
             humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(token.expires_at_ms)).to_string();
     }
     if let Ok(cluster) = client.move_object::<Cluster>(login.cluster).await {
-        status.nodes = cluster.nodes.contents.iter().map(|e| e.key).collect();
+        status.nodes = cluster.nodes.contents.iter().map(|e| NodeStatus::of(&cluster, e)).collect();
     }
     status
 }

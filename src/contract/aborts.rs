@@ -35,6 +35,7 @@ const fn abort(
 const FORBIDDEN: (u16, &str) = (403, "Forbidden");
 const BAD_REQUEST: (u16, &str) = (400, "BadRequest");
 const CONFLICT: (u16, &str) = (409, "Conflict");
+const NOT_FOUND: (u16, &str) = (404, "NotFound");
 const UNAVAILABLE: (u16, &str) = (503, "ServiceUnavailable");
 
 macro_rules! aborts {
@@ -81,6 +82,18 @@ aborts! {
         "the address is not a registered node of this cluster; register it with `kubectl sui cluster node add`";
     "cluster" EWrongVersion = 8, CONFLICT,
         "the cluster object is at another version of the contract than this package: use the package it was migrated to (kubectl sui contract publish records it), or, as its admin, migrate it";
+    "cluster" EAttestationKey = 60, BAD_REQUEST,
+        "the attestation document carries no Ed25519 public key for the node; run `nautilus attest` inside the enclave, which puts it there";
+    "cluster" EStaleAttestation = 61, BAD_REQUEST,
+        "the attestation document is older than 10 minutes or ahead of the chain's clock; obtain a fresh one (`nautilus attest`) and register at once";
+    "cluster" EUnknownEnclave = 62, FORBIDDEN,
+        "the enclave's measurements (PCRs) match no image the cluster accepts; the admin adds it with `kubectl sui cluster enclave add`";
+    "cluster" EInvalidMeasurement = 63, BAD_REQUEST,
+        "an enclave measurement needs PCR0, PCR1 and PCR2, 48-byte values, each index once, and must not be accepted already";
+    "cluster" EAttestationForOtherCluster = 64, FORBIDDEN,
+        "the attestation document was made for another cluster (its nonce names that cluster's id)";
+    "cluster" EMeasurementNotFound = 65, NOT_FOUND,
+        "the cluster accepts no such enclave measurement; list them with `kubectl sui cluster policy`";
     "access" EInvalidVerb = 10, BAD_REQUEST,
         "the request's verb is not a Kubernetes verb";
     "access" EInvalidRole = 11, BAD_REQUEST,

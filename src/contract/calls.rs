@@ -20,6 +20,10 @@ pub const MAX_PURE_ARGUMENT_SIZE: usize = 16 * 1024;
 /// Largest body chunk: a pure `vector<u8>` of this length, with its two-byte ULEB128 length
 /// prefix, is the largest pure argument Sui accepts (one byte under the limit).
 pub const MAX_CHUNK_LEN: usize = MAX_PURE_ARGUMENT_SIZE - 3;
+/// The Sui framework module that verifies Nitro attestation documents, and its entry function.
+pub const NITRO_MODULE: &str = "nitro_attestation";
+/// See [`NITRO_MODULE`].
+pub const LOAD_NITRO_ATTESTATION: &str = "load_nitro_attestation";
 /// The shared `Clock` object.
 pub const CLOCK_ID: Address = Address::from_static("0x6");
 
@@ -55,6 +59,9 @@ functions! {
     SET_PROTECTED_NAMESPACES = "cluster"::set_protected_namespaces("&ClusterAdminCap", "&mut Cluster", "vector<String>");
     REGISTER_DEBUG_NODE = "cluster"::register_debug_node("&ClusterAdminCap", "&mut Cluster", "address", "vector<u8>", "vector<u8>", "&Clock");
     REMOVE_NODE = "cluster"::remove_node("&ClusterAdminCap", "&mut Cluster", "address");
+    ADD_ENCLAVE = "cluster"::add_enclave("&ClusterAdminCap", "&mut Cluster", "vector<u8>", "vector<vector<u8>>");
+    REMOVE_ENCLAVE = "cluster"::remove_enclave("&ClusterAdminCap", "&mut Cluster", "vector<u8>", "vector<vector<u8>>");
+    REGISTER_ATTESTED_NODE = "cluster"::register_attested_node("&mut Cluster", "NitroAttestationDocument", "&Clock");
     ROTATE_SEALING_KEY = "cluster"::rotate_sealing_key("&mut Cluster", "vector<u8>", "&TxContext");
     MIGRATE = "cluster"::migrate("&ClusterAdminCap", "&mut Cluster");
     STAKE = "seal_token"::stake("&Cluster", "Coin<SUI>", "u8", "&Clock", "&mut TxContext");
@@ -110,6 +117,9 @@ pub const ACCESSORS: &[(&str, &str)] = &[
     ("cluster", "assert_admin"),
     ("cluster", "version"),
     ("cluster", "assert_current"),
+    ("cluster", "attestation"),
+    ("cluster", "enclaves"),
+    ("cluster", "measurement_pcrs"),
     ("seal_token", "assert_authorized"),
     ("seal_token", "cluster_id"),
     ("seal_token", "owner"),
@@ -360,6 +370,64 @@ impl Contract {
     ) -> CallResult {
         let f = &REMOVE_NODE;
         self.call(tx, f, vec![CallArg::Object(cap), CallArg::Object(cluster), pure(f, &node)?])
+    }
+
+    /// `cluster::add_enclave`: the admin accepts the enclave image of `pcrs` (index, value).
+    pub fn add_enclave(
+        &self,
+        tx: &mut TransactionBuilder,
+        cap: ObjectArg,
+        cluster: ObjectArg,
+        pcrs: &[(u8, Vec<u8>)],
+    ) -> CallResult {
+        self.measurement_call(tx, &ADD_ENCLAVE, cap, cluster, pcrs)
+    }
+
+    /// `cluster::remove_enclave`: the admin withdraws an enclave image.
+    pub fn remove_enclave(
+        &self,
+        tx: &mut TransactionBuilder,
+        cap: ObjectArg,
+        cluster: ObjectArg,
+        pcrs: &[(u8, Vec<u8>)],
+    ) -> CallResult {
+        self.measurement_call(tx, &REMOVE_ENCLAVE, cap, cluster, pcrs)
+    }
+
+    fn measurement_call(
+        &self,
+        tx: &mut TransactionBuilder,
+        f: &MoveFunction,
+        cap: ObjectArg,
+        cluster: ObjectArg,
+        pcrs: &[(u8, Vec<u8>)],
+    ) -> CallResult {
+        let indices: Vec<u8> = pcrs.iter().map(|(i, _)| *i).collect();
+        let values: Vec<&Vec<u8>> = pcrs.iter().map(|(_, v)| v).collect();
+        self.call(tx, f, vec![CallArg::Object(cap), CallArg::Object(cluster), pure(f, &indices)?, pure(f, &values)?])
+    }
+
+    /// `0x2::nitro_attestation::load_nitro_attestation` on `document` (verified by the
+    /// validators against the Clock), then `cluster::register_attested_node` with its result.
+    pub fn register_attested_node(
+        &self,
+        tx: &mut TransactionBuilder,
+        cluster: ObjectArg,
+        document: &[u8],
+    ) -> CallResult {
+        let f = &REGISTER_ATTESTED_NODE;
+        if document.len() > MAX_CHUNK_LEN {
+            return Err(ContractError::ChunkTooLarge { len: document.len(), limit: MAX_CHUNK_LEN });
+        }
+        let bytes = tx.pure(&document);
+        let clock = tx.object(object_input(ObjectArg::Clock, false));
+        let load = Function::new(
+            Address::TWO,
+            Identifier::from_static(NITRO_MODULE),
+            Identifier::from_static(LOAD_NITRO_ATTESTATION),
+        );
+        let loaded = tx.move_call(load, vec![bytes, clock]);
+        self.call(tx, f, vec![CallArg::Object(cluster), CallArg::Result(loaded), CallArg::Object(ObjectArg::Clock)])
     }
 
     /// `cluster::rotate_sealing_key`, sent by the node itself.
@@ -753,6 +821,7 @@ mod tests {
             self_service_role: 1,
             slashing_enabled: false,
             protected_namespaces: vec!["nautilus".into()],
+            enclaves: vec![],
         };
         let rule = Rule {
             verbs: 1,
@@ -792,8 +861,19 @@ mod tests {
         c.stream(&mut tx, req, cl, vec![vec![1]]).unwrap();
         c.end_stream(&mut tx, req, EndReason::Completed).unwrap();
         c.hang_up(&mut tx, req).unwrap();
-        let calls = built(tx).commands.iter().filter(|c| matches!(c, Command::MoveCall(_))).count();
+        let pcrs = [(0, vec![1; 48]), (1, vec![2; 48]), (2, vec![3; 48])];
+        c.add_enclave(&mut tx, cap, cl, &pcrs).unwrap();
+        c.remove_enclave(&mut tx, cap, cl, &pcrs).unwrap();
+        c.register_attested_node(&mut tx, cl, &[0; 100]).unwrap();
+        let commands = built(tx).commands;
+        let calls = commands.iter().filter(|c| matches!(c, Command::MoveCall(m) if m.package == PACKAGE)).count();
         assert_eq!(calls, FUNCTIONS.len());
+        // The document is verified by the framework in the same transaction, its result passed on.
+        let loads = commands
+            .iter()
+            .filter(|c| matches!(c, Command::MoveCall(m) if m.package == Address::TWO && m.function.as_str() == LOAD_NITRO_ATTESTATION))
+            .count();
+        assert_eq!(loads, 1);
     }
 
     #[test]

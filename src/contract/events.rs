@@ -63,6 +63,39 @@ pub struct NodeRegistered {
     pub attested: bool,
 }
 
+/// `cluster::NodeAttested`: a node registered, or refreshed, by an attestation document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAttested {
+    /// The cluster.
+    pub cluster_id: Address,
+    /// The node's address (of its attested Ed25519 key).
+    pub node: Address,
+    /// Its sealing key from the document's `user_data` (empty when none).
+    pub sealing_key: Vec<u8>,
+    /// The measurement it matched.
+    pub pcrs: Vec<super::objects::Pcr>,
+    /// The document's timestamp.
+    pub document_timestamp_ms: u64,
+}
+
+/// `cluster::EnclaveAccepted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnclaveAccepted {
+    /// The cluster.
+    pub cluster_id: Address,
+    /// The measurement now accepted.
+    pub pcrs: Vec<super::objects::Pcr>,
+}
+
+/// `cluster::EnclaveWithdrawn`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnclaveWithdrawn {
+    /// The cluster.
+    pub cluster_id: Address,
+    /// The measurement no longer accepted.
+    pub pcrs: Vec<super::objects::Pcr>,
+}
+
 /// `cluster::NodeRemoved`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeRemoved {
@@ -317,6 +350,9 @@ move_type!(
     PolicyChanged,
     ProtectedNamespacesChanged,
     NodeRegistered,
+    NodeAttested,
+    EnclaveAccepted,
+    EnclaveWithdrawn,
     NodeRemoved,
     SealingKeyRotated
 );

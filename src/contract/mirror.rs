@@ -191,6 +191,8 @@ fn rust_layouts() -> Result<Layouts, ContractError> {
     trace!(
         objects::Rule,
         objects::Policy,
+        objects::Measurement,
+        objects::Pcr,
         objects::NodeInfo,
         objects::Cluster,
         objects::ClusterAdminCap,
@@ -200,6 +202,9 @@ fn rust_layouts() -> Result<Layouts, ContractError> {
         events::ClusterCreated,
         events::PolicyChanged,
         events::NodeRegistered,
+        events::NodeAttested,
+        events::EnclaveAccepted,
+        events::EnclaveWithdrawn,
         events::NodeRemoved,
         events::SealingKeyRotated,
         events::ProtectedNamespacesChanged,

@@ -88,6 +88,24 @@ pub struct Policy {
     pub slashing_enabled: bool,
     /// Namespaces reached only by rules naming them.
     pub protected_namespaces: Vec<String>,
+    /// Enclave images whose nodes may register by attestation.
+    pub enclaves: Vec<Measurement>,
+}
+
+/// `cluster::Measurement`: the PCRs of one accepted enclave image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Its PCRs, in the order the admin gave them.
+    pub pcrs: Vec<Pcr>,
+}
+
+/// `cluster::Pcr`: one platform configuration register value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pcr {
+    /// Its index (0..=31).
+    pub index: u8,
+    /// Its value (SHA-384, 48 bytes).
+    pub value: Vec<u8>,
 }
 
 /// `cluster::NodeInfo`.
@@ -103,6 +121,10 @@ pub struct NodeInfo {
     pub attested: bool,
     /// Registration time.
     pub registered_at_ms: u64,
+    /// The measurement its attestation matched (empty for a debug node).
+    pub enclave: Vec<Pcr>,
+    /// The timestamp of its last attestation document (0 for a debug node).
+    pub attested_at_ms: u64,
 }
 
 /// `cluster::Cluster` (shared).
@@ -124,6 +146,15 @@ impl Cluster {
     /// The registered node `address`, if any.
     pub fn node(&self, address: &Address) -> Option<&NodeInfo> {
         self.nodes.contents.iter().find(|e| &e.key == address).map(|e| &e.value)
+    }
+
+    /// Whether `address` may answer (`cluster::is_active_node`): registered, and attested with a
+    /// measurement the policy still accepts, or a debug node while the policy allows them.
+    pub fn is_active_node(&self, address: &Address) -> bool {
+        self.node(address).is_some_and(|info| match info.attested {
+            true => self.policy.enclaves.iter().any(|m| m.pcrs == info.enclave),
+            false => self.policy.allow_debug_nodes,
+        })
     }
 }
 
@@ -189,6 +220,6 @@ pub struct Request {
 }
 
 move_type!("access", Rule);
-move_type!("cluster", Policy, NodeInfo, Cluster, ClusterAdminCap);
+move_type!("cluster", Policy, Measurement, Pcr, NodeInfo, Cluster, ClusterAdminCap);
 move_type!("seal_token", SealToken);
 move_type!("request", Request);

@@ -45,6 +45,9 @@ pub struct Chain {
     faucet_lock: tokio::sync::Mutex<()>,
     /// Signalled by every commit: the checkpointer closes a checkpoint on demand.
     committed: tokio::sync::Notify,
+    /// The time executions see instead of the wall clock (0: the wall clock). Only tests set
+    /// it, through the library ([`Chain::set_clock_for_testing`]); no flag or RPC reaches it.
+    clock_for_testing: std::sync::atomic::AtomicU64,
 }
 
 fn now_ms() -> u64 {
@@ -52,6 +55,21 @@ fn now_ms() -> u64 {
 }
 
 impl Chain {
+    /// The chain time an execution sees.
+    fn execution_time(&self) -> u64 {
+        match self.clock_for_testing.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => now_ms(),
+            fixed => fixed,
+        }
+    }
+
+    /// Makes executions see `ms` as the `Clock`'s time (`None`: the wall clock again), e.g.
+    /// the time a recorded attestation document verifies at. Tests only: a devnet started by
+    /// `kubectl sui devnet` or `up` offers no way to call it.
+    pub fn set_clock_for_testing(&self, ms: Option<u64>) {
+        self.clock_for_testing.store(ms.unwrap_or(0), std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Opens the chain in `data_dir`: replays its journal, or creates genesis.
     pub async fn open(data_dir: &Path) -> Result<Arc<Chain>, DevnetError> {
         let (journal, records) = Journal::open(&data_dir.join(JOURNAL_FILE))?;
@@ -85,6 +103,7 @@ impl Chain {
             faucet_key,
             faucet_lock: tokio::sync::Mutex::new(()),
             committed: tokio::sync::Notify::new(),
+            clock_for_testing: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -111,7 +130,7 @@ impl Chain {
             if let Some(done) = ledger.transaction(&digest) {
                 return Ok(done.clone());
             }
-            let commit = execute::execute(&ledger, package_id(), transaction, Some(signatures), now_ms())?;
+            let commit = execute::execute(&ledger, package_id(), transaction, Some(signatures), self.execution_time())?;
             let durable = self
                 .journal
                 .append(&Record::Transaction(Box::new(commit.clone())))
@@ -129,7 +148,7 @@ impl Chain {
 
     /// Executes `transaction` without signatures and without committing it.
     pub fn simulate(&self, transaction: Transaction) -> Result<Commit, Rejection> {
-        execute::execute(&self.ledger(), package_id(), transaction, None, now_ms())
+        execute::execute(&self.ledger(), package_id(), transaction, None, self.execution_time())
     }
 
     /// Waits until a transaction commits after the last wait (a commit while nobody waits is

@@ -82,6 +82,9 @@ pub enum Value {
     Pure(Vec<u8>),
     /// A vector built by `MakeMoveVector`.
     Vector(Vec<Value>),
+    /// A `sui::nitro_attestation::NitroAttestationDocument` that `load_nitro_attestation`
+    /// verified in this transaction.
+    Attestation(Box<natives::nitro::Document>),
 }
 
 impl Value {
@@ -96,7 +99,7 @@ impl Value {
                 }
                 Some(out)
             }
-            Value::Object(_) => None,
+            Value::Object(_) | Value::Attestation(_) => None,
         }
     }
 }
@@ -554,8 +557,11 @@ fn verify_signatures(transaction: &Transaction, signatures: &[UserSignature]) ->
 fn check_supported(command: &Command, package: Address) -> Result<(), Rejection> {
     match command {
         Command::MoveCall(call) => {
-            let known = call.package == package
-                && FUNCTIONS.iter().any(|f| f.module == call.module.as_str() && f.name == call.function.as_str());
+            let known = (call.package == package
+                && FUNCTIONS.iter().any(|f| f.module == call.module.as_str() && f.name == call.function.as_str()))
+                || (call.package == Address::TWO
+                    && call.module.as_str() == natives::nitro::MODULE
+                    && call.function.as_str() == crate::contract::calls::LOAD_NITRO_ATTESTATION);
             if known && call.type_arguments.is_empty() {
                 Ok(())
             } else {
@@ -697,6 +703,10 @@ fn run_commands(
             Command::MakeMoveVector(make) => {
                 let items = make.elements.iter().map(&arg).collect::<Result<Vec<_>, _>>()?;
                 vec![Value::Vector(items)]
+            }
+            Command::MoveCall(call) if call.package == Address::TWO => {
+                let args = call.arguments.iter().map(&arg).collect::<Result<Vec<_>, _>>()?;
+                natives::nitro::load_nitro_attestation(session, args).map_err(fail)?
             }
             Command::MoveCall(call) => {
                 let args = call.arguments.iter().map(&arg).collect::<Result<Vec<_>, _>>()?;

@@ -9,6 +9,7 @@
 //! [`NodeConfig`] (with [`NodeLimits`]), run with [`run`], which only wires these together.
 
 pub mod admission;
+pub mod attest;
 mod error;
 pub mod health;
 pub mod intake;

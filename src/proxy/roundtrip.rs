@@ -466,14 +466,16 @@ impl RoundTrip {
     }
 }
 
-/// The first node of `cluster` allowed to answer (attested, or debug when the policy allows).
+/// The first node of `cluster` allowed to answer (attested with a measurement the policy still
+/// accepts, or debug when the policy allows them) that has a sealing key: the proxy never
+/// seals to a node the policy no longer accepts.
 async fn active_node(client: &mut ChainClient, cluster: Address) -> Result<NodeTarget, RoundTripError> {
     let object: Cluster = client.move_object(cluster).await?;
     object
         .nodes
         .contents
         .iter()
-        .filter(|e| e.value.attested || object.policy.allow_debug_nodes)
+        .filter(|e| object.is_active_node(&e.key))
         .find_map(|e| {
             Some(NodeTarget { address: e.key, sealing_key: PublicKey::from_bytes(&e.value.sealing_key).ok()? })
         })

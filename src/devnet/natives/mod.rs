@@ -24,6 +24,7 @@ const MAX_CHUNKS: u32 = 4096;
 
 mod access;
 mod cluster;
+pub mod nitro;
 mod request;
 mod seal_token;
 
@@ -46,6 +47,9 @@ pub fn call(session: &mut Session, module: &str, function: &str, args: Vec<Value
         ("cluster", "set_protected_namespaces") => cluster::set_protected_namespaces(&mut c),
         ("cluster", "register_debug_node") => cluster::register_debug_node(&mut c),
         ("cluster", "remove_node") => cluster::remove_node(&mut c),
+        ("cluster", "add_enclave") => cluster::add_enclave(&mut c),
+        ("cluster", "remove_enclave") => cluster::remove_enclave(&mut c),
+        ("cluster", "register_attested_node") => cluster::register_attested_node(&mut c),
         ("cluster", "rotate_sealing_key") => cluster::rotate_sealing_key(&mut c),
         ("cluster", "migrate") => cluster::migrate(&mut c),
         ("seal_token", "stake") => seal_token::stake(&mut c),
@@ -130,6 +134,14 @@ impl Call<'_> {
     fn pure<T: DeserializeOwned>(&self, i: usize) -> Result<T, ExecutionError> {
         let bytes = self.args[i].to_bcs().ok_or_else(|| arg_error(i, CommandArgumentError::TypeMismatch))?;
         bcs::from_bytes(&bytes).map_err(|_| arg_error(i, CommandArgumentError::InvalidBcsBytes))
+    }
+
+    /// Argument `i` as the attestation document `load_nitro_attestation` returned.
+    fn attestation(&self, i: usize) -> Result<nitro::Document, ExecutionError> {
+        match &self.args[i] {
+            Value::Attestation(document) => Ok((**document).clone()),
+            _ => Err(arg_error(i, CommandArgumentError::TypeMismatch)),
+        }
     }
 
     fn object_id(&self, i: usize) -> Result<Address, ExecutionError> {

@@ -42,7 +42,9 @@ pub(super) fn submit(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     c.ensure(verb.is_read() || token.stake.value >= cluster.policy.min_write_stake, Abort::EInsufficientStake)?;
     c.ensure(is_active_node(&cluster, &node), Abort::ENodeNotActive)?;
     let accepted = cluster.node(&node).is_some_and(|n| {
-        n.sealing_key == sealing_key || (!n.previous_sealing_key.is_empty() && n.previous_sealing_key == sealing_key)
+        !sealing_key.is_empty()
+            && (n.sealing_key == sealing_key
+                || (!n.previous_sealing_key.is_empty() && n.previous_sealing_key == sealing_key))
     });
     c.ensure(accepted, Abort::EUnknownSealingKey)?;
     c.ensure(reply_key.len() == KEY_LENGTH, Abort::EInvalidReplyKey)?;
