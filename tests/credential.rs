@@ -180,10 +180,16 @@ async fn an_admin_creates_a_cluster_and_grants_a_token_that_status_then_shows() 
     assert!(String::from_utf8_lossy(&refused.stderr).contains("ERoleNotSelfService"));
     let out = user.sui(&[&login[..], &["--role", "view"]].concat());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The cluster allows debug nodes: the login says what that means.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("allows debug (unattested) nodes"), "{out:?}");
     let status = json(&user.sui(&["status", "-o", "json"]));
     let me = &status["logins"][0];
     assert_eq!((me["role"].as_str(), me["chain"].as_str()), (Some("view"), Some("reachable")));
     assert_eq!(me["nodes"].as_array().unwrap().len(), 1, "the registered node");
+    let node = &me["nodes"][0];
+    assert_eq!((node["attested"].as_bool(), node["active"].as_bool()), (Some(false), Some(true)), "{node}");
+    let table = String::from_utf8_lossy(&user.sui(&["status"]).stdout).into_owned();
+    assert!(table.contains("debug, not attested (active)"), "{table}");
     let token = me["token"].as_str().unwrap().to_string();
 
     let granted = admin.sui(&["cluster", "grant", &token, "--role", "edit"]);

@@ -332,6 +332,41 @@ async fn refusals_are_clear_kubernetes_errors() {
         message.contains("exceeds this proxy's limit of 8388608 bytes") && message.contains("max_body"),
         "{message}"
     );
+
+    // The admin forbids debug nodes: the cluster's only node is one. Once the change has passed
+    // in a checkpoint, the proxy seals nothing more to it: the request is refused before any
+    // transaction (the trail, aborted submits included, does not grow).
+    let before = viewer.audit().len();
+    let mut client =
+        kubectl_sui::chain::ChainClient::new(&setup.devnet.grpc_url(), kubectl_sui::devnet::package_id()).unwrap();
+    let mut policy = crate::fixtures::policy(crate::fixtures::SUI, kubectl_sui::contract::Role::Edit);
+    policy.allow_debug_nodes = false;
+    let mut tx = sui_transaction_builder::TransactionBuilder::new();
+    let (cap, cluster) =
+        (client.object_arg(setup.admin.1).await.unwrap(), client.object_arg(setup.cluster).await.unwrap());
+    kubectl_sui::contract::Contract::new(kubectl_sui::devnet::package_id())
+        .set_policy(&mut tx, cap, cluster, &policy)
+        .unwrap();
+    crate::fixtures::execute(&mut client, &setup.admin.0, tx).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let message = loop {
+        let out = viewer.kubectl(&["get", "configmap", "keep-me"], "");
+        let message = stderr(&out);
+        if !out.status.success() && message.contains("has no active node") {
+            break message;
+        }
+        assert!(Instant::now() < deadline, "the proxy still seals to a node the cluster no longer accepts: {message}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        message.contains("ServiceUnavailable") || message.contains("503") || message.contains("no active node"),
+        "{message}"
+    );
+    let after = viewer.audit().len();
+    let settle = viewer.kubectl(&["get", "configmap", "keep-me"], "");
+    assert!(!settle.status.success());
+    assert_eq!(viewer.audit().len(), after, "a refused request costs no transaction");
+    assert!(after >= before);
 }
 
 /// A ConfigMap of `len` bytes of random base64 data, labelled `big=true`.

@@ -326,21 +326,39 @@ public fun remove_enclave(cap: &ClusterAdminCap, cluster: &mut Cluster, indices:
 /// the attestation); otherwise the node has none until it publishes one itself
 /// (`rotate_sealing_key`, signed by the attested key), and nothing can be sealed to it.
 public fun register_attested_node(cluster: &mut Cluster, document: NitroAttestationDocument, clock: &Clock) {
+    let pcrs = document.pcrs().map_ref!(|e| Pcr { index: e.index(), value: *e.value() });
+    register(
+        cluster,
+        *document.public_key(),
+        *document.timestamp(),
+        pcrs,
+        *document.user_data(),
+        *document.nonce(),
+        clock,
+    );
+}
+
+/// What `register_attested_node` does with a verified document's fields.
+fun register(
+    cluster: &mut Cluster,
+    public_key: Option<vector<u8>>,
+    stamp: u64,
+    pcrs: vector<Pcr>,
+    user_data: Option<vector<u8>>,
+    nonce: Option<vector<u8>>,
+    clock: &Clock,
+) {
     cluster.assert_current();
-    let key = document.public_key();
-    assert!(key.is_some() && key.borrow().length() == KEY_LENGTH, EAttestationKey);
-    let signing_key = *key.borrow();
+    assert!(public_key.is_some() && public_key.borrow().length() == KEY_LENGTH, EAttestationKey);
+    let signing_key = public_key.destroy_some();
     let now = clock.timestamp_ms();
-    let stamp = *document.timestamp();
     assert!(stamp <= now + MAX_CLOCK_SKEW_MS && now <= stamp + MAX_ATTESTATION_AGE_MS, EStaleAttestation);
-    let nonce = document.nonce();
     assert!(nonce.is_none() || nonce.borrow() == &object::id(cluster).to_bytes(), EAttestationForOtherCluster);
-    let accepted = cluster.policy.enclaves.find_index!(|m| matches(m, &document));
+    let accepted = cluster.policy.enclaves.find_index!(|m| matches(m, &pcrs));
     assert!(accepted.is_some(), EUnknownEnclave);
     let enclave = cluster.policy.enclaves[accepted.destroy_some()].pcrs;
-    let user_data = document.user_data();
     let sealing_key = if (user_data.is_some() && user_data.borrow().length() == KEY_LENGTH) {
-        *user_data.borrow()
+        user_data.destroy_some()
     } else {
         vector[]
     };
@@ -373,6 +391,25 @@ public fun register_attested_node(cluster: &mut Cluster, document: NitroAttestat
         event::emit(NodeRegistered { cluster_id, node, signing_key, sealing_key, attested: true });
     };
     event::emit(NodeAttested { cluster_id, node, sealing_key, pcrs: enclave, document_timestamp_ms: stamp });
+}
+
+/// `register_attested_node` on a document's fields as given, for the checks no recorded
+/// document can reach (a nonce, a sealing key in `user_data`): the verification of the
+/// document itself is the framework's, tested with the recorded ones.
+#[test_only]
+public fun register_fields_for_testing(
+    cluster: &mut Cluster,
+    public_key: Option<vector<u8>>,
+    stamp: u64,
+    indices: vector<u8>,
+    values: vector<vector<u8>>,
+    user_data: Option<vector<u8>>,
+    nonce: Option<vector<u8>>,
+    clock: &Clock,
+) {
+    let mut pcrs = vector[];
+    indices.length().do!(|i| pcrs.push_back(Pcr { index: indices[i], value: values[i] }));
+    register(cluster, public_key, stamp, pcrs, user_data, nonce, clock);
 }
 
 public fun remove_node(cap: &ClusterAdminCap, cluster: &mut Cluster, node: address) {
@@ -513,10 +550,9 @@ fun new_measurement(indices: vector<u8>, values: vector<vector<u8>>): Measuremen
     Measurement { pcrs }
 }
 
-/// Whether every PCR of `measurement` is in the document with the same value.
-fun matches(measurement: &Measurement, document: &NitroAttestationDocument): bool {
-    let found = document.pcrs();
-    measurement.pcrs.all!(|want| found.any!(|got| got.index() == want.index && got.value() == &want.value))
+/// Whether every PCR of `measurement` is among the document's, with the same value.
+fun matches(measurement: &Measurement, found: &vector<Pcr>): bool {
+    measurement.pcrs.all!(|want| found.any!(|got| got.index == want.index && got.value == want.value))
 }
 
 fun emit_policy(cluster: &Cluster) {

@@ -343,3 +343,64 @@ fun only_the_admin_accepts_an_enclave() {
     cluster::add_enclave(&other_cap, &mut c, vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)]);
     abort 0
 }
+
+// What no recorded attestation document carries (a nonce, a sealing key in user_data), on a
+// document's fields given directly; the recorded ones are in tests/move/ (rendered by
+// tests/real_sui.rs).
+
+fun attest_key(): vector<u8> { x"3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c" }
+
+fun accepting(): (ts::Scenario, sui::clock::Clock) {
+    let (mut sc, clock) = h::setup();
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::add_enclave(&cap, &mut c, vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)]);
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    sc.next_tx(h::stranger());
+    (sc, clock)
+}
+
+#[test]
+fun a_document_for_this_cluster_registers_its_sealing_key() {
+    let (mut sc, clock) = accepting();
+    let mut c = sc.take_shared<Cluster>();
+    let id = object::id(&c).to_bytes();
+    cluster::register_fields_for_testing(
+        &mut c, option::some(attest_key()), h::start_ms(), vector[0, 1, 2, 3], vector[pcr(1), pcr(2), pcr(3), pcr(9)],
+        option::some(h::sealing_key()), option::some(id), &clock,
+    );
+    let node = h::key_address(attest_key());
+    assert!(c.is_active_node(node) && c.accepts_sealing_key(node, &h::sealing_key()));
+    // Re-attesting with a new key in user_data rotates it; the previous one stays accepted.
+    cluster::register_fields_for_testing(
+        &mut c, option::some(attest_key()), h::start_ms(), vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)],
+        option::some(h::other_sealing_key()), option::none(), &clock,
+    );
+    assert!(c.accepts_sealing_key(node, &h::other_sealing_key()) && c.accepts_sealing_key(node, &h::sealing_key()));
+    ts::return_shared(c);
+    sc.next_tx(h::stranger());
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = cluster::EAttestationForOtherCluster)]
+fun a_document_for_another_cluster_is_refused() {
+    let (sc, clock) = accepting();
+    let mut c = sc.take_shared<Cluster>();
+    cluster::register_fields_for_testing(
+        &mut c, option::some(attest_key()), h::start_ms(), vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)],
+        option::none(), option::some(x"c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"), &clock,
+    );
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EAttestationKey)]
+fun a_document_with_a_short_key_is_refused() {
+    let (sc, clock) = accepting();
+    let mut c = sc.take_shared<Cluster>();
+    cluster::register_fields_for_testing(
+        &mut c, option::some(x"0102"), h::start_ms(), vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)],
+        option::none(), option::none(), &clock,
+    );
+    abort 0
+}

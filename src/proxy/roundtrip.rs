@@ -233,7 +233,8 @@ pub struct RoundTrip {
     cluster_arg: ObjectArg,
     token: Address,
     token_arg: ObjectArg,
-    node: RwLock<Option<NodeTarget>>,
+    /// The node addressed, and the router's count of cluster events when it was read.
+    node: RwLock<Option<(NodeTarget, u64)>>,
     gas: GasPool,
     router: ResponseRouter,
     timeout: Duration,
@@ -250,8 +251,10 @@ impl RoundTrip {
         timeout: Duration,
     ) -> Result<RoundTrip, RoundTripError> {
         let me = key.public_key().derive_address();
+        let router = ResponseRouter::start(client.clone(), me, cluster).await?;
+        let seen = router.cluster_changes();
         let node = match active_node(&mut client, cluster).await {
-            Ok(node) => Some(node),
+            Ok(node) => Some((node, seen)),
             Err(RoundTripError::NoNode(_)) => None,
             Err(e) => return Err(e),
         };
@@ -259,7 +262,6 @@ impl RoundTrip {
         let cluster_arg = client.object_arg(cluster).await?;
         let token_arg = client.object_arg(token).await?;
         let gas = GasPool::prepare(&mut client, &key, me, GAS_COINS).await?;
-        let router = ResponseRouter::start(client.clone(), me).await?;
         Ok(RoundTrip { client, key, cluster, cluster_arg, token, token_arg, node, gas, router, timeout })
     }
 
@@ -268,17 +270,31 @@ impl RoundTrip {
         self.cluster
     }
 
-    /// The node currently addressed, reading the cluster again if it had none.
+    /// The node currently addressed, reading the cluster again if it had none or if the
+    /// cluster changed since (a withdrawn enclave image, a policy forbidding debug nodes, a
+    /// removed node, a new key): nothing is sealed to a node the cluster no longer accepts once
+    /// the change has passed in a checkpoint.
     pub async fn node(&self) -> Result<NodeTarget, RoundTripError> {
-        if let Some(node) = self.node.read().await.clone() {
+        if let Some((node, seen)) = self.node.read().await.clone()
+            && seen == self.router.cluster_changes()
+        {
             return Ok(node);
         }
         self.refresh_node().await
     }
 
     async fn refresh_node(&self) -> Result<NodeTarget, RoundTripError> {
-        let node = active_node(&mut self.client.clone(), self.cluster).await?;
-        *self.node.write().await = Some(node.clone());
+        // Read the count first: a change passing during the read makes the next call read again.
+        let seen = self.router.cluster_changes();
+        let node = active_node(&mut self.client.clone(), self.cluster).await;
+        let node = match node {
+            Ok(node) => node,
+            Err(e) => {
+                *self.node.write().await = None;
+                return Err(e);
+            }
+        };
+        *self.node.write().await = Some((node.clone(), seen));
         Ok(node)
     }
 

@@ -81,6 +81,9 @@ struct Table {
 /// Routes responses to the requests of one requester.
 pub struct ResponseRouter {
     pending: Arc<Mutex<Table>>,
+    /// Counts the events of the cluster (its policy, its enclave images, its nodes and their
+    /// keys) that have passed: what the proxy read of the cluster is stale once it moves.
+    cluster_changes: Arc<std::sync::atomic::AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -98,24 +101,36 @@ impl Drop for ResponseRouter {
 
 impl ResponseRouter {
     /// Follows the chain from its latest checkpoint, routing responses to `requester`'s
-    /// requests.
+    /// requests, and counting the events of `cluster`.
     pub async fn start(
         mut client: ChainClient,
         requester: Address,
+        cluster: Address,
     ) -> Result<ResponseRouter, crate::chain::ChainError> {
         let start = client.latest_checkpoint().await?;
         let pending: Arc<Mutex<Table>> = Arc::default();
+        let cluster_changes: Arc<std::sync::atomic::AtomicU64> = Arc::default();
         let (tx, mut rx) = mpsc::channel::<CheckpointEvents>(64);
         let package = client.package();
-        let routed = pending.clone();
+        let (routed, changes) = (pending.clone(), cluster_changes.clone());
         let task = tokio::spawn(async move {
             let follower = tokio::spawn(follow(client, package, start, tx));
             while let Some(checkpoint) = rx.recv().await {
+                let changed = checkpoint.events.iter().filter(|e| is_cluster_event(e, cluster)).count() as u64;
+                if changed > 0 {
+                    changes.fetch_add(changed, std::sync::atomic::Ordering::SeqCst);
+                }
                 route(&mut routed.lock().expect("router lock"), requester, checkpoint);
             }
             follower.abort();
         });
-        Ok(ResponseRouter { pending, task })
+        Ok(ResponseRouter { pending, cluster_changes, task })
+    }
+
+    /// How many events of the cluster have passed so far: compare two readings to know
+    /// whether it changed in between.
+    pub fn cluster_changes(&self) -> u64 {
+        self.cluster_changes.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The sealed response to `request`, once complete, or its stream once opened; `None` if
@@ -143,6 +158,17 @@ impl ResponseRouter {
         table.pending.remove(&request);
         table.streams.remove(&request);
     }
+}
+
+/// Whether `event` is one of `cluster.move`'s about `cluster` that can change which node the
+/// proxy may seal to (every one of them starts with the cluster's id). A sealing-key rotation
+/// is not: the previous key stays accepted, so the key the proxy holds keeps working, and it
+/// moves to the new one at its next read of the cluster.
+fn is_cluster_event(event: &sui_sdk_types::Event, cluster: Address) -> bool {
+    event.type_.module().as_str() == "cluster"
+        && event.type_.name().as_str()
+            != <crate::contract::events::SealingKeyRotated as crate::contract::objects::MoveType>::NAME
+        && event.contents.get(..32) == Some(cluster.as_bytes())
 }
 
 fn route(table: &mut Table, requester: Address, checkpoint: CheckpointEvents) {
