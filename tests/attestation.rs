@@ -156,11 +156,13 @@ mod on_the_devnet {
         }
     }
 
-    /// The framework's own abort (`sui::nitro_attestation`): 1 parse, 2 verify.
+    /// The framework's own abort (`sui::nitro_attestation`): 1 parse, 2 verify; its message
+    /// says so.
     fn framework_abort(result: &Result<(), ChainError>) -> Option<u64> {
         match result {
-            Err(ChainError::Failed { error, .. }) if error.contains("nitro_attestation") => {
-                regex::Regex::new(r"code: (\d+)").unwrap().captures(error).map(|c| c[1].parse().unwrap())
+            Err(e @ ChainError::Attestation { code, .. }) => {
+                assert!(e.to_string().contains("the chain refused the attestation document"), "{e}");
+                Some(*code)
             }
             _ => None,
         }

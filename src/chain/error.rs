@@ -69,6 +69,15 @@ pub enum ChainError {
         /// How long it waited.
         waited: std::time::Duration,
     },
+    /// `0x2::nitro_attestation::load_nitro_attestation` refused a document: 1 it does not
+    /// parse, 2 its signature or certificate chain does not verify at the chain's time.
+    #[error("transaction {digest}: the chain refused the attestation document: {}", match code { 1 => "it does not parse as a Nitro attestation document", 2 => "its signature or certificate chain does not verify at the chain's time (expired, tampered, or not from AWS Nitro)", _ => "attestation is not supported on this network" })]
+    Attestation {
+        /// The framework's abort code.
+        code: u64,
+        /// The transaction.
+        digest: Digest,
+    },
     /// The transaction executed but no checkpoint carried it in time.
     #[error(
         "the transaction executed but no checkpoint included it within {waited:?}; check the network's health, then run the command again"

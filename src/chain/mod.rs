@@ -366,6 +366,12 @@ impl ChainClient {
                     digest,
                 })
             }
+            ExecutionStatus::Failure { error: ExecutionError::MoveAbort { location, code }, .. }
+                if location.package == Address::TWO
+                    && location.module.as_str() == crate::contract::calls::NITRO_MODULE =>
+            {
+                Err(ChainError::Attestation { code: *code, digest })
+            }
             ExecutionStatus::Failure { error, .. } => Err(ChainError::Failed { error: format!("{error:?}"), digest }),
         }
     }
