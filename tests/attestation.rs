@@ -102,8 +102,7 @@ mod on_the_devnet {
         p.allow_debug_nodes = allow_debug_nodes;
         let (cluster, cap) = create_cluster(&mut client, &admin, &p).await;
         let mut w = World { devnet, client, admin, stranger, cluster, cap, docs, _dir: dir };
-        let pcrs: Vec<(u8, Vec<u8>)> =
-            WEATHER_PCRS.iter().enumerate().map(|(i, v)| (i as u8, hex::decode(v).unwrap())).collect();
+        let pcrs = weather_pcrs();
         w.admin_call(|c, tx, cap, cluster| c.add_enclave(tx, cap, cluster, &pcrs)).await.unwrap();
         Some(w)
     }
@@ -142,6 +141,11 @@ mod on_the_devnet {
         async fn cluster(&mut self) -> Cluster {
             self.client.move_object(self.cluster).await.unwrap()
         }
+    }
+
+    /// The weather image's measurement, as the call builders take it.
+    fn weather_pcrs() -> Vec<(u8, Vec<u8>)> {
+        WEATHER_PCRS.iter().enumerate().map(|(i, v)| (i as u8, hex::decode(v).unwrap())).collect()
     }
 
     fn weather_node() -> Address {
@@ -206,8 +210,7 @@ mod on_the_devnet {
         assert!(info.sealing_key.is_empty(), "the weather document's user_data holds no key");
 
         // Withdrawn: still registered, no longer active.
-        let pcrs: Vec<(u8, Vec<u8>)> =
-            WEATHER_PCRS.iter().enumerate().map(|(i, v)| (i as u8, hex::decode(v).unwrap())).collect();
+        let pcrs = weather_pcrs();
         w.admin_call(|c, tx, cap, cluster| c.remove_enclave(tx, cap, cluster, &pcrs)).await.unwrap();
         let cluster = w.cluster().await;
         assert!(cluster.node(&weather_node()).is_some() && !cluster.is_active_node(&weather_node()));
@@ -258,35 +261,18 @@ mod on_the_devnet {
                 .parse()
                 .unwrap();
         let pcr = |i: usize| format!("{i}={}", WEATHER_PCRS[i]);
+        let all = [pcr(0), pcr(1), pcr(2)];
+        // `cluster enclave <verb>` of the weather image's three PCRs.
+        let enclave = |verb: &str| {
+            let mut args = vec!["cluster", "enclave", verb, "--cluster", "prod"];
+            all.iter().for_each(|p| args.extend(["--pcr", p.as_str()]));
+            sui(&args)
+        };
         let (ok, said) = sui(&["cluster", "enclave", "add", "--cluster", "prod", "--pcr", &pcr(0), "--pcr", &pcr(1)]);
         assert!(!ok && said.contains("PCR0, PCR1 and PCR2"), "{said}");
-        let (ok, said) = sui(&[
-            "cluster",
-            "enclave",
-            "add",
-            "--cluster",
-            "prod",
-            "--pcr",
-            &pcr(0),
-            "--pcr",
-            &pcr(1),
-            "--pcr",
-            &pcr(2),
-        ]);
+        let (ok, said) = enclave("add");
         assert!(ok && said.contains("accepts the enclave image PCR0=cbe1afb6"), "{said}");
-        let (ok, said) = sui(&[
-            "cluster",
-            "enclave",
-            "add",
-            "--cluster",
-            "prod",
-            "--pcr",
-            &pcr(0),
-            "--pcr",
-            &pcr(1),
-            "--pcr",
-            &pcr(2),
-        ]);
+        let (ok, said) = enclave("add");
         assert!(!ok && said.contains("EInvalidMeasurement"), "accepted twice: {said}");
         let (ok, said) = sui(&["cluster", "policy", "--cluster", "prod"]);
         assert!(ok && said.contains(&format!("PCR2={}", WEATHER_PCRS[2])), "{said}");
@@ -324,19 +310,7 @@ mod on_the_devnet {
         assert!(said.contains("not inside an AWS Nitro enclave") && said.contains("forbids debug nodes"), "{said}");
 
         // Withdrawn: the attested node stops being active at once.
-        let (ok, said) = sui(&[
-            "cluster",
-            "enclave",
-            "remove",
-            "--cluster",
-            "prod",
-            "--pcr",
-            &pcr(0),
-            "--pcr",
-            &pcr(1),
-            "--pcr",
-            &pcr(2),
-        ]);
+        let (ok, said) = enclave("remove");
         assert!(ok && said.contains("no longer accepts"), "{said}");
         let object: Cluster = client.move_object(cluster).await.unwrap();
         assert!(!object.is_active_node(&weather_node()) && object.node(&weather_node()).is_some());
