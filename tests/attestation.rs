@@ -83,8 +83,8 @@ mod on_the_devnet {
         _dir: tempfile::TempDir,
     }
 
-    /// A devnet and a cluster accepting the weather enclave; `None` (the test then skips, saying
-    /// why) without the recorded documents.
+    /// A devnet and a cluster accepting the weather enclave, requiring the challenge as a new
+    /// cluster does; `None` (the test then skips, saying why) without the recorded documents.
     async fn world(allow_debug_nodes: bool) -> Option<World> {
         let docs = match recorded() {
             Ok(docs) => docs,
@@ -138,6 +138,13 @@ mod on_the_devnet {
             result
         }
 
+        /// No recorded document carries the challenge (a nonce): the admin makes it optional.
+        async fn challenge_optional(&mut self) {
+            self.admin_call(|c, tx, cap, cluster| c.set_attestation_nonce_required(tx, cap, cluster, false))
+                .await
+                .unwrap();
+        }
+
         async fn cluster(&mut self) -> Cluster {
             self.client.move_object(self.cluster).await.unwrap()
         }
@@ -177,6 +184,13 @@ mod on_the_devnet {
         let Some(mut w) = world(true).await else { return };
         let weather = w.docs.weather.bytes.clone();
         let at = w.docs.weather.verify_at_ms;
+
+        // Valid at its time, but without the challenge a new cluster requires.
+        let bare = w.register(&weather, at).await;
+        assert_eq!(abort_of(bare), Some(Abort::EAttestationNonceMissing));
+        assert!(w.cluster().await.policy.require_attestation_nonce);
+        w.challenge_optional().await;
+        assert!(!w.cluster().await.policy.require_attestation_nonce);
 
         // Outside its certificates' validity (a day later), tampered, truncated: the framework
         // refuses it before the contract sees it.
@@ -227,6 +241,7 @@ mod on_the_devnet {
             })
             .await;
         assert_eq!(abort_of(result), Some(Abort::EDebugNodesForbidden));
+        w.challenge_optional().await;
         let weather = w.docs.weather.bytes.clone();
         w.register(&weather, w.docs.weather.verify_at_ms).await.unwrap();
         assert!(w.cluster().await.is_active_node(&weather_node()));
@@ -276,6 +291,12 @@ mod on_the_devnet {
         assert!(!ok && said.contains("EInvalidMeasurement"), "accepted twice: {said}");
         let (ok, said) = sui(&["cluster", "policy", "--cluster", "prod"]);
         assert!(ok && said.contains(&format!("PCR2={}", WEATHER_PCRS[2])), "{said}");
+        assert!(said.contains("challenge          required"), "{said}");
+        // The recorded documents carry no challenge: the admin makes it optional.
+        let (ok, said) = sui(&["cluster", "enclave", "challenge", "optional", "--cluster", "prod"]);
+        assert!(ok && said.contains("accepts attestation documents without a challenge"), "{said}");
+        let (ok, said) = sui(&["cluster", "policy", "--cluster", "prod"]);
+        assert!(ok && said.contains("challenge          optional"), "{said}");
 
         // The recorded document registers at its time (anyone may send it).
         let mut client = ChainClient::new(&rpc, package_id()).unwrap();

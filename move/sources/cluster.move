@@ -46,6 +46,8 @@ const EInvalidMeasurement: u64 = 63;
 const EAttestationForOtherCluster: u64 = 64;
 /// The policy holds no such measurement.
 const EMeasurementNotFound: u64 = 65;
+/// The policy requires the challenge (a nonce naming this cluster) and the document has none.
+const EAttestationNonceMissing: u64 = 66;
 
 /// This package's version. An upgraded package raises it; its `migrate` moves a cluster to
 /// it, after which every call through an older package on that cluster aborts.
@@ -98,6 +100,10 @@ public struct Policy has copy, drop, store {
     /// The enclave images whose nodes may register by attestation; several at once, so that
     /// an upgrade can roll.
     enclaves: vector<Measurement>,
+    /// Whether an attestation document must carry the challenge in its `nonce` (the cluster's
+    /// id). True for a new cluster; an admin may lift it to accept an image whose node does not
+    /// put one (the document's timestamp still bounds its age).
+    require_attestation_nonce: bool,
 }
 
 /// One enclave image: the PCR values its attestation documents must carry (PCR0, 1 and 2 at
@@ -169,6 +175,11 @@ public struct EnclaveAccepted has copy, drop {
     pcrs: vector<Pcr>,
 }
 
+public struct AttestationNonceChanged has copy, drop {
+    cluster_id: ID,
+    required: bool,
+}
+
 public struct EnclaveWithdrawn has copy, drop {
     cluster_id: ID,
     pcrs: vector<Pcr>,
@@ -235,6 +246,7 @@ public fun set_policy(
     assert_admin(cap, cluster);
     let protected = cluster.policy.protected_namespaces;
     let enclaves = cluster.policy.enclaves;
+    let require_nonce = cluster.policy.require_attestation_nonce;
     cluster.policy =
         new_policy(
             min_write_stake,
@@ -246,6 +258,7 @@ public fun set_policy(
         );
     cluster.policy.protected_namespaces = protected;
     cluster.policy.enclaves = enclaves;
+    cluster.policy.require_attestation_nonce = require_nonce;
     emit_policy(cluster);
 }
 
@@ -319,6 +332,15 @@ public fun remove_enclave(cap: &ClusterAdminCap, cluster: &mut Cluster, indices:
     event::emit(EnclaveWithdrawn { cluster_id: object::id(cluster), pcrs: measurement.pcrs });
 }
 
+/// Admin: whether an attestation document must carry the challenge (a nonce naming this
+/// cluster) to register a node. Nodes already registered stay registered.
+public fun set_attestation_nonce_required(cap: &ClusterAdminCap, cluster: &mut Cluster, required: bool) {
+    cluster.assert_current();
+    assert_admin(cap, cluster);
+    cluster.policy.require_attestation_nonce = required;
+    event::emit(AttestationNonceChanged { cluster_id: object::id(cluster), required });
+}
+
 /// Registers (or re-attests) the node whose Ed25519 key an enclave attested, from the document
 /// `sui::nitro_attestation::load_nitro_attestation` verified in the same transaction. Anyone may
 /// submit it: the node's address derives from the attested key, so only the enclave can answer
@@ -353,6 +375,7 @@ fun register(
     let signing_key = public_key.destroy_some();
     let now = clock.timestamp_ms();
     assert!(stamp <= now + MAX_CLOCK_SKEW_MS && now <= stamp + MAX_ATTESTATION_AGE_MS, EStaleAttestation);
+    assert!(nonce.is_some() || !cluster.policy.require_attestation_nonce, EAttestationNonceMissing);
     assert!(nonce.is_none() || nonce.borrow() == &object::id(cluster).to_bytes(), EAttestationForOtherCluster);
     let accepted = cluster.policy.enclaves.find_index!(|m| matches(m, &pcrs));
     assert!(accepted.is_some(), EUnknownEnclave);
@@ -475,6 +498,8 @@ public fun attestation(cluster: &Cluster, node: address): (bool, u64) {
 
 public fun enclaves(policy: &Policy): vector<Measurement> { policy.enclaves }
 
+public fun require_attestation_nonce(policy: &Policy): bool { policy.require_attestation_nonce }
+
 public fun measurement_pcrs(measurement: &Measurement): vector<Pcr> { measurement.pcrs }
 
 /// Whether `key` is the node's current or previous sealing key (an attested node without one
@@ -533,6 +558,7 @@ fun new_policy(
         slashing_enabled,
         protected_namespaces: vector[DEFAULT_PROTECTED_NAMESPACE.to_string()],
         enclaves: vector[],
+        require_attestation_nonce: true,
     }
 }
 

@@ -375,7 +375,7 @@ fun a_document_for_this_cluster_registers_its_sealing_key() {
     // Re-attesting with a new key in user_data rotates it; the previous one stays accepted.
     cluster::register_fields_for_testing(
         &mut c, option::some(attest_key()), h::start_ms(), vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)],
-        option::some(h::other_sealing_key()), option::none(), &clock,
+        option::some(h::other_sealing_key()), option::some(id), &clock,
     );
     assert!(c.accepts_sealing_key(node, &h::other_sealing_key()) && c.accepts_sealing_key(node, &h::sealing_key()));
     ts::return_shared(c);
@@ -402,5 +402,53 @@ fun a_document_with_a_short_key_is_refused() {
         &mut c, option::some(x"0102"), h::start_ms(), vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)],
         option::none(), option::none(), &clock,
     );
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EAttestationNonceMissing)]
+fun a_document_without_the_challenge_is_refused_by_a_new_cluster() {
+    let (sc, clock) = accepting();
+    let mut c = sc.take_shared<Cluster>();
+    assert!(c.policy().require_attestation_nonce());
+    cluster::register_fields_for_testing(
+        &mut c, option::some(attest_key()), h::start_ms(), vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)],
+        option::some(h::sealing_key()), option::none(), &clock,
+    );
+    abort 0
+}
+
+#[test]
+fun a_document_without_the_challenge_registers_once_the_admin_lifts_it_and_not_after() {
+    let (mut sc, clock) = accepting();
+    sc.next_tx(h::admin());
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::set_attestation_nonce_required(&cap, &mut c, false);
+    assert!(!c.policy().require_attestation_nonce());
+    cluster::register_fields_for_testing(
+        &mut c, option::some(attest_key()), h::start_ms(), vector[0, 1, 2], vector[pcr(1), pcr(2), pcr(3)],
+        option::some(h::sealing_key()), option::none(), &clock,
+    );
+    assert!(c.is_active_node(h::key_address(attest_key())));
+    // set_policy keeps it; requiring it again leaves the registered node alone.
+    cluster::set_policy(&cap, &mut c, 0, 3_600_000, 0, false, 1, false);
+    assert!(!c.policy().require_attestation_nonce());
+    cluster::set_attestation_nonce_required(&cap, &mut c, true);
+    assert!(c.is_active_node(h::key_address(attest_key())));
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    sc.next_tx(h::stranger());
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = cluster::ENotClusterAdmin)]
+fun only_the_admin_lifts_the_challenge() {
+    let (mut sc, _clock) = h::setup();
+    let first = ts::most_recent_id_shared<Cluster>().destroy_some();
+    cluster::create_cluster(b"other".to_string(), 0, 1, 0, true, 1, false, sc.ctx());
+    sc.next_tx(h::admin());
+    let other_cap = sc.take_from_sender<ClusterAdminCap>();
+    let mut c = sc.take_shared_by_id<Cluster>(first);
+    cluster::set_attestation_nonce_required(&other_cap, &mut c, false);
     abort 0
 }

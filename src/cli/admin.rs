@@ -79,6 +79,27 @@ pub enum EnclaveCommand {
     Add(MeasurementArgs),
     /// Withdraw an enclave image: its attested nodes stop answering at once.
     Remove(MeasurementArgs),
+    /// Whether an attestation document must carry the challenge (a nonce naming this cluster,
+    /// which `nautilus attest` puts there). Required on a new cluster; make it optional only
+    /// for an image whose node cannot put one: the document's 10-minute age bound then stands
+    /// alone.
+    Challenge {
+        /// `required` or `optional`.
+        #[arg(value_enum)]
+        mode: ChallengeMode,
+        /// The cluster (name or id).
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+}
+
+/// Whether a cluster requires the attestation challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChallengeMode {
+    /// A document without a nonce naming the cluster is refused.
+    Required,
+    /// A document without a nonce is accepted (one naming another cluster still is not).
+    Optional,
 }
 
 /// One enclave image's measurements.
@@ -248,6 +269,7 @@ pub fn default_policy() -> Policy {
         slashing_enabled: false,
         protected_namespaces: crate::contract::access::default_protected_namespaces(),
         enclaves: vec![],
+        require_attestation_nonce: true,
     }
 }
 
@@ -372,6 +394,28 @@ pub fn run(command: ClusterCommand) -> Result<(), CliError> {
             let (args, adding) = match &command {
                 EnclaveCommand::Add(a) => (a, true),
                 EnclaveCommand::Remove(a) => (a, false),
+                EnclaveCommand::Challenge { mode, cluster } => {
+                    let admin = settings.admin_cluster(cluster.as_deref())?.clone();
+                    let key = admin_key(&paths, &settings)?;
+                    let required = *mode == ChallengeMode::Required;
+                    runtime.block_on(admin_call(
+                        &admin,
+                        &key,
+                        None,
+                        "setting the attestation challenge",
+                        |contract, tx, a| contract.set_attestation_nonce_required(tx, a.cap, a.cluster, required),
+                    ))?;
+                    match required {
+                        true => {
+                            println!("Cluster {} requires the attestation challenge (a nonce naming it).", admin.name)
+                        }
+                        false => println!(
+                            "Cluster {} accepts attestation documents without a challenge (their age is still bounded to 10 minutes).",
+                            admin.name
+                        ),
+                    }
+                    return Ok(());
+                }
             };
             let pcrs = args.pcrs()?;
             let admin = settings.admin_cluster(args.cluster.as_deref())?.clone();
@@ -470,6 +514,7 @@ fn print_policy(name: &str, p: &Policy) {
         if p.slashing_enabled { "enabled" } else { "disabled" },
         if p.protected_namespaces.is_empty() { "none".to_string() } else { p.protected_namespaces.join(", ") },
     );
+    println!("  challenge          {}", if p.require_attestation_nonce { "required" } else { "optional" });
     match p.enclaves.is_empty() {
         true => println!("  enclaves           none accepted (kubectl sui cluster enclave add)"),
         false => {

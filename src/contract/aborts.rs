@@ -94,6 +94,8 @@ aborts! {
         "the attestation document was made for another cluster (its nonce names that cluster's id)";
     "cluster" EMeasurementNotFound = 65, NOT_FOUND,
         "the cluster accepts no such enclave measurement; list them with `kubectl sui cluster policy`";
+    "cluster" EAttestationNonceMissing = 66, FORBIDDEN,
+        "the attestation document carries no challenge (a nonce naming this cluster), which the cluster requires; run `nautilus attest`, which puts it there, or (admin) `kubectl sui cluster enclave challenge optional` for an image that cannot";
     "access" EInvalidVerb = 10, BAD_REQUEST,
         "the request's verb is not a Kubernetes verb";
     "access" EInvalidRole = 11, BAD_REQUEST,

@@ -61,6 +61,7 @@ functions! {
     REMOVE_NODE = "cluster"::remove_node("&ClusterAdminCap", "&mut Cluster", "address");
     ADD_ENCLAVE = "cluster"::add_enclave("&ClusterAdminCap", "&mut Cluster", "vector<u8>", "vector<vector<u8>>");
     REMOVE_ENCLAVE = "cluster"::remove_enclave("&ClusterAdminCap", "&mut Cluster", "vector<u8>", "vector<vector<u8>>");
+    SET_ATTESTATION_NONCE_REQUIRED = "cluster"::set_attestation_nonce_required("&ClusterAdminCap", "&mut Cluster", "bool");
     REGISTER_ATTESTED_NODE = "cluster"::register_attested_node("&mut Cluster", "NitroAttestationDocument", "&Clock");
     ROTATE_SEALING_KEY = "cluster"::rotate_sealing_key("&mut Cluster", "vector<u8>", "&TxContext");
     MIGRATE = "cluster"::migrate("&ClusterAdminCap", "&mut Cluster");
@@ -120,6 +121,7 @@ pub const ACCESSORS: &[(&str, &str)] = &[
     ("cluster", "attestation"),
     ("cluster", "enclaves"),
     ("cluster", "measurement_pcrs"),
+    ("cluster", "require_attestation_nonce"),
     ("seal_token", "assert_authorized"),
     ("seal_token", "cluster_id"),
     ("seal_token", "owner"),
@@ -392,6 +394,18 @@ impl Contract {
         pcrs: &[(u8, Vec<u8>)],
     ) -> CallResult {
         self.measurement_call(tx, &REMOVE_ENCLAVE, cap, cluster, pcrs)
+    }
+
+    /// `cluster::set_attestation_nonce_required`: whether a document must carry the challenge.
+    pub fn set_attestation_nonce_required(
+        &self,
+        tx: &mut TransactionBuilder,
+        cap: ObjectArg,
+        cluster: ObjectArg,
+        required: bool,
+    ) -> CallResult {
+        let f = &SET_ATTESTATION_NONCE_REQUIRED;
+        self.call(tx, f, vec![CallArg::Object(cap), CallArg::Object(cluster), pure(f, &required)?])
     }
 
     fn measurement_call(
@@ -822,6 +836,7 @@ mod tests {
             slashing_enabled: false,
             protected_namespaces: vec!["nautilus".into()],
             enclaves: vec![],
+            require_attestation_nonce: true,
         };
         let rule = Rule {
             verbs: 1,
@@ -864,6 +879,7 @@ mod tests {
         let pcrs = [(0, vec![1; 48]), (1, vec![2; 48]), (2, vec![3; 48])];
         c.add_enclave(&mut tx, cap, cl, &pcrs).unwrap();
         c.remove_enclave(&mut tx, cap, cl, &pcrs).unwrap();
+        c.set_attestation_nonce_required(&mut tx, cap, cl, false).unwrap();
         c.register_attested_node(&mut tx, cl, &[0; 100]).unwrap();
         let commands = built(tx).commands;
         let calls = commands.iter().filter(|c| matches!(c, Command::MoveCall(m) if m.package == PACKAGE)).count();

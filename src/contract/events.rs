@@ -87,6 +87,15 @@ pub struct EnclaveAccepted {
     pub pcrs: Vec<super::objects::Pcr>,
 }
 
+/// `cluster::AttestationNonceChanged`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestationNonceChanged {
+    /// The cluster.
+    pub cluster_id: Address,
+    /// Whether a document must now carry the challenge.
+    pub required: bool,
+}
+
 /// `cluster::EnclaveWithdrawn`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnclaveWithdrawn {
@@ -353,6 +362,7 @@ move_type!(
     NodeAttested,
     EnclaveAccepted,
     EnclaveWithdrawn,
+    AttestationNonceChanged,
     NodeRemoved,
     SealingKeyRotated
 );

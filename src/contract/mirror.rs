@@ -205,6 +205,7 @@ fn rust_layouts() -> Result<Layouts, ContractError> {
         events::NodeAttested,
         events::EnclaveAccepted,
         events::EnclaveWithdrawn,
+        events::AttestationNonceChanged,
         events::NodeRemoved,
         events::SealingKeyRotated,
         events::ProtectedNamespacesChanged,

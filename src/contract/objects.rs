@@ -90,6 +90,9 @@ pub struct Policy {
     pub protected_namespaces: Vec<String>,
     /// Enclave images whose nodes may register by attestation.
     pub enclaves: Vec<Measurement>,
+    /// Whether an attestation document must carry the challenge (the cluster's id) in its
+    /// nonce. True for a new cluster.
+    pub require_attestation_nonce: bool,
 }
 
 /// `cluster::Measurement`: the PCRs of one accepted enclave image.

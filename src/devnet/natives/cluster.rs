@@ -21,6 +21,7 @@ pub(super) fn policy_from(c: &Call<'_>, first: usize) -> Result<Policy, Executio
         slashing_enabled: c.pure(first + 5)?,
         protected_namespaces: access::default_protected_namespaces(),
         enclaves: vec![],
+        require_attestation_nonce: true,
     };
     c.ensure(policy.token_lifetime_ms > 0 && policy.self_service_role <= Role::Admin.code(), Abort::EInvalidPolicy)?;
     Ok(policy)
@@ -67,7 +68,9 @@ pub(super) fn set_policy(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     assert_admin(c, &cap, &cluster)?;
     let protected = std::mem::take(&mut cluster.policy.protected_namespaces);
     let enclaves = std::mem::take(&mut cluster.policy.enclaves);
-    cluster.policy = Policy { protected_namespaces: protected, enclaves, ..policy_from(c, 2)? };
+    let require_attestation_nonce = cluster.policy.require_attestation_nonce;
+    cluster.policy =
+        Policy { protected_namespaces: protected, enclaves, require_attestation_nonce, ..policy_from(c, 2)? };
     c.emit(&policy_event(&cluster));
     c.store(cluster.id, &cluster);
     Ok(())
@@ -81,6 +84,17 @@ pub(super) fn set_protected_namespaces(c: &mut Call<'_>) -> Result<(), Execution
     c.ensure(namespaces.iter().all(|n| !n.is_empty() && n != "*"), Abort::EInvalidPolicy)?;
     cluster.policy.protected_namespaces = namespaces.clone();
     c.emit(&ProtectedNamespacesChanged { cluster_id: cluster.id, namespaces });
+    c.store(cluster.id, &cluster);
+    Ok(())
+}
+
+pub(super) fn set_attestation_nonce_required(c: &mut Call<'_>) -> Result<(), ExecutionError> {
+    let cap: ClusterAdminCap = c.load(0)?;
+    let mut cluster = c.cluster(1)?;
+    let required: bool = c.pure(2)?;
+    assert_admin(c, &cap, &cluster)?;
+    cluster.policy.require_attestation_nonce = required;
+    c.emit(&AttestationNonceChanged { cluster_id: cluster.id, required });
     c.store(cluster.id, &cluster);
     Ok(())
 }
@@ -161,14 +175,17 @@ pub(super) fn remove_enclave(c: &mut Call<'_>) -> Result<(), ExecutionError> {
 }
 
 /// What `register_attested_node` checks of a verified document, in the Move code's order: the
-/// node's key, freshness against the clock, the cluster named by the nonce, an accepted
-/// measurement. The key and the matched measurement when all hold.
+/// node's key, freshness against the clock, the challenge (a nonce naming the cluster, where the
+/// policy requires one, and never one naming another), an accepted measurement. The key and the matched measurement when all hold.
 pub(super) fn admit(cluster: &Cluster, document: &Document, now: u64) -> Result<(Vec<u8>, Vec<Pcr>), Abort> {
     let key = document.public_key.clone().filter(|k| k.len() == KEY_LENGTH).ok_or(Abort::EAttestationKey)?;
     let stamp = document.timestamp;
     // Move aborts on overflow; no u64 clock reaches it, and saturating keeps the order.
     if stamp > now.saturating_add(MAX_CLOCK_SKEW_MS) || now > stamp.saturating_add(MAX_ATTESTATION_AGE_MS) {
         return Err(Abort::EStaleAttestation);
+    }
+    if document.nonce.is_none() && cluster.policy.require_attestation_nonce {
+        return Err(Abort::EAttestationNonceMissing);
     }
     if document.nonce.as_ref().is_some_and(|n| n.as_slice() != cluster.id.as_bytes()) {
         return Err(Abort::EAttestationForOtherCluster);
@@ -289,6 +306,7 @@ mod tests {
             slashing_enabled: false,
             protected_namespaces: vec![],
             enclaves,
+            require_attestation_nonce: true,
         };
         Cluster {
             id: Address::from_static("0xc1"),
@@ -311,7 +329,7 @@ mod tests {
             pcrs: (0..5).map(|i| (i, vec![if i < 3 { value } else { 9 }; PCR_LENGTH])).collect(),
             public_key: Some(vec![5; KEY_LENGTH]),
             user_data: None,
-            nonce: None,
+            nonce: Some(Address::from_static("0xc1").as_bytes().to_vec()),
         }
     }
 
@@ -333,6 +351,13 @@ mod tests {
         assert_eq!(admit(&c, &ours, NOW).map(|_| ()), Ok(()));
         let theirs = Document { nonce: Some(vec![0xc2; 32]), ..document(1) };
         assert_eq!(admit(&c, &theirs, NOW), Err(Abort::EAttestationForOtherCluster));
+        // Without one: refused while the policy requires it, admitted once the admin lifts it.
+        let bare = Document { nonce: None, ..document(1) };
+        assert_eq!(admit(&c, &bare, NOW), Err(Abort::EAttestationNonceMissing));
+        let mut lifted = c.clone();
+        lifted.policy.require_attestation_nonce = false;
+        assert_eq!(admit(&lifted, &bare, NOW).map(|_| ()), Ok(()));
+        assert_eq!(admit(&lifted, &theirs, NOW), Err(Abort::EAttestationForOtherCluster));
         // An extra PCR in the measurement must be in the document too.
         let mut with_pcr16 = measurement(1);
         with_pcr16.pcrs.push(Pcr { index: 16, value: vec![1; PCR_LENGTH] });
