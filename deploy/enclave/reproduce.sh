@@ -11,6 +11,7 @@
 # Environment: REPRODUCE_DIR (default: a new temporary directory, removed afterwards),
 #              CARGO_BUILD_JOBS (as cargo).
 set -euo pipefail
+shopt -s inherit_errexit
 
 repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 commit=$(git -C "$repo" rev-parse "${1:-HEAD}")
@@ -21,8 +22,8 @@ cargo_home=${CARGO_HOME:-$HOME/.cargo}
 
 build() { # build <name>: a fresh copy of $commit in $work/<name>, built there
   local src="$work/$1/src"
-  rm -rf "$work/$1" && mkdir -p "$work/$1"
-  git -C "$repo" archive --format=tar "$commit" | tar -x -C "$work/$1" --one-top-level=src
+  rm -rf "$work/$1" && mkdir -p "$src"
+  git -C "$repo" archive --format=tar "$commit" | tar -x -C "$src"
   (
     cd "$src"
     export SOURCE_DATE_EPOCH=$epoch CARGO_TARGET_DIR="$work/$1/target" CARGO_INCREMENTAL=0
