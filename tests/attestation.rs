@@ -179,6 +179,32 @@ mod on_the_devnet {
         }
     }
 
+    /// `document` (COSE_Sign1, tagged or not) with its payload's certificate bundle changed by
+    /// `change`, re-encoded; the signature is left as it was.
+    fn with_bundle(document: &[u8], change: impl FnOnce(&mut Vec<ciborium::Value>)) -> Vec<u8> {
+        use ciborium::Value;
+        let cose: Value = ciborium::from_reader(document).unwrap();
+        let (tag, mut parts) = match cose {
+            Value::Tag(tag, inner) => (Some(tag), inner.into_array().unwrap()),
+            other => (None, other.into_array().unwrap()),
+        };
+        let mut payload: Value = ciborium::from_reader(parts[2].as_bytes().unwrap().as_slice()).unwrap();
+        let fields = payload.as_map_mut().unwrap();
+        let bundle = fields.iter_mut().find(|(k, _)| k.as_text() == Some("cabundle")).unwrap();
+        let Value::Array(certificates) = &mut bundle.1 else { panic!("cabundle is not an array") };
+        change(certificates);
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&payload, &mut bytes).unwrap();
+        parts[2] = Value::Bytes(bytes);
+        let cose = match tag {
+            Some(tag) => Value::Tag(tag, Box::new(Value::Array(parts))),
+            None => Value::Array(parts),
+        };
+        let mut out = Vec::new();
+        ciborium::into_writer(&cose, &mut out).unwrap();
+        out
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn recorded_documents_register_at_their_time_and_are_refused_otherwise() {
         let Some(mut w) = world(true).await else { return };
@@ -202,6 +228,20 @@ mod on_the_devnet {
         assert_eq!(framework_abort(&bad), Some(2), "{bad:?}");
         let cut = w.register(&weather[..weather.len() / 2], at).await;
         assert_eq!(framework_abort(&cut), Some(1), "{cut:?}");
+        // Its certificate bundle truncated: without its last certificate (the one next to the
+        // leaf), or with that certificate cut short. Re-encoding the payload alone is not the
+        // change: the untouched document re-encoded still registers below.
+        let unchanged = with_bundle(&weather, |_| {});
+        let short = with_bundle(&weather, |certificates| {
+            certificates.pop();
+        });
+        assert_eq!(framework_abort(&w.register(&short, at).await), Some(2), "a bundle one certificate short");
+        let halved = with_bundle(&weather, |certificates| {
+            let last = certificates.last_mut().unwrap();
+            let bytes = last.as_bytes().unwrap().clone();
+            *last = ciborium::Value::Bytes(bytes[..bytes.len() / 2].to_vec());
+        });
+        assert!(framework_abort(&w.register(&halved, at).await).is_some(), "a certificate cut short");
         // Valid, but older than ten minutes at the chain's clock, or from its future.
         let stamp = 1_744_683_923_696;
         assert_eq!(abort_of(w.register(&weather, stamp + 600_001).await), Some(Abort::EStaleAttestation));
@@ -215,7 +255,7 @@ mod on_the_devnet {
         assert!(w.cluster().await.node(&weather_node()).is_none(), "nothing registered so far");
 
         // At its time: the node of the attested key, attested, active, with no sealing key.
-        w.register(&weather, at).await.unwrap();
+        w.register(&unchanged, at).await.unwrap();
         let cluster = w.cluster().await;
         let info = cluster.node(&weather_node()).expect("registered");
         assert!(info.attested && cluster.is_active_node(&weather_node()));
