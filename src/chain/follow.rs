@@ -180,14 +180,9 @@ async fn backfill(
     };
     while let Some(item) = stream.next().await {
         let checkpoint = item.map_err(|s| ChainError::rpc("ListCheckpoints", s))?.checkpoint.unwrap_or_default();
-        let sequence = checkpoint.sequence_number.unwrap_or(0);
-        if sequence != *next {
-            return Err(ChainError::Missing { what: "checkpoint in backfill (gap)" });
-        }
-        if !deliver(package, checkpoint, out).await {
+        if !deliver_next(package, next, checkpoint, out).await? {
             return Ok(());
         }
-        *next = sequence + 1;
     }
     if *next <= end {
         return Err(ChainError::Missing { what: "checkpoints at the end of the backfill" });
@@ -217,15 +212,27 @@ async fn backfill_one_by_one(
             .into_inner()
             .checkpoint
             .unwrap_or_default();
-        if checkpoint.sequence_number != Some(*next) {
-            return Err(ChainError::Missing { what: "checkpoint in backfill (gap)" });
-        }
-        if !deliver(package, checkpoint, out).await {
+        if !deliver_next(package, next, checkpoint, out).await? {
             return Ok(());
         }
-        *next += 1;
     }
     Ok(())
+}
+
+/// Delivers a backfilled checkpoint, which must be `next`, and moves `next` past it; false
+/// when the receiver is gone.
+async fn deliver_next(
+    package: Address,
+    next: &mut u64,
+    checkpoint: proto::Checkpoint,
+    out: &mpsc::Sender<CheckpointEvents>,
+) -> Result<bool, ChainError> {
+    if checkpoint.sequence_number != Some(*next) {
+        return Err(ChainError::Missing { what: "checkpoint in backfill (gap)" });
+    }
+    let delivered = deliver(package, checkpoint, out).await;
+    *next += 1;
+    Ok(delivered)
 }
 
 async fn deliver(package: Address, checkpoint: proto::Checkpoint, out: &mpsc::Sender<CheckpointEvents>) -> bool {

@@ -53,6 +53,9 @@ pub struct Executed {
     pub effects: TransactionEffects,
     /// Its events.
     pub events: Vec<Event>,
+    /// The contract package of the client that executed it: [`Executed::events_of`] reads
+    /// only events this package emitted.
+    pub package: Address,
 }
 
 impl Executed {
@@ -80,12 +83,12 @@ impl Executed {
         }
     }
 
-    /// The events of `T`, decoded.
+    /// The events of `T` the contract package emitted, decoded.
     pub fn events_of<T: crate::contract::objects::MoveType + DeserializeOwned>(&self) -> Vec<T> {
         self.events
             .iter()
-            .filter(|e| e.module.as_str() == T::MODULE && e.type_.name().as_str() == T::NAME)
-            .filter_map(|e| bcs::from_bytes(&e.contents).ok())
+            .filter(|e| e.package_id == self.package)
+            .filter_map(crate::contract::events::decode)
             .collect()
     }
 
@@ -355,7 +358,7 @@ impl ChainClient {
         };
         let digest = *effects.transaction_digest();
         match effects.status() {
-            ExecutionStatus::Success => Ok(Executed { digest, effects, events }),
+            ExecutionStatus::Success => Ok(Executed { digest, effects, events, package: self.package }),
             ExecutionStatus::Failure { error: ExecutionError::MoveAbort { location, code }, .. }
                 if location.package == self.package =>
             {

@@ -124,6 +124,11 @@ impl KubeApi {
         Ok(KubeApi { client })
     }
 
+    /// Over a given client: the node's rules tested against a service in the same process.
+    pub fn from_client(client: kube::Client) -> KubeApi {
+        KubeApi { client }
+    }
+
     /// The client, with the node's own credentials.
     pub fn client(&self) -> kube::Client {
         self.client.clone()
@@ -220,4 +225,144 @@ pub async fn collect(
         Err(e) => return Err(unreachable(&e)),
     };
     Ok(ResponseEnvelope { status, headers, body })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The node's side of the Kubernetes seam, against a service in the same process that
+    //! records what it is sent (the real API server is the end-to-end suite's).
+
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    type Seen = Arc<Mutex<Vec<http::Request<Vec<u8>>>>>;
+
+    /// A client whose API server records each request and answers `status` with `body` and
+    /// `headers`, after `delay`.
+    fn server(status: u16, body: Vec<u8>, headers: &[(&str, &str)], delay: Duration) -> (KubeApi, Seen) {
+        let seen: Seen = Arc::default();
+        let (record, headers) =
+            (seen.clone(), headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>());
+        let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+            let (record, body, headers) = (record.clone(), body.clone(), headers.clone());
+            async move {
+                let (parts, sent) = request.into_parts();
+                let sent = sent.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+                record.lock().unwrap().push(http::Request::from_parts(parts, sent));
+                tokio::time::sleep(delay).await;
+                let mut response = http::Response::builder().status(status);
+                for (k, v) in &headers {
+                    response = response.header(k, v);
+                }
+                Ok::<_, std::convert::Infallible>(
+                    response.body(http_body_util::Full::new(bytes::Bytes::from(body))).unwrap(),
+                )
+            }
+        });
+        (KubeApi::from_client(kube::Client::new(service, "default")), seen)
+    }
+
+    fn caller_groups() -> Vec<String> {
+        impersonated_groups(Role::View)
+    }
+
+    async fn run(
+        api: &KubeApi,
+        info: &RequestInfo,
+        headers: &[(&str, &str)],
+        limits: (Duration, usize),
+    ) -> Result<ResponseEnvelope, KubeFailure> {
+        let request = RequestEnvelope {
+            method: info.method.clone(),
+            path: "/api/v1/namespaces/kube-system/secrets".into(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: b"{}".to_vec(),
+        };
+        let groups = caller_groups();
+        let caller = Caller { user: "sui:0xab", groups: &groups, user_agent: "nautilus/test request/0x1" };
+        api.execute(info, &request, &caller, limits).await
+    }
+
+    fn values<'a>(request: &'a http::Request<Vec<u8>>, name: &str) -> Vec<&'a str> {
+        request.headers().get_all(name).iter().map(|v| v.to_str().unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn an_envelope_cannot_choose_the_credentials_the_identity_or_the_target() {
+        let (api, seen) = server(200, b"{}".to_vec(), &[], Duration::ZERO);
+        let info = RequestInfo::parse("GET", "/api/v1/namespaces/default/pods?limit=5").unwrap();
+        let hostile = [
+            ("Authorization", "Bearer stolen"),
+            ("Impersonate-User", "system:admin"),
+            ("impersonate-group", "system:masters"),
+            ("Impersonate-Uid", "0"),
+            ("Impersonate-Extra-Scopes", "all"),
+            ("Proxy-Authorization", "Basic eDp5"),
+            ("Host", "elsewhere"),
+            ("User-Agent", "kubectl/forged"),
+            ("Connection", "upgrade"),
+            ("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io"),
+        ];
+        run(&api, &info, &hostile, (Duration::from_secs(5), 1024)).await.unwrap();
+        let seen = seen.lock().unwrap();
+        let request = &seen[0];
+        // The rebuilt URI, not the envelope's path.
+        assert_eq!(request.uri().path(), "/api/v1/namespaces/default/pods");
+        assert_eq!(request.uri().query(), Some("limit=5"));
+        assert_eq!(request.method(), "GET");
+        assert!(
+            request.headers().get("authorization").is_none() && request.headers().get("proxy-authorization").is_none()
+        );
+        assert_eq!(values(request, "impersonate-user"), ["sui:0xab"]);
+        assert_eq!(values(request, "impersonate-group"), caller_groups());
+        assert!(
+            request
+                .headers()
+                .keys()
+                .filter(|k| k.as_str().starts_with("impersonate-"))
+                .all(|k| k == "impersonate-user" || k == "impersonate-group")
+        );
+        assert_eq!(values(request, "user-agent"), ["nautilus/test request/0x1"]);
+        assert!(request.headers().get("connection").is_none());
+        assert_ne!(request.headers().get("host").map(|h| h.to_str().unwrap()), Some("elsewhere"));
+        // What the API server needs to answer as kubectl asked is kept.
+        assert_eq!(values(request, "accept"), ["application/json;as=Table;v=v1;g=meta.k8s.io"]);
+        assert_eq!(request.body(), b"{}");
+    }
+
+    #[tokio::test]
+    async fn only_the_headers_kubectl_needs_come_back() {
+        let headers =
+            [("content-type", "application/json"), ("set-cookie", "session=1"), ("warning", "299 - \"deprecated\"")];
+        let (api, _) = server(200, b"{}".to_vec(), &headers, Duration::ZERO);
+        let info = RequestInfo::parse("GET", "/api/v1/pods").unwrap();
+        let answer = run(&api, &info, &[], (Duration::from_secs(5), 1024)).await.unwrap();
+        let names: Vec<&str> = answer.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["content-type", "warning"]);
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_max_response_is_refused_not_cut() {
+        let info = RequestInfo::parse("GET", "/api/v1/pods").unwrap();
+        let (api, _) = server(200, vec![b'x'; 1024], &[], Duration::ZERO);
+        assert_eq!(run(&api, &info, &[], (Duration::from_secs(5), 1024)).await.unwrap().body.len(), 1024);
+        let (api, _) = server(200, vec![b'x'; 1025], &[], Duration::ZERO);
+        let refused = run(&api, &info, &[], (Duration::from_secs(5), 1024)).await.unwrap_err();
+        assert_eq!(refused, KubeFailure::TooLarge(1024));
+        assert_eq!(refused.to_status().status, 507);
+    }
+
+    #[tokio::test]
+    async fn a_silent_api_server_times_out_with_a_status_saying_it_may_have_run() {
+        let (api, seen) = server(200, b"{}".to_vec(), &[], Duration::from_secs(3600));
+        let info = RequestInfo::parse("DELETE", "/api/v1/namespaces/default/pods/p").unwrap();
+        let failure = run(&api, &info, &[], (Duration::from_millis(50), 1024)).await.unwrap_err();
+        assert_eq!(failure, KubeFailure::Timeout(Duration::from_millis(50)));
+        let status = failure.to_status();
+        assert_eq!(status.status, 504);
+        assert!(String::from_utf8_lossy(&status.body).contains("may still have taken effect"));
+        assert_eq!(seen.lock().unwrap().len(), 1, "sent once, not retried");
+    }
 }
