@@ -78,6 +78,21 @@ struct Table {
     streams: HashMap<Address, mpsc::UnboundedSender<StreamEvent>>,
 }
 
+impl Table {
+    /// `request`'s outcome if it is already here, or a receiver that gets it.
+    fn claim(&mut self, request: Address, now: Instant) -> Result<Routed, oneshot::Receiver<Routed>> {
+        let entry = self.pending.entry(request).or_default();
+        if let Some(outcome) = entry.outcome.take() {
+            self.pending.remove(&request);
+            return Ok(outcome);
+        }
+        let (tx, rx) = oneshot::channel();
+        entry.waiter = Some(tx);
+        entry.since.get_or_insert(now);
+        Err(rx)
+    }
+}
+
 /// Routes responses to the requests of one requester.
 pub struct ResponseRouter {
     pending: Arc<Mutex<Table>>,
@@ -120,7 +135,7 @@ impl ResponseRouter {
                 if changed > 0 {
                     changes.fetch_add(changed, std::sync::atomic::Ordering::SeqCst);
                 }
-                route(&mut routed.lock().expect("router lock"), requester, checkpoint);
+                route(&mut routed.lock().expect("router lock"), requester, checkpoint, Instant::now());
             }
             follower.abort();
         });
@@ -136,20 +151,11 @@ impl ResponseRouter {
     /// The sealed response to `request`, once complete, or its stream once opened; `None` if
     /// the router stopped.
     pub async fn wait(&self, request: Address) -> Option<Routed> {
-        let receiver = {
-            let mut table = self.pending.lock().expect("router lock");
-            let pending = &mut table.pending;
-            let entry = pending.entry(request).or_default();
-            if let Some(outcome) = entry.outcome.take() {
-                pending.remove(&request);
-                return Some(outcome);
-            }
-            let (tx, rx) = oneshot::channel();
-            entry.waiter = Some(tx);
-            entry.since.get_or_insert_with(Instant::now);
-            rx
-        };
-        receiver.await.ok()
+        let claimed = self.pending.lock().expect("router lock").claim(request, Instant::now());
+        match claimed {
+            Ok(outcome) => Some(outcome),
+            Err(receiver) => receiver.await.ok(),
+        }
     }
 
     /// Stops waiting for `request` (its caller gave up).
@@ -171,7 +177,7 @@ fn is_cluster_event(event: &sui_sdk_types::Event, cluster: Address) -> bool {
         && event.contents.get(..32) == Some(cluster.as_bytes())
 }
 
-fn route(table: &mut Table, requester: Address, checkpoint: CheckpointEvents) {
+fn route(table: &mut Table, requester: Address, checkpoint: CheckpointEvents, now: Instant) {
     let Table { pending, streams } = table;
     for event in checkpoint.events {
         if let Some(frame) = decode::<StreamFrame>(&event) {
@@ -203,7 +209,7 @@ fn route(table: &mut Table, requester: Address, checkpoint: CheckpointEvents) {
             }
         } else if let Some(submitted) = decode::<RequestSubmitted>(&event) {
             if submitted.requester == requester {
-                pending.entry(submitted.request_id).or_default().since.get_or_insert_with(Instant::now);
+                pending.entry(submitted.request_id).or_default().since.get_or_insert(now);
             }
         } else if let Some(stored) = decode::<ResponseStored>(&event) {
             if let Some(p) = pending.get_mut(&stored.request_id) {
@@ -216,7 +222,6 @@ fn route(table: &mut Table, requester: Address, checkpoint: CheckpointEvents) {
             p.early.push(chunk);
         }
     }
-    let now = Instant::now();
     pending.retain(|_, p| {
         if p.outcome.is_none()
             && let Some(reassembly) = p.reassembly.as_mut()
@@ -239,4 +244,185 @@ fn route(table: &mut Table, requester: Address, checkpoint: CheckpointEvents) {
         }
         p.since.is_none_or(|since| now.duration_since(since) < STALE_AFTER)
     });
+}
+
+#[cfg(test)]
+mod tests {
+    //! The router's rules on checkpoints made in the test: no chain, no sockets.
+
+    use super::*;
+    use crate::contract::objects::MoveType;
+    use crate::envelope::digest;
+
+    const PACKAGE: Address = Address::new([0xaa; 32]);
+    const ME: Address = Address::new([1; 32]);
+    const OTHER: Address = Address::new([2; 32]);
+    const CLUSTER: Address = Address::new([3; 32]);
+    const NODE: Address = Address::new([4; 32]);
+
+    fn event<T: MoveType + serde::Serialize>(value: &T) -> sui_sdk_types::Event {
+        sui_sdk_types::Event {
+            package_id: PACKAGE,
+            module: sui_sdk_types::Identifier::from_static(T::MODULE),
+            sender: NODE,
+            type_: T::struct_tag(PACKAGE),
+            contents: bcs::to_bytes(value).unwrap(),
+        }
+    }
+
+    fn checkpoint(events: Vec<sui_sdk_types::Event>) -> CheckpointEvents {
+        CheckpointEvents { sequence: 1, timestamp_ms: 0, events, transactions: vec![] }
+    }
+
+    fn request(n: u8) -> Address {
+        Address::new([0x10 + n; 32])
+    }
+
+    fn submitted(request: Address, requester: Address) -> sui_sdk_types::Event {
+        event(&RequestSubmitted {
+            request_id: request,
+            cluster_id: CLUSTER,
+            token_id: Address::ZERO,
+            requester,
+            node: NODE,
+            verb: 1,
+            group: String::new(),
+            resource: "pods".into(),
+            namespace: "default".into(),
+            name: String::new(),
+            body_len: 0,
+            body_digest: vec![],
+            chunk_count: 0,
+            sealing_key: vec![],
+            reply_key: vec![],
+            timestamp_ms: 0,
+        })
+    }
+
+    /// `ResponseStored` for `body`, and its chunks of `size` bytes.
+    fn answer(request: Address, body: &[u8], size: usize) -> (sui_sdk_types::Event, Vec<sui_sdk_types::Event>) {
+        let chunks: Vec<_> = body.chunks(size).collect();
+        let stored = event(&ResponseStored {
+            request_id: request,
+            cluster_id: CLUSTER,
+            node: NODE,
+            status: 200,
+            body_len: body.len() as u64,
+            body_digest: digest(body).to_vec(),
+            chunk_count: chunks.len() as u32,
+            timestamp_ms: 0,
+        });
+        let chunks = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| event(&ResponseChunk { request_id: request, index: i as u32, data: c.to_vec() }))
+            .collect();
+        (stored, chunks)
+    }
+
+    fn response(outcome: Result<Routed, oneshot::Receiver<Routed>>) -> Outcome {
+        match outcome {
+            Ok(Routed::Response(r)) => r,
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_response_in_chunks_across_checkpoints_reaches_its_waiter_whatever_their_order() {
+        let (mut table, now) = (Table::default(), Instant::now());
+        let mut waiting = table.claim(request(1), now).unwrap_err();
+        let (stored, mut chunks) = answer(request(1), b"0123456789", 4);
+        // A chunk before its announcement, then the announcement with another, then the last.
+        let last = chunks.pop().unwrap();
+        route(&mut table, ME, checkpoint(vec![chunks[1].clone()]), now);
+        route(&mut table, ME, checkpoint(vec![stored, chunks[0].clone()]), now);
+        assert!(waiting.try_recv().is_err(), "not complete yet");
+        route(&mut table, ME, checkpoint(vec![last]), now);
+        match waiting.try_recv().unwrap() {
+            Routed::Response(Ok(sealed)) => assert_eq!(sealed.0, b"0123456789"),
+            other => panic!("{other:?}"),
+        }
+        assert!(table.pending.is_empty(), "delivered and forgotten");
+    }
+
+    #[test]
+    fn an_answer_before_its_caller_asks_is_kept_for_this_requester_only() {
+        let (mut table, now) = (Table::default(), Instant::now());
+        let (mine, theirs) = (answer(request(1), b"mine", 16), answer(request(2), b"theirs", 16));
+        let events = vec![
+            submitted(request(1), ME),
+            submitted(request(2), OTHER),
+            mine.0,
+            mine.1[0].clone(),
+            theirs.0,
+            theirs.1[0].clone(),
+        ];
+        route(&mut table, ME, checkpoint(events), now);
+        assert_eq!(response(table.claim(request(1), now)).unwrap().0, b"mine");
+        assert!(!table.pending.contains_key(&request(2)), "another requester's answer is not held");
+    }
+
+    #[test]
+    fn a_body_that_does_not_match_its_announcement_is_an_error_not_a_response() {
+        let (mut table, now) = (Table::default(), Instant::now());
+        let (stored, _) = answer(request(1), b"the real answer", 64);
+        let forged = event(&ResponseChunk { request_id: request(1), index: 0, data: b"something else!".to_vec() });
+        route(&mut table, ME, checkpoint(vec![submitted(request(1), ME), stored, forged]), now);
+        assert_eq!(response(table.claim(request(1), now)), Err(EnvelopeError::DigestMismatch));
+        let (stored, chunks) = answer(request(3), b"ab", 1);
+        let beyond = event(&ResponseChunk { request_id: request(3), index: 7, data: b"x".to_vec() });
+        route(&mut table, ME, checkpoint(vec![submitted(request(3), ME), stored, chunks[0].clone(), beyond]), now);
+        assert!(matches!(response(table.claim(request(3), now)), Err(EnvelopeError::ChunkOutOfRange { index: 7, .. })));
+    }
+
+    #[test]
+    fn a_stream_hands_out_its_frames_in_chain_order_then_its_end() {
+        let (mut table, now) = (Table::default(), Instant::now());
+        let mut waiting = table.claim(request(1), now).unwrap_err();
+        let opened = event(&StreamOpened {
+            request_id: request(1),
+            cluster_id: CLUSTER,
+            node: NODE,
+            status: 200,
+            timestamp_ms: 0,
+        });
+        let frame = |i: u32| event(&StreamFrame { request_id: request(1), index: i, data: vec![i as u8] });
+        let ended = event(&StreamEnded {
+            request_id: request(1),
+            cluster_id: CLUSTER,
+            ended_by: NODE,
+            reason: 0,
+            frames: 2,
+            timestamp_ms: 0,
+        });
+        route(&mut table, ME, checkpoint(vec![opened, frame(0)]), now);
+        route(&mut table, ME, checkpoint(vec![frame(1), ended]), now);
+        let Ok(Routed::Stream(mut start)) = waiting.try_recv() else { panic!("not a stream") };
+        assert_eq!(start.status, 200);
+        assert_eq!(start.events.try_recv().unwrap(), StreamEvent::Frame(0, vec![0]));
+        assert_eq!(start.events.try_recv().unwrap(), StreamEvent::Frame(1, vec![1]));
+        assert_eq!(start.events.try_recv().unwrap(), StreamEvent::Ended { reason: 0, ended_by: NODE, frames: 2 });
+        assert!(table.streams.is_empty(), "an ended stream is forgotten");
+    }
+
+    #[test]
+    fn an_unclaimed_answer_is_dropped_once_stale() {
+        let (mut table, now) = (Table::default(), Instant::now());
+        route(&mut table, ME, checkpoint(vec![submitted(request(1), ME)]), now);
+        route(&mut table, ME, checkpoint(vec![]), now + STALE_AFTER / 2);
+        assert!(table.pending.contains_key(&request(1)));
+        route(&mut table, ME, checkpoint(vec![]), now + STALE_AFTER);
+        assert!(table.pending.is_empty());
+    }
+
+    #[test]
+    fn the_cluster_changes_that_count_are_this_clusters_other_than_a_key_rotation() {
+        use crate::contract::events::{NodeRemoved, SealingKeyRotated};
+        let removed = |cluster| event(&NodeRemoved { cluster_id: cluster, node: NODE });
+        assert!(is_cluster_event(&removed(CLUSTER), CLUSTER));
+        assert!(!is_cluster_event(&removed(OTHER), CLUSTER));
+        let rotated = event(&SealingKeyRotated { cluster_id: CLUSTER, node: NODE, sealing_key: vec![1; 32] });
+        assert!(!is_cluster_event(&rotated, CLUSTER));
+        assert!(!is_cluster_event(&submitted(request(1), ME), CLUSTER), "not a cluster event");
+    }
 }
