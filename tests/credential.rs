@@ -88,6 +88,29 @@ async fn credential_answers_v1_and_v1beta1_from_its_cache() {
     assert_eq!(view, r#"["credential","--cluster","sui-test"]"#);
 }
 
+/// kubectl runs the credential command once per invocation: the first kubectl calls after a
+/// login, made at once, must share one proxy rather than race to start one each.
+#[tokio::test(flavor = "multi_thread")]
+async fn first_credentials_at_once_start_one_proxy_and_all_succeed() {
+    let (devnet, _dir, cluster) = cluster(3_600_000).await;
+    let user = User::new();
+    let args = login_args(&devnet, cluster);
+    let out = user.sui(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let outs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..4).map(|_| s.spawn(|| credential(&user, V1))).collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for out in &outs {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let pid_file = user.home().join("data/proxy/sui-test/proxy.pid");
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok(), "the proxy runs");
+    let log = std::fs::read_to_string(user.home().join("data/proxy/sui-test/proxy.log")).unwrap();
+    assert!(!log.contains("is in use"), "a second proxy was started:\n{log}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_seal_token_sends_the_user_back_to_login() {
     let (devnet, _dir, cluster) = cluster(2_000).await;

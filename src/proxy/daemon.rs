@@ -60,13 +60,28 @@ fn listening(port: u16) -> bool {
 }
 
 /// Starts `login`'s proxy in the background unless it is running; `exe` is `kubectl-sui`.
-/// Returns whether it had to be started.
+/// Returns whether it had to be started. Starters take turns (a lock file beside the pid
+/// file): kubectl runs the credential command once per invocation, so two first kubectl
+/// calls at once would otherwise both start a proxy, and the one that lost the port would
+/// fail its kubectl.
 pub fn ensure_running(paths: &Paths, login: &Login, exe: &Path) -> Result<bool, ProxyError> {
     if running_pid(paths, &login.context).is_some() && listening(login.proxy_port) {
         return Ok(false);
     }
     let dir = paths.proxy_dir(&login.context);
     create_private_dir(&dir)?;
+    let lock_path = dir.join("start.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(failed("opening", &lock_path))?;
+    // Released when `lock` is dropped, on every return below.
+    lock.lock().map_err(failed("locking", &lock_path))?;
+    if running_pid(paths, &login.context).is_some() && listening(login.proxy_port) {
+        return Ok(false);
+    }
     let log_path = log_file(paths, &login.context);
     let log =
         std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(failed("opening", &log_path))?;
