@@ -44,6 +44,15 @@ fn login_args(devnet: &Devnet, cluster: Address) -> Vec<String> {
     .to_vec()
 }
 
+/// A new user logged in to `cluster` (its proxy not started yet).
+fn logged_in(devnet: &Devnet, cluster: Address) -> User {
+    let user = User::new();
+    let args = login_args(devnet, cluster);
+    let out = user.sui(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    user
+}
+
 fn credential(user: &User, exec_info: &str) -> std::process::Output {
     let mut command = user.command(env!("CARGO_BIN_EXE_kubectl-sui"));
     command.args(["credential", "--cluster", "sui-test"]).env("KUBERNETES_EXEC_INFO", exec_info);
@@ -53,10 +62,7 @@ fn credential(user: &User, exec_info: &str) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread")]
 async fn credential_answers_v1_and_v1beta1_from_its_cache() {
     let (devnet, _dir, cluster) = cluster(3_600_000).await;
-    let user = User::new();
-    let args = login_args(&devnet, cluster);
-    let out = user.sui(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let user = logged_in(&devnet, cluster);
 
     let first = credential(&user, V1BETA1);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
@@ -93,10 +99,7 @@ async fn credential_answers_v1_and_v1beta1_from_its_cache() {
 #[tokio::test(flavor = "multi_thread")]
 async fn first_credentials_at_once_start_one_proxy_and_all_succeed() {
     let (devnet, _dir, cluster) = cluster(3_600_000).await;
-    let user = User::new();
-    let args = login_args(&devnet, cluster);
-    let out = user.sui(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let user = logged_in(&devnet, cluster);
     let outs: Vec<std::process::Output> = std::thread::scope(|s| {
         let runs: Vec<_> = (0..4).map(|_| s.spawn(|| credential(&user, V1))).collect();
         runs.into_iter().map(|r| r.join().unwrap()).collect()
