@@ -18,3 +18,5 @@ pub mod journal;
 pub mod node;
 pub mod process;
 pub mod proxy;
+#[cfg(test)]
+mod testkit;

@@ -3,7 +3,8 @@
 //!
 //! The pool owns the one cycle every transaction goes through: take a coin, execute, read the
 //! coin's new version back, return it. It keeps each coin's balance (read when the coin joins,
-//! then less what each transaction paid), takes the richest free coin, and never asks a
+//! then less what each transaction paid for gas: its transactions move no other value out of
+//! the coin), takes the richest free coin, and never asks a
 //! budget larger than that coin holds: coins that a long run has drained below the default
 //! budget still pay for the cheap calls the contract makes. A coin that cannot be read back
 //! leaves the pool; an empty pool looks for the owner's coins again (and splits one when it
@@ -189,4 +190,113 @@ async fn discover(
         with_balances.push((coin, coin_balance(&object)));
     }
     Ok(with_balances)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{Contract, Role};
+    use crate::devnet::package_id;
+    use crate::testkit::{self, address};
+
+    /// A cheap transaction that moves no value out of the gas coin (as the node's and the
+    /// proxy's do not): splits a zero coin off it and sends that to its owner.
+    fn transfer_to_self(owner: Address) -> TransactionBuilder {
+        let mut tx = TransactionBuilder::new();
+        let one = tx.pure(&0u64);
+        let gas = tx.gas();
+        let coin = tx.split_coins(gas, vec![one]);
+        let me = tx.pure(&owner);
+        tx.transfer_objects(coin, me);
+        tx
+    }
+
+    /// A transaction the contract refuses (a policy with no token lifetime).
+    fn refused() -> TransactionBuilder {
+        let mut tx = TransactionBuilder::new();
+        let policy = crate::contract::objects::Policy { token_lifetime_ms: 0, ..testkit::policy(Role::View) };
+        Contract::new(package_id()).create_cluster(&mut tx, "refused", &policy).unwrap();
+        tx
+    }
+
+    #[tokio::test]
+    async fn one_coin_is_split_into_the_pool_and_each_coin_comes_back_at_its_new_version() {
+        let chain = testkit::Chain::new().await;
+        let key = chain.funded().await;
+        let mut client = chain.client();
+        let pool = GasPool::prepare(&mut client, &key, address(&key), 4).await.unwrap();
+        assert_eq!(pool.size().await, 4);
+        // Three rounds of four at once: a coin put back at a stale version fails the next round.
+        for _ in 0..3 {
+            let runs = (0..4).map(|_| {
+                let (pool, key, mut client) = (&pool, &key, chain.client());
+                async move { pool.execute(&mut client, key, transfer_to_self(address(key))).await }
+            });
+            for result in futures::future::join_all(runs).await {
+                result.unwrap();
+            }
+        }
+        assert_eq!(pool.size().await, 4);
+        // The balances the pool keeps are exactly what the chain holds.
+        let kept: u64 = pool.coins.lock().await.iter().map(|(_, b)| b).sum();
+        let pooled: HashSet<Address> = pool.coins.lock().await.iter().map(|(c, _)| *c.object_id()).collect();
+        let mut on_chain = 0;
+        for coin in client.gas_coins(address(&key)).await.unwrap() {
+            if pooled.contains(coin.object_id()) {
+                on_chain += coin_balance(&client.object(*coin.object_id()).await.unwrap());
+            }
+        }
+        assert_eq!(kept, on_chain);
+    }
+
+    #[tokio::test]
+    async fn a_refused_transaction_still_returns_its_coin_for_the_next_one() {
+        let chain = testkit::Chain::new().await;
+        let key = chain.funded().await;
+        let mut client = chain.client();
+        let pool = GasPool::prepare(&mut client, &key, address(&key), 1).await.unwrap();
+        let refusal = pool.execute(&mut client, &key, refused()).await.unwrap_err();
+        assert!(
+            matches!(&refusal, ChainError::Abort { abort: Some(a), .. } if a.kind == crate::contract::Abort::EInvalidPolicy),
+            "{refusal:?}"
+        );
+        assert_eq!(pool.size().await, 1);
+        pool.execute(&mut client, &key, transfer_to_self(address(&key))).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_coin_lost_behind_the_pools_back_leaves_it_and_the_pool_heals_from_the_owners_coins() {
+        let chain = testkit::Chain::new().await;
+        let key = chain.funded().await;
+        let owner = address(&key);
+        let mut client = chain.client();
+        let pool = GasPool::prepare(&mut client, &key, owner, 1).await.unwrap();
+        // The pool's only coin is given away by another transaction of the same key.
+        let coin = client.gas_coins(owner).await.unwrap().remove(0);
+        let mut give = TransactionBuilder::new();
+        let gas = give.gas();
+        let someone = give.pure(&Address::from([7u8; 32]));
+        give.transfer_objects(vec![gas], someone);
+        client.execute(give, &key, coin).await.unwrap();
+
+        let lost = pool.execute(&mut client, &key, transfer_to_self(owner)).await.unwrap_err();
+        assert!(!matches!(lost, ChainError::Abort { .. }), "{lost:?}");
+        assert_eq!(pool.size().await, 0, "the coin another owner holds left the pool");
+        // Nothing left: a clear refusal naming the owner, not a hang.
+        let none = pool.execute(&mut client, &key, transfer_to_self(owner)).await.unwrap_err();
+        assert!(matches!(none, ChainError::NoGas { owner: o } if o == owner), "{none:?}");
+        // New SUI arrives: the pool finds it by itself.
+        chain.devnet.fund(owner).await.unwrap();
+        pool.execute(&mut client, &key, transfer_to_self(owner)).await.unwrap();
+        assert_eq!(pool.size().await, 1);
+    }
+
+    #[tokio::test]
+    async fn an_owner_without_coins_is_told_so() {
+        let chain = testkit::Chain::new().await;
+        let key = Ed25519PrivateKey::generate(rand_core::OsRng);
+        let mut client = chain.client();
+        let err = GasPool::prepare(&mut client, &key, address(&key), 2).await.unwrap_err();
+        assert!(matches!(err, ChainError::NoGas { .. }), "{err:?}");
+    }
 }

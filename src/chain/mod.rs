@@ -135,6 +135,17 @@ impl ChainClient {
         Ok(ChainClient { rpc, package, gas_price: None })
     }
 
+    /// A client whose requests go to `services` in this process, never to a socket: the
+    /// embedded devnet's own services ([`crate::devnet::InProcess`]), for fast tests.
+    pub fn in_process(services: tonic::service::Routes, package: Address) -> ChainClient {
+        // The URI is never dialled: the layer answers every request and drops the channel.
+        let rpc = sui_rpc::Client::new("http://in-process.invalid")
+            .expect("a valid URI")
+            .with_max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .request_layer(tower::layer::layer_fn(move |_channel| services.clone()));
+        ChainClient { rpc, package, gas_price: None }
+    }
+
     /// The contract package.
     pub fn package(&self) -> Address {
         self.package

@@ -14,6 +14,7 @@
 pub mod chain;
 mod error;
 pub mod execute;
+mod in_process;
 mod natives;
 mod service;
 pub mod state;
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 
 pub use chain::{Chain, package_id};
 pub use error::DevnetError;
+pub use in_process::InProcess;
 
 /// Default gRPC and gRPC-Web address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9410";
@@ -103,34 +105,13 @@ impl Devnet {
         })?;
         let (shutdown, stop) = watch::channel(false);
 
-        let services = service::Services::new(chain.clone(), stop.clone());
+        let routes = routes(service::Services::new(chain.clone(), stop.clone()));
         let stop_grpc = stop.clone();
         let grpc_task = tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .accept_http1(true)
                 .layer(tonic_web::GrpcWebLayer::new())
-                .add_service(
-                    proto::ledger_service_server::LedgerServiceServer::new(services.clone())
-                        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                        .max_encoding_message_size(MAX_MESSAGE_SIZE),
-                )
-                .add_service(
-                    proto::state_service_server::StateServiceServer::new(services.clone())
-                        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                        .max_encoding_message_size(MAX_MESSAGE_SIZE),
-                )
-                .add_service(
-                    proto::transaction_execution_service_server::TransactionExecutionServiceServer::new(
-                        services.clone(),
-                    )
-                    .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                    .max_encoding_message_size(MAX_MESSAGE_SIZE),
-                )
-                .add_service(
-                    proto::subscription_service_server::SubscriptionServiceServer::new(services)
-                        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                        .max_encoding_message_size(MAX_MESSAGE_SIZE),
-                )
+                .add_routes(routes)
                 // Without TCP_NODELAY, small responses wait out delayed ACKs (~40 ms each).
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true)),
@@ -151,31 +132,8 @@ impl Devnet {
             })
         });
 
-        let checkpointer = chain.clone();
-        let mut stop_checkpoints = stop;
-        let interval = config.checkpoint_interval;
-        let finality = config.finality;
-        let checkpoint_task = tokio::spawn(async move {
-            // On demand: a commit wakes the loop; the checkpoint closes after the finality
-            // delay and at least the interval after the previous one, carrying every
-            // transaction committed meanwhile.
-            let start = tokio::time::Instant::now();
-            let mut last = start.checked_sub(interval).unwrap_or(start);
-            loop {
-                tokio::select! {
-                    _ = checkpointer.committed() => {}
-                    _ = stop_checkpoints.changed() => {
-                        // Seal what is pending so a clean shutdown leaves nothing unchecked.
-                        checkpointer.checkpoint().await?;
-                        return Ok(());
-                    }
-                }
-                let due = (tokio::time::Instant::now() + finality).max(last + interval);
-                tokio::time::sleep_until(due).await;
-                checkpointer.checkpoint().await?;
-                last = tokio::time::Instant::now();
-            }
-        });
+        let checkpoint_task =
+            tokio::spawn(form_checkpoints(chain.clone(), stop, config.checkpoint_interval, config.finality));
 
         tracing::info!(grpc = %grpc_addr, faucet = %faucet_addr, data_dir = %config.data_dir.display(), "devnet started");
         Ok(Devnet { chain, grpc_addr, faucet_addr, shutdown, tasks: vec![grpc_task, faucet_task, checkpoint_task] })
@@ -208,6 +166,58 @@ impl Devnet {
             }
         }
         Ok(())
+    }
+}
+
+/// The gRPC services over `services`, each taking messages up to [`MAX_MESSAGE_SIZE`].
+fn routes(services: service::Services) -> tonic::service::Routes {
+    tonic::service::Routes::new(
+        proto::ledger_service_server::LedgerServiceServer::new(services.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+    )
+    .add_service(
+        proto::state_service_server::StateServiceServer::new(services.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+    )
+    .add_service(
+        proto::transaction_execution_service_server::TransactionExecutionServiceServer::new(services.clone())
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+    )
+    .add_service(
+        proto::subscription_service_server::SubscriptionServiceServer::new(services)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE),
+    )
+    .prepare()
+}
+
+/// Forms checkpoints on demand until `stop`: a commit wakes the loop; the checkpoint closes
+/// after `finality` and at least `interval` after the previous one, carrying every
+/// transaction committed meanwhile. On stop it seals what is pending, so a clean shutdown
+/// leaves nothing unchecked.
+async fn form_checkpoints(
+    chain: Arc<Chain>,
+    mut stop: watch::Receiver<bool>,
+    interval: Duration,
+    finality: Duration,
+) -> Result<(), DevnetError> {
+    let start = tokio::time::Instant::now();
+    let mut last = start.checked_sub(interval).unwrap_or(start);
+    loop {
+        tokio::select! {
+            _ = chain.committed() => {}
+            _ = stop.changed() => {
+                chain.checkpoint().await?;
+                return Ok(());
+            }
+        }
+        let due = (tokio::time::Instant::now() + finality).max(last + interval);
+        tokio::time::sleep_until(due).await;
+        chain.checkpoint().await?;
+        last = tokio::time::Instant::now();
     }
 }
 
