@@ -42,7 +42,11 @@ impl Chain {
     }
 
     /// Executes `tx` signed by `key`, paying with its first coin.
-    pub async fn execute(&self, key: &Ed25519PrivateKey, tx: TransactionBuilder) -> Result<Executed, crate::chain::ChainError> {
+    pub async fn execute(
+        &self,
+        key: &Ed25519PrivateKey,
+        tx: TransactionBuilder,
+    ) -> Result<Executed, crate::chain::ChainError> {
         let mut client = self.client();
         let gas = client.gas_coins(address(key)).await?.remove(0);
         client.execute(tx, key, gas).await

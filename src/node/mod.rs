@@ -18,6 +18,8 @@ pub mod kube;
 pub mod rbac;
 pub mod requests;
 pub mod stream;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -173,10 +175,26 @@ async fn publish_sealing_key(
     Ok(())
 }
 
-/// Runs the node until `stop` turns true. Returns the metrics address once bound through
-/// `bound` (if given), so callers on port 0 can find it.
+/// Runs the node until `stop` turns true, connecting to the chain at `config.chain_url` and to
+/// the cluster of `config.kubeconfig` (or in-cluster). Returns the metrics address once bound
+/// through `bound` (if given), so callers on port 0 can find it.
 pub async fn run(
     config: NodeConfig,
+    stop: watch::Receiver<bool>,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> Result<(), NodeError> {
+    let client = ChainClient::new(&config.chain_url, config.package)?;
+    let kube = kube::KubeApi::connect(config.kubeconfig.as_deref()).await?;
+    run_with(config, client, kube, stop, bound).await
+}
+
+/// [`run`] over a chain client and a Kubernetes client the caller made (`config.chain_url`
+/// and `config.kubeconfig` are not read): the seam the unit tests use, with the in-process
+/// devnet and an API server in the process.
+pub async fn run_with(
+    config: NodeConfig,
+    mut client: ChainClient,
+    kube: kube::KubeApi,
     mut stop: watch::Receiver<bool>,
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> Result<(), NodeError> {
@@ -185,7 +203,6 @@ pub async fn run(
         false => keys::NodeKeys::load_or_create(&config.data_dir)?,
     };
     let me = keys.address();
-    let mut client = ChainClient::new(&config.chain_url, config.package)?;
     let cluster: Cluster = client.move_object(config.cluster).await?;
     let current = keys.sealing.public_key().to_bytes().to_vec();
     let on_chain = cluster.node(&me).map(|n| n.sealing_key.clone());
@@ -209,7 +226,6 @@ pub async fn run(
             let _ = bound.send(addr);
         }
     }
-    let kube = kube::KubeApi::connect(config.kubeconfig.as_deref()).await?;
     let gas = crate::chain::GasPool::prepare(&mut client, &keys.signing, me, config.concurrency.clamp(1, 64)).await?;
     let (journal, entries) = Journal::<Entry>::open(&config.data_dir.join(JOURNAL_FILE))?;
     let (answers, answers_rx) = mpsc::channel(256);
