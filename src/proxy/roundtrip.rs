@@ -497,3 +497,6 @@ async fn active_node(client: &mut ChainClient, cluster: Address) -> Result<NodeT
         })
         .ok_or(RoundTripError::NoNode(cluster))
 }
+
+#[cfg(test)]
+mod tests;
