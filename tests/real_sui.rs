@@ -273,7 +273,12 @@ fn the_whole_path_on_a_real_sui_network() {
     };
     let failures = runtime.block_on(crate::scenario::play(
         &crate::scenario::table(),
-        &crate::scenario::Network { rpc: network.rpc.clone(), package: package_id, fund: &fund, devnet: false },
+        &crate::scenario::Network {
+            client: kubectl_sui::chain::ChainClient::new(&network.rpc, package_id).expect("a client of the network"),
+            package: package_id,
+            fund: &fund,
+            devnet: false,
+        },
     ));
     assert!(failures.is_empty(), "{} steps differ on the real network:\n{}", failures.len(), failures.join("\n"));
 }

@@ -74,10 +74,10 @@ pub fn table() -> Table {
     serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Where to play: a gRPC endpoint, the package id there, and a way to fund a new actor.
+/// Where to play: a client of the chain, the package id there, and a way to fund a new actor.
 pub struct Network<'a> {
-    /// gRPC URL.
-    pub rpc: String,
+    /// A client of the chain (cloned for each scenario).
+    pub client: ChainClient,
     /// The kubectl_sui package id.
     pub package: Address,
     /// Funds an address with SUI.
@@ -103,7 +103,7 @@ pub async fn play(table: &Table, network: &Network<'_>) -> Vec<String> {
 }
 
 async fn play_scenario(scenario: &Scenario, network: &Network<'_>) -> Vec<String> {
-    let mut client = ChainClient::new(&network.rpc, network.package).unwrap();
+    let mut client = network.client.clone();
     let mut actors = BTreeMap::new();
     for name in ACTORS {
         let key = new_key();
@@ -353,19 +353,22 @@ fn the_table_covers_every_call_and_every_abort() {
     }
 }
 
+/// The devnet's natives, check by check and abort by abort: the table played on the devnet in
+/// this process, without sockets (the same services `kubectl sui devnet` serves).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_scenario_table_passes_on_the_devnet() {
     let dir = tempfile::tempdir().unwrap();
-    let devnet = crate::fixtures::start_devnet(dir.path(), Duration::from_millis(20)).await;
-    let faucet = crate::fixtures::faucet(&devnet);
+    let devnet = std::sync::Arc::new(
+        kubectl_sui::devnet::InProcess::open(dir.path(), Duration::from_millis(20)).await.expect("the devnet opens"),
+    );
+    let client = devnet.client();
     let fund = move |owner: Address| -> futures::future::BoxFuture<'static, ()> {
-        let faucet = faucet.clone();
+        let devnet = devnet.clone();
         Box::pin(async move {
-            faucet.request(owner).await.expect("faucet");
+            devnet.fund(owner).await.expect("faucet");
         })
     };
-    let network =
-        Network { rpc: devnet.grpc_url(), package: kubectl_sui::devnet::package_id(), fund: &fund, devnet: true };
+    let network = Network { client, package: kubectl_sui::devnet::package_id(), fund: &fund, devnet: true };
     let failures = play(&table(), &network).await;
     assert!(
         failures.is_empty(),
