@@ -5,8 +5,8 @@
 //! (`--purge` also removes its data). State stays under `--data-dir`, so `up` again resumes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,7 @@ use crate::devnet::{self, Devnet, DevnetConfig};
 use crate::fs::{create_private_dir, write_atomic};
 use crate::node::keys::NodeKeys;
 use crate::node::{self, NodeConfig};
+use crate::process::supervise;
 use crate::proxy::daemon;
 
 /// Name of the cluster object `up` creates.
@@ -109,49 +110,32 @@ pub fn up(args: UpArgs) -> Result<(), CliError> {
     }
     let target = target(&dir, args.context.as_deref(), args.self_service.as_deref())?;
     let ready_file = dir.join("ready.json");
-    if daemon::live_pid(&pid_file(&dir)).is_none() {
+    if supervise::live_pid(&pid_file(&dir)).is_none() {
         // Built (or found) here, in the foreground, where its progress can be seen.
         let k8s_bin = if target.local_control_plane { Some(super::chain_ops::control_plane_binaries()?) } else { None };
         let _ = std::fs::remove_file(&ready_file);
         let log = dir.join("stack.log");
-        let open = || std::fs::OpenOptions::new().create(true).append(true).open(&log);
-        let (out, err) = (
-            open().map_err(|e| CliError::Io("opening the stack log", e))?,
-            open().map_err(|e| CliError::Io("opening the stack log", e))?,
-        );
         let exe = std::env::current_exe().map_err(|e| CliError::Io("locating this kubectl-sui binary", e))?;
         let mut command = Command::new(exe);
-        command.args(["up", "--serve", "--data-dir"]).arg(&dir).stdin(Stdio::null()).stdout(out).stderr(err);
+        command.args(["up", "--serve", "--data-dir"]).arg(&dir);
         if let Some(bin) = &k8s_bin {
             command.env("KUBECTL_SUI_K8S_BIN", bin);
         }
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let mut child = command.spawn().map_err(|e| CliError::Io("starting the stack", e))?;
+        let mut child = supervise::spawn_detached(&mut command, &log)?;
         let bar = spinner(if target.local_control_plane {
             "starting the devnet, a local control plane and the node"
         } else {
             "starting the devnet and the node"
         });
-        let deadline = Instant::now() + READY_TIMEOUT;
-        while !ready_file.exists() {
-            if let Ok(Some(status)) = child.try_wait() {
-                bar.finish_and_clear();
-                let text = std::fs::read_to_string(&log).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(8).collect();
-                return Err(CliError::Message(format!(
-                    "the stack stopped ({status}); see {}:\n{}",
-                    log.display(),
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                )));
-            }
-            if Instant::now() > deadline {
-                return Err(CliError::Message(format!(
-                    "the stack is not ready after {}s; see {}",
-                    READY_TIMEOUT.as_secs(),
-                    log.display()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(200));
+        let waited =
+            supervise::wait_until_ready(&mut child, READY_TIMEOUT, Duration::from_millis(200), || ready_file.exists());
+        if let Err(why) = waited {
+            bar.finish_and_clear();
+            return Err(CliError::Message(format!(
+                "the stack did not start: {why}; see {}:\n{}",
+                log.display(),
+                supervise::log_tail(&log, 8)
+            )));
         }
         bar.finish_and_clear();
     }
@@ -454,7 +438,7 @@ fn table(rows: &[Row]) -> String {
 /// The stack `up` runs under the default data directory, as a table, when one is running.
 pub fn status_table(paths: &Paths) -> Option<String> {
     let dir = paths.data_dir.join("up");
-    daemon::live_pid(&pid_file(&dir))?;
+    supervise::live_pid(&pid_file(&dir))?;
     let ready: Ready = serde_json::from_slice(&std::fs::read(dir.join("ready.json")).ok()?).ok()?;
     Some(table(&stack_rows(paths, &dir, &ready)))
 }
@@ -471,7 +455,7 @@ pub fn down(data_dir: Option<PathBuf>, purge: bool) -> Result<(), CliError> {
         }
     }
     // The stack stops its components itself on SIGTERM; it is never killed outright.
-    if daemon::terminate(&pid_file(&dir), Duration::from_secs(30), false) {
+    if supervise::terminate(&pid_file(&dir), Duration::from_secs(30), false) {
         stopped.push(format!("stack in {}", dir.display()));
     }
     let said =
@@ -480,7 +464,7 @@ pub fn down(data_dir: Option<PathBuf>, purge: bool) -> Result<(), CliError> {
         println!("{said}; data kept in {}", dir.display());
         return Ok(());
     }
-    if daemon::live_pid(&pid_file(&dir)).is_some() {
+    if supervise::live_pid(&pid_file(&dir)).is_some() {
         return Err(CliError::Message(format!("the stack in {} is still running; nothing removed", dir.display())));
     }
     // The stack's data, and what `up` wrote elsewhere for it: its logins and the admin

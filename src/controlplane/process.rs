@@ -66,8 +66,5 @@ impl Drop for Component {
 
 /// The last lines of a log, for error messages.
 pub fn log_tail(log: &Path) -> String {
-    const LINES: usize = 15;
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(LINES)..].join("\n")
+    crate::process::supervise::log_tail(log, 15)
 }
