@@ -18,5 +18,6 @@ pub mod journal;
 pub mod node;
 pub mod process;
 pub mod proxy;
+pub mod session;
 #[cfg(test)]
 mod testkit;

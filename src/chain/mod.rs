@@ -146,6 +146,11 @@ impl ChainClient {
         ChainClient { rpc, package, gas_price: None }
     }
 
+    /// The endpoint's URL, for messages.
+    pub fn url(&self) -> String {
+        self.rpc.uri().to_string()
+    }
+
     /// The contract package.
     pub fn package(&self) -> Address {
         self.package

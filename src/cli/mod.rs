@@ -73,6 +73,9 @@ pub enum CliError {
     /// The proxy failed.
     #[error(transparent)]
     Proxy(#[from] crate::proxy::ProxyError),
+    /// A login, credential or logout failed.
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
     /// Compiling or publishing the Move package failed.
     #[error(transparent)]
     Publish(#[from] crate::contract::publish::PublishError),

@@ -1,31 +1,28 @@
-//! The user's commands: `login`, `credential`, `logout`, `status` and `token`. Each composes
-//! [`crate::config`], [`crate::credential`], the chain and the proxy daemon; none holds
-//! logic of its own beyond choosing what to reuse.
+//! The user's commands: `login`, `credential`, `logout`, `status` and `token`. `login`,
+//! `credential` and `logout` map flags to the inputs of [`crate::session`]'s use cases and
+//! their outcomes to text (and prompt between a login's plan and its completion); `status`
+//! and `token` compose [`crate::config`], [`crate::credential`], the chain and the proxy
+//! daemon.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use clap::Args;
-use sui_crypto::ed25519::Ed25519PrivateKey;
 use sui_sdk_types::Address;
 use sui_transaction_builder::TransactionBuilder;
 
-use super::chain_ops::{GAS_RESERVE, connect, execute, fund};
+use super::chain_ops::{GAS_RESERVE, connect, execute, fund, spinner};
 use super::{CliError, OutputFormat, write_out};
 use crate::chain::{ChainClient, format_sui, parse_sui};
-use crate::config::{Identity, Login, Paths, Settings, file_safe};
+use crate::config::{Login, Paths, Settings};
 use crate::contract::access::parse_rules;
-use crate::contract::events::TokenIssued;
-use crate::contract::objects::{Cluster, Rule, SealToken};
-use crate::contract::{CallArg, Contract, Role};
-use crate::credential::{
-    self, BearerToken, CachedCredential, CredentialCache, ExecInfo, KubeconfigEntry, StorePreference,
-};
+use crate::contract::objects::{Cluster, SealToken};
+use crate::contract::{Contract, Role};
+use crate::credential::{self, ExecInfo, StorePreference};
 use crate::proxy::daemon;
-
-/// A fresh credential is valid this long (or until the seal token expires, if sooner).
-const CREDENTIAL_LIFETIME: Duration = Duration::from_secs(3600);
+use crate::session::login::{self, Completion, KeyChoice, LoginOutcome, LoginRequest, Requested};
+use crate::session::logout::LogoutOutcome;
 
 /// `kubectl sui login`.
 #[derive(Debug, Args)]
@@ -85,10 +82,6 @@ pub struct ClusterSelector {
     pub cluster: Option<String>,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Runtime::new().map_err(CliError::Runtime)
 }
@@ -98,11 +91,11 @@ fn current_context() -> Option<String> {
     credential::read_kubeconfig(&path).ok()?.current_context
 }
 
-/// The key to use: imported, generated, or the configured identity's.
-fn identity_key(paths: &Paths, settings: &Settings, args: &LoginArgs) -> Result<(Ed25519PrivateKey, bool), CliError> {
+/// The key the flags choose: imported (read here), new, or the configured identity's.
+fn key_choice(args: &LoginArgs) -> Result<KeyChoice, CliError> {
     if let Some(dir) = &args.import_keystore {
         let dir = (!dir.as_os_str().is_empty()).then_some(dir.as_path());
-        return Ok((credential::import_sui_keystore(dir, args.address)?, true));
+        return Ok(KeyChoice::Imported(Box::new(credential::import_sui_keystore(dir, args.address)?)));
     }
     if let Some(file) = &args.key_file {
         let (text, what) = if file.as_os_str() == "-" {
@@ -115,34 +108,21 @@ fn identity_key(paths: &Paths, settings: &Settings, args: &LoginArgs) -> Result<
             let text = std::fs::read_to_string(file).map_err(crate::fs::failed("reading", file))?;
             (text, file.display().to_string())
         };
-        return Ok((credential::parse_suiprivkey(&text, &what)?, true));
+        return Ok(KeyChoice::Imported(Box::new(credential::parse_suiprivkey(&text, &what)?)));
     }
-    match (&settings.identity, args.new_key) {
-        (Some(id), false) => Ok((credential::load_key(paths, id.address, id.store)?, false)),
-        _ => Ok((Ed25519PrivateKey::generate(rand_core::OsRng), true)),
-    }
+    Ok(if args.new_key { KeyChoice::New } else { KeyChoice::Configured })
 }
 
-/// What the login asks the contract for.
-enum Ask {
-    Role(Role),
-    Rules(Vec<Rule>),
-}
-
-impl Ask {
-    fn writes(&self) -> bool {
-        match self {
-            Ask::Role(role) => matches!(role, Role::Edit | Role::Admin),
-            Ask::Rules(rules) => rules.iter().any(|r| r.verbs & !0x07 != 0),
-        }
-    }
-
-    fn satisfied_by(&self, token: &SealToken) -> bool {
-        match self {
-            Ask::Role(role) => token.role == role.code(),
-            Ask::Rules(rules) => token.role == Role::Custom.code() && &token.rules == rules,
-        }
-    }
+/// What the flags ask the contract for.
+fn requested(args: &LoginArgs) -> Result<Requested, CliError> {
+    Ok(match (&args.role, args.allow.is_empty()) {
+        (Some(role), _) => Requested::Role(
+            Role::parse(role)
+                .ok_or_else(|| CliError::Message(format!("--role {role:?} is not view, edit or admin")))?,
+        ),
+        (None, false) => Requested::Rules(parse_rules(&args.allow).map_err(CliError::Message)?),
+        (None, true) => Requested::SelfService,
+    })
 }
 
 /// `kubectl sui login`.
@@ -150,76 +130,27 @@ pub fn login(args: LoginArgs) -> Result<(), CliError> {
     let paths = Paths::discover()?;
     let settings = Settings::load(&paths)?;
     let (endpoints, package) = settings.resolve(&args.network, args.faucet.clone(), args.package)?;
-    let (key, new_key) = identity_key(&paths, &settings, &args)?;
+    let (key, new_key) = login::key(&paths, &settings, key_choice(&args)?)?;
     let address = key.public_key().derive_address();
-    let cluster = resolve_cluster(&settings, &args.cluster)?;
+    let request = LoginRequest {
+        cluster: resolve_cluster(&settings, &args.cluster)?,
+        requested: requested(&args)?,
+        stake: args.stake.as_deref().map(parse_sui).transpose().map_err(CliError::Message)?,
+        context: args.context.clone(),
+    };
     runtime()?.block_on(async {
         let mut client = connect(&endpoints, package).await?;
-        let object: Cluster = client.move_object(cluster).await.map_err(|e| {
-            CliError::Message(format!(
-                "cluster {cluster} is not on {} ({e}); check the id with its admin, or --network",
-                endpoints.rpc
-            ))
-        })?;
-        if object.policy.allow_debug_nodes {
+        let plan = login::plan(&mut client, &settings, address, request).await?;
+        let (cluster, name) = (plan.cluster, plan.cluster_object.name.clone());
+        if plan.cluster_object.policy.allow_debug_nodes {
             eprintln!(
-                "warning: cluster {} allows debug (unattested) nodes: whoever runs such a node can read what you send and answer for it; see `kubectl sui status` for which nodes are attested",
-                object.name
+                "warning: cluster {name} allows debug (unattested) nodes: whoever runs such a node can read what you send and answer for it; see `kubectl sui status` for which nodes are attested"
             );
         }
-        let ask = match (&args.role, args.allow.is_empty()) {
-            (Some(role), _) => Ask::Role(Role::parse(role).ok_or_else(|| {
-                CliError::Message(format!("--role {role:?} is not view, edit or admin"))
-            })?),
-            (None, false) => {
-                Ask::Rules(parse_rules(&args.allow).map_err(CliError::Message)?)
-            }
-            (None, true) => match Role::from_code(object.policy.self_service_role) {
-                Some(Role::None) | None => {
-                    return Err(CliError::Message(format!(
-                        "cluster {} grants no role without its admin; log in with --role view and ask the admin for more: kubectl sui cluster grant",
-                        object.name
-                    )));
-                }
-                Some(role) => Ask::Role(role),
-            },
-        };
-        let stake = match &args.stake {
-            Some(s) => parse_sui(s).map_err(CliError::Message)?,
-            None if ask.writes() => object.policy.min_write_stake,
-            None => 0,
-        };
-        let context = args.context.clone().unwrap_or_else(|| format!("sui-{}", file_safe(&object.name)));
-        let previous = settings.logins.get(&context).filter(|l| l.cluster == cluster && l.address == address).cloned();
-        fund(&mut client, &endpoints, address, stake + GAS_RESERVE).await?;
-        if stake > 0 && !args.yes {
-            confirm(&format!("Stake {} on cluster {} ({cluster})?", format_sui(stake), object.name))?;
+        fund(&mut client, &endpoints, address, plan.stake + GAS_RESERVE).await?;
+        if plan.stake > 0 && !args.yes {
+            confirm(&format!("Stake {} on cluster {name} ({cluster})?", format_sui(plan.stake)))?;
         }
-        let (token, token_object) = obtain_token(&mut client, &key, cluster, &ask, stake, previous.as_ref()).await?;
-        let kubeconfig = credential::default_kubeconfig_path()?;
-        let proxy_port = match &previous {
-            Some(p) => p.proxy_port,
-            None => free_port()?,
-        };
-        let (store, fallback) = if new_key {
-            credential::store_key(&paths, &key, StorePreference::from_env()?)?
-        } else {
-            (settings.identity.as_ref().expect("a configured identity").store, None)
-        };
-        let login = Login {
-            context: context.clone(),
-            network: args.network.clone(),
-            endpoints: endpoints.clone(),
-            package,
-            cluster,
-            cluster_name: object.name.clone(),
-            address,
-            token,
-            token_expires_ms: token_object.expires_at_ms,
-            proxy_port,
-            kubeconfig: kubeconfig.clone(),
-        };
-        let tls = crate::proxy::tls::ProxyTls::load_or_create(&paths.proxy_dir(&context))?;
         let exe = std::env::current_exe()
             .and_then(|p| p.canonicalize())
             .map_err(|e| CliError::Io("locating this kubectl-sui binary for the kubeconfig", e))?;
@@ -227,38 +158,40 @@ pub fn login(args: LoginArgs) -> Result<(), CliError> {
             .iter()
             .filter_map(|name| Some((name.to_string(), std::env::var(name).ok().filter(|v| !v.is_empty())?)))
             .collect();
-        let entry = KubeconfigEntry {
-            name: context.clone(),
-            server: login.server(),
-            ca_pem: tls.ca_pem.clone(),
-            command: exe,
-            args: vec!["credential".into(), "--cluster".into(), context.clone()],
+        let completion = Completion {
+            network: args.network.clone(),
+            endpoints: endpoints.clone(),
+            package,
+            key: &key,
+            new_key,
+            store: StorePreference::from_env()?,
+            kubeconfig: credential::default_kubeconfig_path()?,
+            switch: !args.no_switch,
+            exe,
             env,
+            port: free_port()?,
         };
-        let backup = credential::upsert_entry(&kubeconfig, &entry, !args.no_switch)?;
-        Settings::update(&paths, |s| {
-            s.identity = Some(Identity { address, store });
-            s.logins.insert(context.clone(), login.clone());
-        })?;
-        CredentialCache::new(paths.credential_cache_dir()).forget(&address.to_string(), &context);
-        // A running proxy holds the previous token; the next kubectl call starts a fresh one.
-        daemon::stop(&paths, &context);
-        if new_key {
+        let bar = spinner(&format!("obtaining a seal token on cluster {name}"));
+        let done = login::complete(&mut client, &paths, &settings, plan, completion).await;
+        bar.finish_and_clear();
+        let LoginOutcome { login, token, stored_key, backup } = done?;
+        if let Some((store, fallback)) = stored_key {
             eprintln!("Key for {address} stored in {store}.");
             if let Some(why) = fallback {
                 eprintln!("  (the OS keyring was not usable: {why})");
             }
         }
         if let Some(backup) = backup {
-            eprintln!("Backed up {} to {}.", kubeconfig.display(), backup.display());
+            eprintln!("Backed up {} to {}.", login.kubeconfig.display(), backup.display());
         }
-        let role = Role::from_code(token_object.role).map(Role::as_str).unwrap_or("?");
-        let expires = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(token_object.expires_at_ms));
+        let role = Role::from_code(token.role).map(Role::as_str).unwrap_or("?");
+        let expires = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(token.expires_at_ms));
+        let context = &login.context;
         println!(
-            "Logged in to cluster {} ({cluster}) as {address}\n  seal token {token}: role {role}, stake {}, expires {expires}\n  kubeconfig context {context} in {}{}",
-            object.name,
-            format_sui(token_object.stake.value),
-            kubeconfig.display(),
+            "Logged in to cluster {name} ({cluster}) as {address}\n  seal token {}: role {role}, stake {}, expires {expires}\n  kubeconfig context {context} in {}{}",
+            login.token,
+            format_sui(token.stake.value),
+            login.kubeconfig.display(),
             if args.no_switch { String::new() } else { " (current)".to_string() }
         );
         println!("Next: kubectl get pods -A{}", if args.no_switch { format!(" --context {context}") } else { String::new() });
@@ -304,103 +237,29 @@ fn resolve_cluster(settings: &Settings, selector: &str) -> Result<Address, CliEr
         })
 }
 
-/// Reuses the previous login's token when it still serves `ask` (renewing it if expired),
-/// else stakes for a new one.
-async fn obtain_token(
-    client: &mut ChainClient,
-    key: &Ed25519PrivateKey,
-    cluster: Address,
-    ask: &Ask,
-    stake: u64,
-    previous: Option<&Login>,
-) -> Result<(Address, SealToken), CliError> {
-    let contract = Contract::new(client.package());
-    if let Some(previous) = previous
-        && let Ok(token) = client.move_object::<SealToken>(previous.token).await
-        && !token.revoked
-        && ask.satisfied_by(&token)
-        && token.stake.value >= stake
-    {
-        if token.expires_at_ms > now_ms() + 60_000 {
-            return Ok((previous.token, token));
-        }
-        let mut tx = TransactionBuilder::new();
-        let (token_arg, cluster_arg) = (client.object_arg(previous.token).await?, client.object_arg(cluster).await?);
-        contract.renew(&mut tx, token_arg, cluster_arg)?;
-        execute(client, key, tx, "renewing the seal token").await?;
-        return Ok((previous.token, client.move_object(previous.token).await?));
-    }
-    let mut tx = TransactionBuilder::new();
-    let amount = tx.pure(&stake);
-    let gas = tx.gas();
-    let coin = tx.split_coins(gas, vec![amount]).remove(0);
-    let cluster_arg = client.object_arg(cluster).await?;
-    match ask {
-        Ask::Role(role) => contract.stake(&mut tx, cluster_arg, CallArg::Result(coin), *role)?,
-        Ask::Rules(rules) => contract.stake_with_rules(&mut tx, cluster_arg, CallArg::Result(coin), rules)?,
-    };
-    let staked = execute(client, key, tx, &format!("staking {} for a seal token", format_sui(stake))).await?;
-    let token = staked
-        .events_of::<TokenIssued>()
-        .first()
-        .map(|e| e.token_id)
-        .ok_or(crate::chain::ChainError::Missing { what: "TokenIssued event" })?;
-    Ok((token, client.move_object(token).await?))
-}
-
 /// `kubectl sui credential`.
 pub fn credential(selector: ClusterSelector) -> Result<(), CliError> {
     let info = ExecInfo::parse(std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref()).map_err(CliError::Message)?;
     let paths = Paths::discover()?;
     let settings = Settings::load(&paths)?;
-    let login = settings.login(selector.cluster.as_deref(), None)?.clone();
-    let now = SystemTime::now();
-    if login.token_expires_ms <= now_ms() {
-        let when = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(login.token_expires_ms));
-        return Err(CliError::Message(format!(
-            "seal token {} for cluster {} expired at {when}; run `kubectl sui login --cluster {}`",
-            login.token, login.cluster_name, login.cluster_name
-        )));
-    }
-    let identity = settings
-        .identity
-        .as_ref()
-        .filter(|i| i.address == login.address)
-        .ok_or_else(|| {
-            CliError::Message(format!(
-                "context {} was logged in as {}, which is no longer the configured identity; run `kubectl sui login --cluster {}`",
-                login.context, login.address, login.cluster_name
-            ))
-        })?;
-    let cache = CredentialCache::new(paths.credential_cache_dir());
-    let (cached, _hit) = cache.get_or_make(&login.address.to_string(), &login.context, now, || {
-        let key = credential::load_key(&paths, identity.address, identity.store)?;
-        let expires_ms = login.token_expires_ms.min(now_ms() + CREDENTIAL_LIFETIME.as_millis() as u64);
-        let bearer =
-            BearerToken { address: login.address, cluster: login.cluster, seal_token: login.token, expires_ms };
-        Ok::<_, CliError>(CachedCredential { token: bearer.sign(&key), expires_ms })
-    })?;
     let exe = std::env::current_exe().map_err(|e| CliError::Io("locating this kubectl-sui binary", e))?;
-    if daemon::ensure_running(&paths, &login, &exe)? && info.interactive {
-        eprintln!("started the kubectl-sui proxy for {} on {}", login.context, login.server());
+    let outcome = crate::session::credential::credential(&paths, &settings, selector.cluster.as_deref(), &info, &exe)?;
+    if outcome.started_proxy && info.interactive {
+        eprintln!("started the kubectl-sui proxy for {} on {}", outcome.login.context, outcome.login.server());
     }
-    let json = credential::exec_credential(&info.api_version, &cached.token, cached.expires());
-    write_out(format!("{json}\n").as_bytes())
+    write_out(format!("{}\n", outcome.exec_credential).as_bytes())
 }
 
 /// `kubectl sui logout`.
 pub fn logout(selector: ClusterSelector) -> Result<(), CliError> {
     let paths = Paths::discover()?;
     let settings = Settings::load(&paths)?;
-    let login = settings.login(selector.cluster.as_deref(), current_context().as_deref())?.clone();
-    daemon::stop(&paths, &login.context);
-    let removed = credential::remove_entry(&login.kubeconfig, &login.context)?;
-    CredentialCache::new(paths.credential_cache_dir()).forget(&login.address.to_string(), &login.context);
-    Settings::update(&paths, |s| s.logins.remove(&login.context))?;
+    let LogoutOutcome { login, removed_entry, .. } =
+        crate::session::logout::logout(&paths, &settings, selector.cluster.as_deref(), current_context().as_deref())?;
     println!(
         "Logged out of {}: {}proxy stopped, cached credential removed. The seal token {} keeps its stake; `kubectl sui token unstake {}` returns it.",
         login.cluster_name,
-        if removed {
+        if removed_entry {
             format!("context {} removed from {}, ", login.context, login.kubeconfig.display())
         } else {
             String::new()
