@@ -214,7 +214,7 @@ async fn get_list_create_patch_delete_through_the_chain() {
     // Kubernetes' edit reads no cluster roles: refused on chain, before the cluster.
     let refused = user.call(&request("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", "")).await;
     assert!(
-        matches!(&refused, Err(RoundTripError::Chain(ChainError::Abort { abort: Some(a), .. })) if a.name == "EPermissionDenied"),
+        matches!(&refused, Err(RoundTripError::Chain(ChainError::Abort { abort: Some(a), .. })) if a.kind == kubectl_sui::contract::Abort::EPermissionDenied),
         "{refused:?}"
     );
     // The API server ran the five calls, once each, as the requester (not the node).

@@ -314,6 +314,20 @@ impl ChainClient {
         self.execute_as(tx, signer, gas, budget, Settle::Checkpoint).await
     }
 
+    /// [`ChainClient::execute_settled`] paying with the signer's first coin: for one-off
+    /// commands (a login, a registration), not for a signer with transactions in flight
+    /// (those take their coin from a [`GasPool`]).
+    pub async fn execute_settled_with_own_coin(
+        &mut self,
+        tx: TransactionBuilder,
+        signer: &Ed25519PrivateKey,
+        budget: u64,
+    ) -> Result<Executed, ChainError> {
+        let owner = signer.public_key().derive_address();
+        let gas = self.gas_coins(owner).await?.into_iter().next().ok_or(ChainError::NoGas { owner })?;
+        self.execute_settled(tx, signer, gas, budget).await
+    }
+
     async fn execute_as(
         &mut self,
         mut tx: TransactionBuilder,

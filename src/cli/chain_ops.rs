@@ -143,9 +143,7 @@ pub async fn execute_with_budget(
     budget: u64,
 ) -> Result<Executed, CliError> {
     let bar = spinner(what);
-    let owner = key.public_key().derive_address();
-    let gas = client.gas_coins(owner).await?.into_iter().next().ok_or(ChainError::NoGas { owner })?;
-    let result = client.execute_settled(tx, key, gas, budget).await;
+    let result = client.execute_settled_with_own_coin(tx, key, budget).await;
     bar.finish_and_clear();
     Ok(result?)
 }

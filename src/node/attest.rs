@@ -126,13 +126,12 @@ pub async fn attest(
     let document = attester.attest(&challenge)?;
     check(&document, &challenge)?;
     let owner = keys.address();
-    let gas = client.gas_coins(owner).await?.into_iter().next().ok_or(ChainError::NoGas { owner })?;
     let mut tx = TransactionBuilder::new();
     let cluster_arg = client.object_arg(cluster).await?;
     Contract::new(client.package())
         .register_attested_node(&mut tx, cluster_arg, &document)
         .map_err(|e| AttestError::Nsm(format!("its document cannot be sent: {e}")))?;
-    client.execute_settled(tx, &keys.signing, gas, DEFAULT_GAS_BUDGET).await?;
+    client.execute_settled_with_own_coin(tx, &keys.signing, DEFAULT_GAS_BUDGET).await?;
     let object: Cluster = client.move_object(cluster).await?;
     let pcrs = object.node(&owner).map(|n| n.enclave.clone()).unwrap_or_default();
     Ok(Attested { node: owner, pcrs })

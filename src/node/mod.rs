@@ -164,13 +164,12 @@ async fn publish_sealing_key(
     key: &[u8],
 ) -> Result<(), NodeError> {
     let owner = keys.address();
-    let gas = client.gas_coins(owner).await?.into_iter().next().ok_or(crate::chain::ChainError::NoGas { owner })?;
     let mut tx = sui_transaction_builder::TransactionBuilder::new();
     let cluster_arg = client.object_arg(cluster).await?;
     crate::contract::Contract::new(client.package())
         .rotate_sealing_key(&mut tx, cluster_arg, key)
         .map_err(|e| NodeError::Config(e.to_string()))?;
-    client.execute_settled(tx, &keys.signing, gas, crate::chain::DEFAULT_GAS_BUDGET).await?;
+    client.execute_settled_with_own_coin(tx, &keys.signing, crate::chain::DEFAULT_GAS_BUDGET).await?;
     tracing::info!(node = %owner, "published the new sealing key");
     Ok(())
 }

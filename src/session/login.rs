@@ -286,15 +286,8 @@ pub async fn obtain_token(
     Ok((token, client.move_object(token).await?))
 }
 
-/// Executes `tx` with `key`'s first coin, returning once a checkpoint carries it.
-async fn execute(
-    client: &mut ChainClient,
-    key: &Ed25519PrivateKey,
-    tx: TransactionBuilder,
-) -> Result<Executed, ChainError> {
-    let owner = key.public_key().derive_address();
-    let gas = client.gas_coins(owner).await?.into_iter().next().ok_or(ChainError::NoGas { owner })?;
-    client.execute_settled(tx, key, gas, DEFAULT_GAS_BUDGET).await
+async fn execute(client: &mut ChainClient, key: &Ed25519PrivateKey, tx: TransactionBuilder) -> Result<Executed, ChainError> {
+    client.execute_settled_with_own_coin(tx, key, DEFAULT_GAS_BUDGET).await
 }
 
 #[cfg(test)]
