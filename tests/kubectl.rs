@@ -105,10 +105,12 @@ impl Drop for User {
     }
 }
 
-/// Output with ages (`5s`, `2m3s`) replaced, for comparing runs a moment apart.
+/// Output with ages (`5s`, `2m3s`) replaced, for comparing runs a moment apart; runs of
+/// spaces are collapsed too, since a column of ages is as wide as its widest (`9s`, `10s`).
 pub(crate) fn without_ages(text: &str) -> String {
     let age = regex::Regex::new(r"\b(\d+[smhd])+\b").unwrap();
-    age.replace_all(text, "AGE").into_owned()
+    let padding = regex::Regex::new(r" {2,}").unwrap();
+    padding.replace_all(&age.replace_all(text, "AGE"), "  ").into_owned()
 }
 
 fn stderr(out: &Output) -> String {

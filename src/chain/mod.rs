@@ -4,6 +4,9 @@
 //! This module owns the `sui-rpc` client and the conversion of its messages to domain types;
 //! `proto` types do not leave it. It turns a failed execution into [`ChainError`], naming the
 //! contract abort when there is one. It holds no keys of its own: callers pass the signer.
+//! The same client runs over services in this process ([`ChainClient::in_process`], the
+//! embedded devnet's), which is the seam the node's, the proxy's and the gas pool's unit tests
+//! use: nothing else in the crate needs a second chain implementation.
 
 mod amount;
 mod error;

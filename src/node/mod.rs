@@ -6,7 +6,9 @@
 //! handling with its exactly-once journal ([`requests`]), the Kubernetes client ([`kube`]), the
 //! cluster's RBAC kept in step with the chain ([`rbac`]) and its health and metrics endpoints
 //! ([`health`]). It has no inbound API for users: the chain is its only input. Its main type is
-//! [`NodeConfig`] (with [`NodeLimits`]), run with [`run`], which only wires these together.
+//! [`NodeConfig`] (with [`NodeLimits`]), run with [`run`], which makes the chain and Kubernetes
+//! clients, or with [`run_with`] over clients the caller made (the unit tests' seam: the
+//! in-process devnet and an API server in the process); either only wires these together.
 
 pub mod admission;
 pub mod attest;
