@@ -57,6 +57,16 @@ fn kubectl_runs_a_deployment_on_kwok_nodes() {
     let logs = k(&["logs", &first, "--tail=5"]);
     assert!(logs.contains("kwok container started"), "{logs}");
 
+    // Straight to the API server (the baseline of the chain path): exec runs the command in
+    // kwok's work directory and gives its output and exit code; attach follows the log.
+    assert_eq!(k(&["exec", &first, "--", "echo", "hi"]), "hi\n");
+    let failed = plane.kubectl(&["exec", &first, "--", "sh", "-c", "echo no >&2; exit 3"]).unwrap_err().to_string();
+    // kwok v0.7 reports a non-zero exit as an internal error naming it, not as the exit code
+    // a kubelet sends (`command terminated with exit code 3`), so kubectl exits 1 here.
+    assert!(failed.contains("no") && failed.contains("exit status 3"), "{failed}");
+    let attached = attach_first_line(&plane, &first);
+    assert!(attached.contains("attached: a line written after"), "{attached}");
+
     let table = k(&["get", "deployment", "web"]);
     assert!(table.lines().nth(1).is_some_and(|l| l.starts_with("web") && l.contains("3/3")), "{table}");
     let described = k(&["describe", "deployment", "web"]);
@@ -84,4 +94,35 @@ fn control_plane_stops_when_a_test_panics() {
 
 fn pods_names(names: &str) -> String {
     names.lines().next().expect("a pod").to_string()
+}
+
+/// What `kubectl attach` prints for `pod` once a line is appended to the containers' log
+/// (kwok's attach follows the log from its end), within 30 s.
+fn attach_first_line(plane: &kubectl_sui::controlplane::ControlPlane, pod: &str) -> String {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(crate::util::kubectl())
+        .arg(format!("--kubeconfig={}", plane.kubeconfig().display()))
+        .args(["attach", pod])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl attach starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let mut line = Err(std::sync::mpsc::RecvTimeoutError::Timeout);
+    for _ in 0..30 {
+        plane.log_line("attached: a line written after kubectl attach began").unwrap();
+        line = rx.recv_timeout(std::time::Duration::from_secs(1));
+        if line.is_ok() {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    line.unwrap_or_else(|_| "kubectl attach printed nothing within 30 s".into())
 }

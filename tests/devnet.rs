@@ -238,7 +238,10 @@ async fn a_stake_stays_locked_from_its_last_change_and_overflows_abort() {
         run(client, user, tx).await
     }
     let err = unstake(client, &user, token, cluster).await.unwrap_err();
-    assert!(matches!(&err, ChainError::Abort { abort: Some(a), .. } if a.kind == kubectl_sui::contract::Abort::EStakeLocked), "{err}");
+    assert!(
+        matches!(&err, ChainError::Abort { abort: Some(a), .. } if a.kind == kubectl_sui::contract::Abort::EStakeLocked),
+        "{err}"
+    );
     // The admin drops the lock: the token keeps the one it was given.
     let mut none = locked.clone();
     none.unstake_lock_ms = 0;
@@ -247,7 +250,10 @@ async fn a_stake_stays_locked_from_its_last_change_and_overflows_abort() {
     contract.set_policy(&mut tx, cap_arg, cluster_arg, &none).unwrap();
     run(client, &admin, tx).await.expect("policy");
     let err = unstake(client, &user, token, cluster).await.unwrap_err();
-    assert!(matches!(&err, ChainError::Abort { abort: Some(a), .. } if a.kind == kubectl_sui::contract::Abort::EStakeLocked), "{err}");
+    assert!(
+        matches!(&err, ChainError::Abort { abort: Some(a), .. } if a.kind == kubectl_sui::contract::Abort::EStakeLocked),
+        "{err}"
+    );
     let object: kubectl_sui::contract::objects::SealToken = client.move_object(token).await.unwrap();
     assert!(object.unlocks_at_ms > 3_000_000, "{}", object.unlocks_at_ms);
 

@@ -95,7 +95,9 @@ impl ControlPlane {
         let first: String = POD_LOG.lines().map(cri_log_line).collect();
         crate::fs::write_atomic(&plane.pod_log, first.as_bytes(), 0o644)?;
         let kwok_config = work.join("kwok.yaml");
-        crate::fs::write_atomic(&kwok_config, kwok_logs_config(&plane.pod_log).as_bytes(), 0o600)?;
+        let exec_dir = work.join("exec");
+        crate::fs::create_private_dir(&exec_dir)?;
+        crate::fs::write_atomic(&kwok_config, kwok_config_of(&plane.pod_log, &exec_dir).as_bytes(), 0o600)?;
         let audit_policy = work.join("audit-policy.yaml");
         crate::fs::write_atomic(&audit_policy, AUDIT_POLICY.as_bytes(), 0o600)?;
 
@@ -312,11 +314,17 @@ fn cri_log_line(line: &str) -> String {
     format!("{} stdout F {line}\n", humantime::format_rfc3339_nanos(std::time::SystemTime::now()))
 }
 
-/// kwok's configuration: every container of every pod logs [`ControlPlane::pod_log`].
-fn kwok_logs_config(pod_log: &Path) -> String {
+/// kwok's configuration for every container of every pod: it logs [`ControlPlane::pod_log`]
+/// (`kubectl logs`), `kubectl attach` follows that log, and `kubectl exec` runs the command on
+/// this machine, as the user running the control plane, in `exec_dir` (kwok's containers
+/// are not real: this is what exec into one can do), with kwok's environment.
+fn kwok_config_of(pod_log: &Path, exec_dir: &Path) -> String {
     format!(
-        "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: every-container\nspec:\n  logs:\n  - logsFile: {}\n    follow: true\n",
-        serde_json::to_string(&pod_log.display().to_string()).expect("JSON string")
+        "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: every-container\nspec:\n  logs:\n  - logsFile: {log}\n    follow: true\n---\n\
+apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterAttach\nmetadata:\n  name: every-container\nspec:\n  attaches:\n  - logsFile: {log}\n---\n\
+apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterExec\nmetadata:\n  name: every-container\nspec:\n  execs:\n  - local:\n      workDir: {dir}\n",
+        log = pod_log.display(),
+        dir = exec_dir.display(),
     )
 }
 

@@ -286,7 +286,11 @@ pub async fn obtain_token(
     Ok((token, client.move_object(token).await?))
 }
 
-async fn execute(client: &mut ChainClient, key: &Ed25519PrivateKey, tx: TransactionBuilder) -> Result<Executed, ChainError> {
+async fn execute(
+    client: &mut ChainClient,
+    key: &Ed25519PrivateKey,
+    tx: TransactionBuilder,
+) -> Result<Executed, ChainError> {
     client.execute_settled_with_own_coin(tx, key, DEFAULT_GAS_BUDGET).await
 }
 
