@@ -176,13 +176,13 @@ async fn request_and_response_through_the_contract() {
     let stored: Vec<ResponseStored> = answered.events_of();
     assert_eq!((stored[0].request_id, stored[0].status), (request, 201));
     let gone = client.object(request).await.unwrap_err();
-    assert_eq!(gone.code(), Some(tonic::Code::NotFound), "{gone}");
+    assert_eq!(gone.code(), Some(&kubectl_sui::chain::RpcCode::NotFound), "{gone}");
 
     // Exactly once: the request object is gone, so a second answer cannot even be built.
     let mut tx = TransactionBuilder::new();
     world.contract.respond(&mut tx, request_arg, cluster_arg, &record).unwrap();
     let again = run(client, &world.node, tx).await.unwrap_err();
-    assert_eq!(again.code(), Some(tonic::Code::FailedPrecondition), "{again}");
+    assert_eq!(again.code(), Some(&kubectl_sui::chain::RpcCode::FailedPrecondition), "{again}");
 }
 
 #[tokio::test]
@@ -299,7 +299,7 @@ async fn bad_transactions_are_rejected_with_the_status_a_full_node_gives() {
     let me = tx.pure(&address(&key));
     tx.transfer_objects(coins, me);
     let err = chain.client.execute(tx, &key, stale).await.unwrap_err();
-    assert_eq!(err.code(), Some(tonic::Code::FailedPrecondition), "{err}");
+    assert_eq!(err.code(), Some(&kubectl_sui::chain::RpcCode::FailedPrecondition), "{err}");
 
     // Signed by someone else than the sender: the other key owns no gas, so sign a
     // transaction naming the funded sender by hand.
@@ -340,7 +340,7 @@ async fn bad_transactions_are_rejected_with_the_status_a_full_node_gives() {
     let me = tx.pure(&address(&key));
     tx.transfer_objects(coins, me);
     let err = run(&mut chain.client, &key, tx).await.unwrap_err();
-    assert_eq!(err.code(), Some(tonic::Code::InvalidArgument), "{err}");
+    assert_eq!(err.code(), Some(&kubectl_sui::chain::RpcCode::InvalidArgument), "{err}");
 
     // A call the devnet does not run.
     let mut tx = TransactionBuilder::new();
@@ -351,11 +351,11 @@ async fn bad_transactions_are_rejected_with_the_status_a_full_node_gives() {
     );
     tx.move_call(f, vec![]);
     let err = run(&mut chain.client, &key, tx).await.unwrap_err();
-    assert_eq!(err.code(), Some(tonic::Code::Unimplemented), "{err}");
+    assert_eq!(err.code(), Some(&kubectl_sui::chain::RpcCode::Unimplemented), "{err}");
 
     // An object that does not exist.
     let err = chain.client.object(Address::from_static("0x123456")).await.unwrap_err();
-    assert_eq!(err.code(), Some(tonic::Code::NotFound), "{err}");
+    assert_eq!(err.code(), Some(&kubectl_sui::chain::RpcCode::NotFound), "{err}");
 
     // The same gas coin twice: refused before execution, as a validator does.
     let coin = gas(&mut chain.client, &key).await;

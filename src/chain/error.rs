@@ -16,12 +16,14 @@ pub enum ChainError {
         message: String,
     },
     /// A gRPC call failed.
-    #[error("{method} failed: {}: {}", status.code(), status.message())]
+    #[error("{method} failed: {code}: {message}")]
     Rpc {
         /// The RPC method.
         method: &'static str,
-        /// The gRPC status.
-        status: Box<tonic::Status>,
+        /// What kind of failure.
+        code: RpcCode,
+        /// The server's (or the transport's) message.
+        message: String,
     },
     /// A response lacked a field the client asked for.
     #[error("the chain's response has no {what}")]
@@ -96,16 +98,69 @@ pub enum ChainError {
     },
 }
 
+/// The kinds of RPC failure callers tell apart; the rest are [`RpcCode::Other`] with the gRPC
+/// code's name. (`tonic` types stay inside `chain`.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RpcCode {
+    /// The object or checkpoint asked for is not there.
+    NotFound,
+    /// An input is not usable as it is (e.g. an object deleted since it was read).
+    FailedPrecondition,
+    /// The endpoint could not be reached.
+    Unavailable,
+    /// No answer in time.
+    DeadlineExceeded,
+    /// The transport failed without saying how.
+    Unknown,
+    /// The request is malformed or over a limit.
+    InvalidArgument,
+    /// The endpoint does not serve this call.
+    Unimplemented,
+    /// Any other gRPC code.
+    Other(String),
+}
+
+impl RpcCode {
+    fn of(code: tonic::Code) -> RpcCode {
+        match code {
+            tonic::Code::NotFound => RpcCode::NotFound,
+            tonic::Code::FailedPrecondition => RpcCode::FailedPrecondition,
+            tonic::Code::Unavailable => RpcCode::Unavailable,
+            tonic::Code::DeadlineExceeded => RpcCode::DeadlineExceeded,
+            tonic::Code::Unknown => RpcCode::Unknown,
+            tonic::Code::InvalidArgument => RpcCode::InvalidArgument,
+            tonic::Code::Unimplemented => RpcCode::Unimplemented,
+            other => RpcCode::Other(other.description().to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for RpcCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            RpcCode::NotFound => "not found",
+            RpcCode::FailedPrecondition => "failed precondition",
+            RpcCode::Unavailable => "unavailable",
+            RpcCode::DeadlineExceeded => "deadline exceeded",
+            RpcCode::Unknown => "unknown error",
+            RpcCode::InvalidArgument => "invalid argument",
+            RpcCode::Unimplemented => "not implemented",
+            RpcCode::Other(name) => name,
+        };
+        f.write_str(name)
+    }
+}
+
 impl ChainError {
     /// A failed RPC.
-    pub fn rpc(method: &'static str, status: tonic::Status) -> ChainError {
-        ChainError::Rpc { method, status: Box::new(status) }
+    pub(crate) fn rpc(method: &'static str, status: tonic::Status) -> ChainError {
+        ChainError::Rpc { method, code: RpcCode::of(status.code()), message: status.message().to_string() }
     }
 
-    /// The gRPC code of a failed RPC.
-    pub fn code(&self) -> Option<tonic::Code> {
+    /// The code of a failed RPC.
+    pub fn code(&self) -> Option<&RpcCode> {
         match self {
-            ChainError::Rpc { status, .. } => Some(status.code()),
+            ChainError::Rpc { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -113,16 +168,16 @@ impl ChainError {
     /// The object asked for is not on chain (deleted, or never was): what callers outside
     /// `chain` ask, without knowing the RPC's codes.
     pub fn is_not_found(&self) -> bool {
-        self.code() == Some(tonic::Code::NotFound)
+        self.code() == Some(&RpcCode::NotFound)
     }
 
     /// The object is not usable as an input (deleted between its read and the transaction).
     pub fn is_gone(&self) -> bool {
-        matches!(self.code(), Some(tonic::Code::NotFound | tonic::Code::FailedPrecondition))
+        matches!(self.code(), Some(RpcCode::NotFound | RpcCode::FailedPrecondition))
     }
 
     /// The chain could not be reached, or did not answer in time.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self.code(), Some(tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown))
+        matches!(self.code(), Some(RpcCode::Unavailable | RpcCode::DeadlineExceeded | RpcCode::Unknown))
     }
 }

@@ -28,7 +28,7 @@ use sui_sdk_types::{
 use sui_transaction_builder::TransactionBuilder;
 
 pub use amount::{MIST_PER_SUI, format_sui, parse_sui};
-pub use error::ChainError;
+pub use error::{ChainError, RpcCode};
 pub use gas::GasPool;
 
 use crate::contract::{ObjectArg, lookup_abort};

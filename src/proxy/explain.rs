@@ -213,7 +213,11 @@ mod tests {
     fn unreachable_chain_and_silent_node_are_503_and_504() {
         let attributes = RequestAttributes::from_http("GET", "/api/v1/pods").unwrap();
         let ctx = RequestContext { attributes: &attributes, token: Address::ZERO, cluster_name: "lab", facts: None };
-        let down = RoundTripError::Chain(ChainError::rpc("ExecuteTransaction", tonic::Status::unavailable("refused")));
+        let down = RoundTripError::Chain(ChainError::Rpc {
+            method: "ExecuteTransaction",
+            code: crate::chain::RpcCode::Unavailable,
+            message: "refused".into(),
+        });
         assert_eq!(explain(&down, &ctx).status, 503);
         let silent = RoundTripError::Timeout {
             node: Address::ZERO,
