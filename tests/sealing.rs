@@ -54,7 +54,7 @@ async fn a_secret_through_the_chain_leaves_no_trace_on_it() {
     assert!(String::from_utf8_lossy(&read.body).contains(&encoded), "the secret came back");
 
     let data = setup.chain_dir.path().to_path_buf();
-    let journal = data.join(kubectl_sui::devnet::chain::JOURNAL_FILE);
+    let journal = data.join(kubectl_sui::devnet::local_chain::JOURNAL_FILE);
     let stored = stored_bytes(&data);
     assert!(std::fs::metadata(&journal).unwrap().len() > 10_000, "the journal holds the run");
     assert_eq!(found(&stored, &secret), Vec::<&str>::new(), "the secret is on chain");

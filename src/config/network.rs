@@ -76,7 +76,7 @@ impl NetworkEndpoints {
         match (self.package, network) {
             (Some(package), _) => Ok(package),
             (None, "testnet" | "mainnet") => Err(ConfigError::NoPackage(network.to_string())),
-            (None, _) => Ok(crate::devnet::package_id()),
+            (None, _) => Ok(crate::contract::devnet_package_id()),
         }
     }
 }
@@ -98,6 +98,9 @@ mod tests {
     fn public_networks_need_a_package() {
         let testnet = Network::Testnet.endpoints().unwrap();
         assert!(matches!(testnet.package_for("testnet"), Err(ConfigError::NoPackage(_))));
-        assert_eq!(Network::Devnet.endpoints().unwrap().package_for("devnet").unwrap(), crate::devnet::package_id());
+        assert_eq!(
+            Network::Devnet.endpoints().unwrap().package_for("devnet").unwrap(),
+            crate::contract::devnet_package_id()
+        );
     }
 }

@@ -21,6 +21,14 @@ mod types;
 pub use aborts::{ABORT_CODES, Abort, AbortCode, lookup_abort};
 pub use calls::{CallArg, Contract, MoveFunction, ObjectArg};
 pub use error::ContractError;
+
+/// The package id the embedded devnet runs the contract under: a constant, so clients of any
+/// devnet know it without asking (and `config` knows it without the devnet).
+pub fn devnet_package_id() -> sui_sdk_types::Address {
+    sui_sdk_types::Address::new(
+        sui_sdk_types::hash::Hasher::digest(b"kubectl-sui devnet package kubectl_sui").into_inner(),
+    )
+}
 pub use types::{EndReason, Role, Verb};
 
 /// The Move modules of the package, in dependency order.

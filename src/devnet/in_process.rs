@@ -15,7 +15,7 @@ use sui_sdk_types::Address;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{Chain, DevnetError, chain::FAUCET_AMOUNT, form_checkpoints, package_id, routes, service};
+use super::{Chain, DevnetError, form_checkpoints, local_chain::FAUCET_AMOUNT, package_id, routes, service};
 use crate::chain::ChainClient;
 
 /// A devnet served to this process only.

@@ -3,7 +3,7 @@
 //! for it and for a real Sui network.
 //!
 //! This module owns the ledger ([`state`]) and its journal records, execution
-//! ([`execute`], [`natives`]), checkpoints and the feed ([`chain`]), the gRPC services
+//! ([`execute`], [`natives`]), checkpoints and the feed ([`local_chain`], named so as not to shadow [`crate::chain`]), the gRPC services
 //! ([`service`]) and the faucet. It knows nothing of Kubernetes, kubeconfig or keys other than
 //! the faucet's. Its main type is [`Devnet`].
 
@@ -11,12 +11,13 @@
 // path of the contract; boxing them would only add allocations to the failure paths.
 #![allow(clippy::result_large_err)]
 
-pub mod chain;
 mod error;
 pub mod execute;
 mod in_process;
+pub mod local_chain;
 mod natives;
 mod service;
+mod session;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -34,9 +35,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use chain::{Chain, package_id};
 pub use error::DevnetError;
 pub use in_process::InProcess;
+pub use local_chain::{Chain, package_id};
 
 /// Default gRPC and gRPC-Web address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9410";
@@ -244,12 +245,12 @@ async fn faucet_request(
     let Ok(recipient) = recipient.parse() else {
         return failure(StatusCode::BAD_REQUEST, format!("invalid recipient address {recipient:?}"));
     };
-    match chain.faucet(recipient, chain::FAUCET_AMOUNT).await {
+    match chain.faucet(recipient, local_chain::FAUCET_AMOUNT).await {
         Ok((coin, digest)) => (
             StatusCode::OK,
             Json(json!({
                 "status": "Success",
-                "coins_sent": [{ "amount": chain::FAUCET_AMOUNT, "id": coin.to_string(), "transferTxDigest": digest.to_string() }],
+                "coins_sent": [{ "amount": local_chain::FAUCET_AMOUNT, "id": coin.to_string(), "transferTxDigest": digest.to_string() }],
             })),
         ),
         Err(e) => failure(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),

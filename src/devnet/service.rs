@@ -14,8 +14,8 @@ use sui_sdk_types::{Address, Digest, Object, StructTag};
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
-use super::chain::Chain;
 use super::execute::{CoinContents, MAX_TRANSACTION_SIZE, REFERENCE_GAS_PRICE, Rejection};
+use super::local_chain::Chain;
 use super::state::{FullCheckpoint, TransactionRecord, changed_objects};
 use crate::contract::calls::MAX_PURE_ARGUMENT_SIZE;
 

@@ -2,9 +2,9 @@
 
 use sui_sdk_types::{Address, ExecutionError, Owner};
 
+use super::super::session::Document;
 use super::Call;
 use super::KEY_LENGTH;
-use super::nitro::Document;
 use crate::contract::Abort;
 use crate::contract::CONTRACT_VERSION;
 use crate::contract::events::*;

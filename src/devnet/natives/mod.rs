@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sui_sdk_types::{Address, CommandArgumentError, ExecutionError, Identifier, MoveLocation, Owner, StructTag};
 
-use super::execute::{ClockContents, Session, Value};
+use super::session::{ClockContents, Document, Session, Value};
 use crate::contract::Abort;
 use crate::contract::calls::{FUNCTIONS, MoveFunction};
 use crate::contract::objects::{Cluster, MoveType};
@@ -138,7 +138,7 @@ impl Call<'_> {
     }
 
     /// Argument `i` as the attestation document `load_nitro_attestation` returned.
-    fn attestation(&self, i: usize) -> Result<nitro::Document, ExecutionError> {
+    fn attestation(&self, i: usize) -> Result<Document, ExecutionError> {
         match &self.args[i] {
             Value::Attestation(document) => Ok((**document).clone()),
             _ => Err(arg_error(i, CommandArgumentError::TypeMismatch)),

@@ -9,31 +9,12 @@
 
 use sui_sdk_types::{Address, ExecutionError, Identifier, MoveLocation};
 
-use super::super::execute::{Session, Value};
+use super::super::session::{Document, Session, Value};
 
 /// Its module, and its errors (`sui::nitro_attestation`'s constants).
 pub const MODULE: &str = "nitro_attestation";
 const EPARSE: u64 = 1;
 const EVERIFY: u64 = 2;
-
-/// `sui::nitro_attestation::NitroAttestationDocument`, as the contract reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Document {
-    /// Issuing Nitro hypervisor module.
-    pub module_id: Vec<u8>,
-    /// When the Nitro Security Module made it (ms since the epoch).
-    pub timestamp: u64,
-    /// The digest function of the PCRs.
-    pub digest: Vec<u8>,
-    /// The PCRs, by index.
-    pub pcrs: Vec<(u8, Vec<u8>)>,
-    /// The key the enclave put in it.
-    pub public_key: Option<Vec<u8>>,
-    /// Data the enclave put in it.
-    pub user_data: Option<Vec<u8>>,
-    /// The challenge the enclave put in it.
-    pub nonce: Option<Vec<u8>>,
-}
 
 fn abort(code: u64) -> ExecutionError {
     ExecutionError::MoveAbort {

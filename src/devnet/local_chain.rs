@@ -29,11 +29,7 @@ pub const JOURNAL_FILE: &str = "ledger.journal";
 /// The file holding the faucet's key, in the data directory.
 pub const FAUCET_KEY_FILE: &str = "faucet.key";
 
-/// The package id the devnet runs the contract under: a constant, so clients of any devnet
-/// know it without asking.
-pub fn package_id() -> Address {
-    Address::new(sui_sdk_types::hash::Hasher::digest(b"kubectl-sui devnet package kubectl_sui").into_inner())
-}
+pub use crate::contract::devnet_package_id as package_id;
 
 /// The chain.
 #[derive(Debug)]
