@@ -15,6 +15,14 @@ pub enum ChainError {
         /// Why.
         message: String,
     },
+    /// A faucet refused, or could not be reached.
+    #[error("the faucet at {url} refused: {message}")]
+    Faucet {
+        /// The faucet's URL.
+        url: String,
+        /// Why.
+        message: String,
+    },
     /// A gRPC call failed.
     #[error("{method} failed: {code}: {message}")]
     Rpc {

@@ -413,6 +413,15 @@ impl ChainClient {
     }
 }
 
+/// Asks the faucet at `url` (a Sui faucet's `/v2/gas`, as the devnet's) to fund `address`;
+/// returns once the faucet answered (its transfer executed).
+pub async fn request_from_faucet(url: &str, address: Address) -> Result<(), ChainError> {
+    let refused = |e: &dyn std::fmt::Display| ChainError::Faucet { url: url.to_string(), message: e.to_string() };
+    let base = if url.ends_with('/') { url.to_string() } else { format!("{url}/") };
+    let faucet = sui_rpc::faucet::FaucetClient::new(base).map_err(|e| refused(&e))?;
+    faucet.request(address).await.map(|_| ()).map_err(|e| refused(&e))
+}
+
 /// The call argument of `object`: a shared one by its initial version (which never changes,
 /// so the argument stays valid), an owned one by its current reference.
 fn arg_of(id: Address, object: &Object) -> ObjectArg {

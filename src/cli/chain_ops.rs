@@ -98,13 +98,7 @@ pub async fn fund(
         )));
     };
     let bar = spinner(&format!("asking the faucet at {faucet} for SUI"));
-    let url = if faucet.ends_with('/') { faucet.clone() } else { format!("{faucet}/") };
-    let faucet_client =
-        sui_rpc::faucet::FaucetClient::new(url).map_err(|e| CliError::Message(format!("faucet {faucet}: {e}")))?;
-    faucet_client
-        .request(address)
-        .await
-        .map_err(|e| CliError::Message(format!("the faucet at {faucet} refused: {e}")))?;
+    crate::chain::request_from_faucet(faucet, address).await?;
     // The faucet answers once its transfer executed; a full node may index it a little later.
     let deadline = std::time::Instant::now() + FAUCET_SETTLE;
     let mut balance = client.balance(address).await?;
