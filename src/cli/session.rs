@@ -141,8 +141,8 @@ pub fn login(args: LoginArgs) -> Result<(), CliError> {
     runtime()?.block_on(async {
         let mut client = connect(&endpoints, package).await?;
         let plan = login::plan(&mut client, &settings, address, request).await?;
-        let (cluster, name) = (plan.cluster, plan.cluster_object.name.clone());
-        if plan.cluster_object.policy.allow_debug_nodes {
+        let (cluster, name) = (plan.cluster.id, plan.cluster.name.clone());
+        if plan.cluster.policy.allow_debug_nodes {
             eprintln!(
                 "warning: cluster {name} allows debug (unattested) nodes: whoever runs such a node can read what you send and answer for it; see `kubectl sui status` for which nodes are attested"
             );
@@ -169,7 +169,10 @@ pub fn login(args: LoginArgs) -> Result<(), CliError> {
             switch: !args.no_switch,
             exe,
             env,
-            port: free_port()?,
+            port: match &plan.previous {
+                Some(previous) => previous.proxy_port,
+                None => free_port()?,
+            },
         };
         let bar = spinner(&format!("obtaining a seal token on cluster {name}"));
         let done = login::complete(&mut client, &paths, &settings, plan, completion).await;

@@ -11,7 +11,7 @@ use sui_sdk_types::Address;
 use sui_transaction_builder::TransactionBuilder;
 
 use super::{SessionError, now_ms};
-use crate::chain::{ChainClient, ChainError, DEFAULT_GAS_BUDGET, Executed};
+use crate::chain::{ChainClient, ChainError, DEFAULT_GAS_BUDGET};
 use crate::config::{Identity, KeyStoreKind, Login, NetworkEndpoints, Paths, Settings, file_safe};
 use crate::contract::events::TokenIssued;
 use crate::contract::objects::{Cluster, Rule, SealToken};
@@ -76,10 +76,8 @@ pub struct LoginRequest {
 /// What a login will do, for the caller to fund and confirm.
 #[derive(Debug, Clone)]
 pub struct LoginPlan {
-    /// The cluster object id.
-    pub cluster: Address,
-    /// The cluster, as read.
-    pub cluster_object: Cluster,
+    /// The cluster, as read (its object id is `cluster.id`).
+    pub cluster: Cluster,
     /// What the contract is asked for.
     pub ask: Ask,
     /// The stake, in MIST.
@@ -124,7 +122,7 @@ pub async fn plan(
     };
     let context = request.context.unwrap_or_else(|| format!("sui-{}", file_safe(&object.name)));
     let previous = settings.logins.get(&context).filter(|l| l.cluster == cluster && l.address == address).cloned();
-    Ok(LoginPlan { cluster, cluster_object: object, ask, stake, context, previous })
+    Ok(LoginPlan { cluster: object, ask, stake, context, previous })
 }
 
 /// The key a login uses.
@@ -170,7 +168,8 @@ pub struct Completion<'a> {
     pub exe: PathBuf,
     /// Environment the credential command needs.
     pub env: Vec<(String, String)>,
-    /// The proxy's port for a first login of this context.
+    /// The proxy's port: the previous login's (kubectl's discovery cache is keyed by the
+    /// server URL), or a free one for a first login of this context.
     pub port: u16,
 }
 
@@ -198,7 +197,7 @@ pub async fn complete(
     let key = completion.key;
     let address = key.public_key().derive_address();
     let (token, token_object) =
-        obtain_token(client, key, plan.cluster, &plan.ask, plan.stake, plan.previous.as_ref()).await?;
+        obtain_token(client, key, plan.cluster.id, &plan.ask, plan.stake, plan.previous.as_ref()).await?;
     let (store, stored_key) = if completion.new_key {
         let (store, fallback) = credential::store_key(paths, key, completion.store)?;
         (store, Some((store, fallback)))
@@ -214,12 +213,12 @@ pub async fn complete(
         network: completion.network,
         endpoints: completion.endpoints,
         package: completion.package,
-        cluster: plan.cluster,
-        cluster_name: plan.cluster_object.name.clone(),
+        cluster: plan.cluster.id,
+        cluster_name: plan.cluster.name.clone(),
         address,
         token,
         token_expires_ms: token_object.expires_at_ms,
-        proxy_port: plan.previous.as_ref().map(|p| p.proxy_port).unwrap_or(completion.port),
+        proxy_port: completion.port,
         kubeconfig: completion.kubeconfig.clone(),
     };
     let tls = crate::proxy::tls::ProxyTls::load_or_create(&paths.proxy_dir(&context))?;
@@ -265,7 +264,7 @@ pub async fn obtain_token(
         let mut tx = TransactionBuilder::new();
         let (token_arg, cluster_arg) = (client.object_arg(previous.token).await?, client.object_arg(cluster).await?);
         contract.renew(&mut tx, token_arg, cluster_arg)?;
-        execute(client, key, tx).await?;
+        client.execute_settled_with_own_coin(tx, key, DEFAULT_GAS_BUDGET).await?;
         return Ok((previous.token, client.move_object(previous.token).await?));
     }
     let mut tx = TransactionBuilder::new();
@@ -277,21 +276,13 @@ pub async fn obtain_token(
         Ask::Role(role) => contract.stake(&mut tx, cluster_arg, CallArg::Result(coin), *role)?,
         Ask::Rules(rules) => contract.stake_with_rules(&mut tx, cluster_arg, CallArg::Result(coin), rules)?,
     };
-    let staked = execute(client, key, tx).await?;
+    let staked = client.execute_settled_with_own_coin(tx, key, DEFAULT_GAS_BUDGET).await?;
     let token = staked
         .events_of::<TokenIssued>()
         .first()
         .map(|e| e.token_id)
         .ok_or(ChainError::Missing { what: "TokenIssued event" })?;
     Ok((token, client.move_object(token).await?))
-}
-
-async fn execute(
-    client: &mut ChainClient,
-    key: &Ed25519PrivateKey,
-    tx: TransactionBuilder,
-) -> Result<Executed, ChainError> {
-    client.execute_settled_with_own_coin(tx, key, DEFAULT_GAS_BUDGET).await
 }
 
 #[cfg(test)]
