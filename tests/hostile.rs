@@ -201,14 +201,23 @@ async fn a_hostile_client_gets_exactly_what_the_contract_approved_or_nothing() {
             405,
             "not carried",
         ),
-        // Approved, but an interactive session the node does not carry yet.
+        // Approved, but a session that offers no WebSocket subprotocol the node relays.
         (
-            "exec",
+            "exec without a subprotocol",
             &attacker,
             request("POST", "/api/v1/namespaces/default/pods/web/exec?command=ls&stdout=true", ""),
             attrs(CREATE, "", "pods/exec", "default", "web"),
+            400,
+            "WebSocket subprotocol",
+        ),
+        // Approved, but the proxy subresource, which the chain path does not relay.
+        (
+            "pod proxy",
+            &attacker,
+            request("GET", "/api/v1/namespaces/default/pods/web/proxy", ""),
+            attrs(GET, "", "pods/proxy", "default", "web"),
             501,
-            "two-way session",
+            "proxy subresource",
         ),
         // Honest attributes the contract refuses.
         (

@@ -24,7 +24,7 @@ async fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
 async fn open(user: &Requester, path: &str) -> OpenStream {
     let info = kubectl_sui::envelope::RequestInfo::parse("GET", path).unwrap();
     match user.exchange(&request("GET", &info.uri(), ""), info.attributes()).await.unwrap() {
-        Reply::Stream(stream) => stream,
+        Reply::Stream(stream) => *stream,
         Reply::Response(r) => panic!("not a stream: {} {}", r.status, String::from_utf8_lossy(&r.body)),
     }
 }
@@ -49,6 +49,7 @@ async fn events_until(
                 }
             }
             StreamItem::End { reason, frames } => return Some((reason, frames)),
+            other => panic!("a watch carries no session frames: {other:?}"),
         }
     }
     None

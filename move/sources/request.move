@@ -12,6 +12,12 @@
 /// server produces them, and ends it with a reason (`end_stream`); the requester may hang up
 /// (`hang_up`). Every end deletes the `Request` and is recorded in `StreamEnded`, with the
 /// frame count, so each stream is one line of the audit trail.
+///
+/// An interactive session (`pods/exec`, `pods/attach`, `pods/portforward`) is a stream that
+/// also carries frames the other way: the requester sends its sealed, numbered input frames
+/// with `send_input` while the stream is open. The node numbers nothing for it: each frame is
+/// sealed bound to its index, so the node refuses a frame out of place, and the events keep
+/// both directions of a session on the record in chain order.
 module kubectl_sui::request;
 
 use kubectl_sui::access;
@@ -55,6 +61,10 @@ const ENotStreaming: u64 = 54;
 const EStreaming: u64 = 55;
 /// The end reason is not one of the `END_*` codes a node may give.
 const EInvalidEndReason: u64 = 56;
+
+/// The first index of an input batch plus its length overflows, or is past the most frames one
+/// session direction carries.
+const EInvalidInputIndex: u64 = 57;
 
 /// Why a stream ended (`StreamEnded.reason`): the API server ended it (timeout, pod exit).
 const END_COMPLETED: u8 = 0;
@@ -167,6 +177,13 @@ public struct StreamEnded has copy, drop {
     reason: u8,
     frames: u32,
     timestamp_ms: u64,
+}
+
+/// One sealed input frame of an interactive session, from its requester, numbered from 0.
+public struct SessionInput has copy, drop {
+    request_id: ID,
+    index: u32,
+    data: vector<u8>,
 }
 
 public struct RequestCancelled has copy, drop {
@@ -392,6 +409,21 @@ public fun hang_up(request: Request, clock: &Clock, ctx: &TxContext) {
     assert!(request.requester == ctx.sender(), ENotRequester);
     assert!(request.streaming, ENotStreaming);
     request.finish_stream(ctx.sender(), END_CLIENT, clock);
+}
+
+/// Requester: sends sealed input frames `first_index`, `first_index + 1`, ... into an open
+/// session (exec, attach, port-forward). The request is only read: input and the node's
+/// frames do not contend for it.
+public fun send_input(request: &Request, first_index: u32, frames: vector<vector<u8>>, ctx: &TxContext) {
+    assert!(request.requester == ctx.sender(), ENotRequester);
+    assert!(request.streaming, ENotStreaming);
+    assert!((first_index as u64) + frames.length() <= (MAX_STREAM_FRAMES as u64), EInvalidInputIndex);
+    let request_id = object::id(request);
+    let mut index = first_index;
+    frames.do!(|data| {
+        event::emit(SessionInput { request_id, index, data });
+        index = index + 1;
+    });
 }
 
 public fun requester(request: &Request): address { request.requester }

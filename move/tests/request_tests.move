@@ -620,3 +620,53 @@ fun an_open_stream_cannot_also_be_answered() {
     respond(&mut sc, &clock, 0, 0);
     abort 0
 }
+
+fun send_input(sc: &mut Scenario, first_index: u32, frames: u64) {
+    let r = sc.take_shared<Request>();
+    let mut data = vector[];
+    frames.do!(|_| data.push_back(x"e0"));
+    r.send_input(first_index, data, sc.ctx());
+    ts::return_shared(r);
+}
+
+#[test]
+fun the_requester_sends_numbered_input_into_an_open_session() {
+    let (mut sc, clock) = opened_watch();
+    sc.next_tx(h::user());
+    send_input(&mut sc, 0, 3);
+    let effects = sc.next_tx(h::user());
+    // Three SessionInput events; the request is only read.
+    assert!(effects.num_user_events() == 3);
+    send_input(&mut sc, 3, 1);
+    let effects = sc.next_tx(h::node());
+    assert!(effects.num_user_events() == 1);
+    let r = sc.take_shared<Request>();
+    assert!(r.frames_sent() == 1);
+    ts::return_shared(r);
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = request::ENotRequester)]
+fun only_the_requester_sends_input() {
+    let (mut sc, _clock) = opened_watch();
+    sc.next_tx(h::stranger());
+    send_input(&mut sc, 0, 1);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::ENotStreaming)]
+fun no_input_before_the_session_opens() {
+    let (mut sc, clock) = setup_user();
+    submit(&mut sc, &clock, VERB_WATCH, 0, 0);
+    sc.next_tx(h::user());
+    send_input(&mut sc, 0, 1);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = request::EInvalidInputIndex)]
+fun input_indices_stay_within_a_session() {
+    let (mut sc, _clock) = opened_watch();
+    sc.next_tx(h::user());
+    send_input(&mut sc, 1048576, 1);
+    abort 0
+}

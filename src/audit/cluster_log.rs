@@ -157,11 +157,16 @@ pub fn executions(log: &str) -> Result<Vec<Execution>, LogError> {
 }
 
 /// Whether `execution` is the operation `approved` names. A create approved without a name
-/// ran with the name of the object it made (the API server records it).
+/// ran with the name of the object it made (the API server records it). A session (exec,
+/// attach, port-forward) is approved as `create` on its subresource and opened with a WebSocket
+/// `GET`, which the API server records as `get`.
 fn same_operation(approved: &AuditRecord, execution: &Execution) -> bool {
     let name_matches = approved.name == execution.name || (approved.verb == "create" && approved.name.is_empty());
+    let session = ["pods/exec", "pods/attach", "pods/portforward"].contains(&approved.resource.as_str());
+    let verb_matches =
+        approved.verb == execution.verb || (session && approved.verb == "create" && execution.verb == "get");
     format!("sui:{}", approved.requester) == execution.user
-        && approved.verb == execution.verb
+        && verb_matches
         && approved.group == execution.group
         && approved.resource == execution.resource
         && approved.namespace == execution.namespace
@@ -272,5 +277,20 @@ mod tests {
         let ran = executions(&path).unwrap();
         assert_eq!((ran[0].resource.as_str(), ran[0].name.as_str()), ("", "/metrics"));
         assert!(executions("{not json").is_err());
+    }
+
+    #[test]
+    fn a_session_approved_as_create_ran_as_its_websocket_get_and_nothing_else_does() {
+        let id = Address::from_static("0x3");
+        let user = format!("sui:{}", Address::from_static("0xaa"));
+        let ua = format!("nautilus/0 request/{id}");
+        let exec = r#"{"resource":"pods","subresource":"exec","namespace":"default","name":"c"}"#;
+        let ran = executions(&event(&user, "get", exec, &ua)).unwrap();
+        assert!(verify(&[record(id, "create", "pods/exec", "c")], &ran).is_empty());
+        let log = r#"{"resource":"pods","subresource":"log","namespace":"default","name":"c"}"#;
+        let read = executions(&event(&user, "get", log, &ua)).unwrap();
+        assert!(!verify(&[record(id, "create", "pods/log", "c")], &read).is_empty(), "only sessions");
+        let pods = executions(&event(&user, "get", r#"{"resource":"pods","namespace":"default","name":"c"}"#, &ua));
+        assert!(!verify(&[record(id, "create", "pods", "c")], &pods.unwrap()).is_empty());
     }
 }

@@ -156,6 +156,8 @@ aborts! {
         "the request is a stream: it ends with end_stream or hang_up";
     "request" EInvalidEndReason = 56, BAD_REQUEST,
         "a node gave a stream end reason that is not one of the contract's";
+    "request" EInvalidInputIndex = 57, BAD_REQUEST,
+        "a session's input frame index is past the most frames one session carries";
 }
 
 /// The abort raised by `module` with `code`, if the contract defines it.

@@ -85,6 +85,7 @@ functions! {
     STREAM = "request"::stream("&mut Request", "&Cluster", "vector<vector<u8>>", "&TxContext");
     END_STREAM = "request"::end_stream("Request", "u8", "&Clock", "&TxContext");
     HANG_UP = "request"::hang_up("Request", "&Clock", "&TxContext");
+    SEND_INPUT = "request"::send_input("&Request", "u32", "vector<vector<u8>>", "&TxContext");
 }
 
 /// Public functions no client calls in a transaction: pure helpers and field accessors
@@ -682,6 +683,19 @@ impl Contract {
     pub fn hang_up(&self, tx: &mut TransactionBuilder, request: ObjectArg) -> CallResult {
         self.call(tx, &HANG_UP, vec![CallArg::Object(request), CallArg::Object(ObjectArg::Clock)])
     }
+
+    /// `request::send_input`: the requester's sealed input frames `first_index`, ... of an
+    /// open session.
+    pub fn send_input(
+        &self,
+        tx: &mut TransactionBuilder,
+        request: ObjectArg,
+        first_index: u32,
+        frames: Vec<Vec<u8>>,
+    ) -> CallResult {
+        let f = &SEND_INPUT;
+        self.call(tx, f, vec![CallArg::Object(request), pure(f, &first_index)?, CallArg::Chunks(frames)])
+    }
 }
 
 fn object_input(object: ObjectArg, mutable: bool) -> ObjectInput {
@@ -876,6 +890,7 @@ mod tests {
         c.stream(&mut tx, req, cl, vec![vec![1]]).unwrap();
         c.end_stream(&mut tx, req, EndReason::Completed).unwrap();
         c.hang_up(&mut tx, req).unwrap();
+        c.send_input(&mut tx, req, 0, vec![vec![2]]).unwrap();
         let pcrs = [(0, vec![1; 48]), (1, vec![2; 48]), (2, vec![3; 48])];
         c.add_enclave(&mut tx, cap, cl, &pcrs).unwrap();
         c.remove_enclave(&mut tx, cap, cl, &pcrs).unwrap();

@@ -341,6 +341,17 @@ pub struct StreamEnded {
     pub timestamp_ms: u64,
 }
 
+/// `request::SessionInput`: one sealed input frame of a session, from its requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInput {
+    /// Request id.
+    pub request_id: Address,
+    /// Position, from 0.
+    pub index: u32,
+    /// Sealed bytes.
+    pub data: Vec<u8>,
+}
+
 /// `request::RequestCancelled`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCancelled {
@@ -386,6 +397,7 @@ move_type!(
     StreamOpened,
     StreamFrame,
     StreamEnded,
+    SessionInput,
     RequestCancelled
 );
 

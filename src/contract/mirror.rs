@@ -224,6 +224,7 @@ fn rust_layouts() -> Result<Layouts, ContractError> {
         events::StreamOpened,
         events::StreamFrame,
         events::StreamEnded,
+        events::SessionInput,
         events::RequestCancelled,
     );
     let registry =

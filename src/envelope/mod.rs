@@ -57,7 +57,7 @@ pub use attributes::RequestAttributes;
 pub use chunks::Reassembly;
 pub use error::EnvelopeError;
 pub use request_info::{NotCarried, RequestInfo, RequestInfoError, Target};
-pub use stream::{FRAME_DATA_MAX, Frame, FrameOrder};
+pub use stream::{FRAME_DATA_MAX, Frame, FrameOrder, Message, MessageAssembly};
 
 /// The first byte of every sealed envelope.
 pub const VERSION: u8 = 1;
@@ -135,6 +135,16 @@ pub enum Binding {
     /// One frame of a streamed response: its cluster, its request and its position, so a
     /// frame cannot be replayed into another stream nor moved within its own.
     Frame {
+        /// The cluster object.
+        cluster: Address,
+        /// The request id.
+        request: Address,
+        /// The frame's index.
+        index: u32,
+    },
+    /// One input frame of a session, from its requester to the node: its cluster, its request
+    /// and its position in the input direction (apart from the node's frames).
+    Input {
         /// The cluster object.
         cluster: Address,
         /// The request id.

@@ -37,6 +37,14 @@ const BOOL_PARAMETERS: [&str; 14] = [
     "ignoreStoreReadErrorWithClusterBreakingPotential",
 ];
 
+/// Query parameters a request may repeat, in order: exec's `command` (its argv) and
+/// port-forward's `ports`. The API server reads every value of these; any other key is read
+/// once, so a repeat is refused.
+const LIST_PARAMETERS: [&str; 2] = ["command", "ports"];
+
+/// The pod subresources that open an interactive session: a live two-way stream.
+const SESSION_SUBRESOURCES: [&str; 3] = ["exec", "attach", "portforward"];
+
 /// Namespace subresources: `namespaces/x/status` is the namespace `x`'s status, not a
 /// resource `status` in namespace `x` (`namespaceSubresources` in requestinfo.go).
 const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
@@ -210,7 +218,15 @@ impl RequestInfo {
                 why: "is set on a named object; watch one object with a metadata.name field selector".into(),
             });
         }
+        // A session is `create` on its subresource whatever the method (POST for SPDY, GET
+        // for a WebSocket upgrade): RBAC's rule for exec, and what kube-apiserver checks for
+        // WebSocket upgrades from 1.35 (AuthorizePodWebsocketUpgradeCreatePermission).
+        let session = group.is_empty()
+            && resource == "pods"
+            && !path_name.is_empty()
+            && subresource.as_deref().is_some_and(|s| SESSION_SUBRESOURCES.contains(&s));
         let (verb, name, name_in_path) = match (method, path_name.is_empty()) {
+            ("GET" | "POST", false) if session => (Verb::Create, path_name.to_string(), true),
             ("GET", true) => {
                 let verb = if watch { Verb::Watch } else { Verb::List };
                 (verb, selected_name(get("fieldSelector"))?.unwrap_or_default(), false)
@@ -301,15 +317,26 @@ impl RequestInfo {
     }
 }
 
-/// A request the chain path does not carry (yet): interactive sessions are refused, at the
-/// proxy and again at the node, with the same `Status` (501).
+/// A request the chain path does not carry (yet), refused at the proxy and again at the
+/// node with the same `Status` (501).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NotCarried {
-    /// exec, attach, port-forward and proxy subresources.
+    /// The proxy subresources (`pods/proxy`, `services/proxy`, `nodes/proxy`): arbitrary HTTP
+    /// to a workload, which the chain path does not relay.
     #[error(
-        "exec, attach, port-forward and proxy need a live two-way session with the cluster, which the chain path does not carry yet; it carries calls, watches and followed logs"
+        "the proxy subresource relays arbitrary HTTP to a workload, which the chain path does not carry; it carries calls, watches, followed logs, exec, attach and port-forward"
     )]
     Stream,
+    /// A session requested without a WebSocket upgrade (SPDY, or a plain POST).
+    #[error(
+        "exec, attach and port-forward are carried over WebSocket only (kubectl 1.30 and later uses it by default; do not set KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false or KUBECTL_PORT_FORWARD_WEBSOCKETS=false)"
+    )]
+    SessionWithoutWebSocket,
+    /// An upgrade (or `CONNECT`) outside a session.
+    #[error(
+        "only exec, attach and port-forward are carried as upgraded connections; anything else is a plain call, a watch or a followed log"
+    )]
+    Upgrade,
 }
 
 impl RequestInfo {
@@ -317,11 +344,18 @@ impl RequestInfo {
     /// of its own cannot make the node hold a stream open.
     pub fn not_carried(&self) -> Option<NotCarried> {
         if let Target::Resource { subresource: Some(sub), .. } = &self.target
-            && ["exec", "attach", "portforward", "proxy"].contains(&sub.as_str())
+            && sub == "proxy"
         {
             return Some(NotCarried::Stream);
         }
         None
+    }
+
+    /// Whether this is an interactive session (`pods/exec`, `pods/attach`,
+    /// `pods/portforward`): a WebSocket relayed message for message through the chain.
+    pub fn is_session(&self) -> bool {
+        matches!(&self.target, Target::Resource { group, resource, subresource: Some(sub), name_in_path: true, .. }
+            if group.is_empty() && resource == "pods" && SESSION_SUBRESOURCES.contains(&sub.as_str()))
     }
 
     /// Whether the answer is a stream (a watch, a followed log): the node forwards it in
@@ -371,7 +405,7 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, RequestInfoError> {
         if key.contains('\u{FFFD}') || value.contains('\u{FFFD}') {
             return Err(bad(&key, "is not UTF-8"));
         }
-        if query.iter().any(|(k, _)| *k == key) {
+        if query.iter().any(|(k, _)| *k == key) && !LIST_PARAMETERS.contains(&key.as_str()) {
             return Err(bad(&key, "is repeated; the API server reads the first value only"));
         }
         if BOOL_PARAMETERS.contains(&key.as_str()) && value != "true" && value != "false" {

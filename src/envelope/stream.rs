@@ -1,5 +1,8 @@
 //! Frames of a streamed response: what the node seals as the API server writes, and the order
-//! the proxy releases them in.
+//! the proxy releases them in. A session (exec, attach, port-forward) carries WebSocket
+//! messages both ways: each message is cut into [`Frame::Message`] pieces and put back
+//! together by [`MessageAssembly`], so the channel byte of the Kubernetes stream protocols
+//! stays at the head of its message, whatever the message's size.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +25,71 @@ pub enum Frame {
     },
     /// Bytes of the body, as the API server wrote them.
     Data(Vec<u8>),
+    /// A piece of one WebSocket message of a session; the pieces of a message are
+    /// consecutive frames, and the last is marked.
+    Message {
+        /// A binary message (the Kubernetes stream protocols), or text.
+        binary: bool,
+        /// The piece.
+        data: Vec<u8>,
+        /// Whether this piece ends the message.
+        last: bool,
+    },
+    /// One side closed the session's WebSocket, with its close code and reason.
+    Close {
+        /// WebSocket close code (1000: normal).
+        code: u16,
+        /// Its reason.
+        reason: String,
+    },
+}
+
+/// One whole WebSocket message of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Binary, or text.
+    pub binary: bool,
+    /// Its bytes.
+    pub data: Vec<u8>,
+}
+
+impl Message {
+    /// The frames that carry this message: pieces of at most [`FRAME_DATA_MAX`] bytes, the last
+    /// marked (an empty message is one empty last piece).
+    pub fn frames(&self) -> Vec<Frame> {
+        let pieces: Vec<&[u8]> =
+            if self.data.is_empty() { vec![&[]] } else { self.data.chunks(FRAME_DATA_MAX).collect() };
+        let count = pieces.len();
+        pieces
+            .into_iter()
+            .enumerate()
+            .map(|(i, data)| Frame::Message { binary: self.binary, data: data.to_vec(), last: i + 1 == count })
+            .collect()
+    }
+}
+
+/// Puts a session's message pieces back together, refusing a message larger than its bound.
+#[derive(Debug)]
+pub struct MessageAssembly {
+    max: usize,
+    partial: Option<Message>,
+}
+
+impl MessageAssembly {
+    /// Assembles messages of at most `max` bytes.
+    pub fn new(max: usize) -> MessageAssembly {
+        MessageAssembly { max, partial: None }
+    }
+
+    /// Takes the next piece; returns the message it completes, if it does.
+    pub fn add(&mut self, binary: bool, data: Vec<u8>, last: bool) -> Result<Option<Message>, EnvelopeError> {
+        let message = self.partial.get_or_insert_with(|| Message { binary, data: Vec::new() });
+        if message.data.len() + data.len() > self.max {
+            return Err(EnvelopeError::TooLarge { limit: self.max });
+        }
+        message.data.extend_from_slice(&data);
+        Ok(if last { self.partial.take() } else { None })
+    }
 }
 
 impl Frame {
@@ -34,6 +102,28 @@ impl Frame {
         index: u32,
     ) -> Result<Vec<u8>, EnvelopeError> {
         Ok(Sealed::seal(self, reply, &Binding::Frame { cluster, request, index })?.0)
+    }
+
+    /// Seals an input frame of a session to the node's sealing key, bound to input `index`.
+    pub fn seal_input(
+        &self,
+        node: &PublicKey,
+        cluster: Address,
+        request: Address,
+        index: u32,
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        Ok(Sealed::seal(self, node, &Binding::Input { cluster, request, index })?.0)
+    }
+
+    /// Opens input frame `index` of `request` with the node's sealing key.
+    pub fn open_input(
+        data: &[u8],
+        key: &SecretKey,
+        cluster: Address,
+        request: Address,
+        index: u32,
+    ) -> Result<Frame, EnvelopeError> {
+        Sealed(data.to_vec()).open(key, &Binding::Input { cluster, request, index }, FRAME_DATA_MAX + 1024)
     }
 
     /// Opens frame `index` of `request` with the reply key.
@@ -114,6 +204,41 @@ mod tests {
         }
         let sealed = Frame::Data(noise).seal(&key.public_key(), CLUSTER, REQUEST, 0).unwrap();
         assert!(sealed.len() <= crate::contract::calls::MAX_CHUNK_LEN, "{} bytes", sealed.len());
+    }
+
+    #[test]
+    fn an_input_frame_opens_only_as_input_at_its_own_index() {
+        let node = SecretKey::generate();
+        let frame = Frame::Message { binary: true, data: b"\x00ls\n".to_vec(), last: true };
+        let sealed = frame.seal_input(&node.public_key(), CLUSTER, REQUEST, 2).unwrap();
+        assert_eq!(Frame::open_input(&sealed, &node, CLUSTER, REQUEST, 2).unwrap(), frame);
+        assert!(Frame::open_input(&sealed, &node, CLUSTER, REQUEST, 1).is_err(), "moved within its direction");
+        assert!(Frame::open(&sealed, &node, CLUSTER, REQUEST, 2).is_err(), "passed off as the node's frame");
+    }
+
+    #[test]
+    fn a_message_is_cut_into_pieces_and_put_back_whole() {
+        let big = Message { binary: true, data: (0..FRAME_DATA_MAX * 2 + 7).map(|i| (i % 253) as u8).collect() };
+        let frames = big.frames();
+        assert_eq!(frames.len(), 3);
+        let mut assembly = MessageAssembly::new(1 << 20);
+        let mut out = vec![];
+        for frame in frames {
+            let Frame::Message { binary, data, last } = frame else { panic!("not a message piece") };
+            assert!(data.len() <= FRAME_DATA_MAX);
+            out.extend(assembly.add(binary, data, last).unwrap());
+        }
+        assert_eq!(out, vec![big]);
+        let empty = Message { binary: false, data: vec![] };
+        let [Frame::Message { binary, data, last }] = &empty.frames()[..] else { panic!("one piece") };
+        assert_eq!(assembly.add(*binary, data.clone(), *last).unwrap(), Some(empty));
+    }
+
+    #[test]
+    fn a_message_past_its_bound_is_refused() {
+        let mut assembly = MessageAssembly::new(10);
+        assert_eq!(assembly.add(true, vec![0; 6], false).unwrap(), None);
+        assert!(assembly.add(true, vec![0; 6], true).is_err());
     }
 
     #[test]

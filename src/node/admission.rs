@@ -112,6 +112,17 @@ pub fn admit(
     if let Some(what) = info.not_carried() {
         return Err(Refused::new(501, "NotImplemented", "not_carried", what.to_string()));
     }
+    if info.is_session() && super::kube::offered_protocols(&envelope).is_empty() {
+        return Err(Refused::new(
+            400,
+            "BadRequest",
+            "session_protocol",
+            format!(
+                "a session offers at least one WebSocket subprotocol the node relays ({}); nothing was run",
+                super::kube::SESSION_PROTOCOLS.join(", ")
+            ),
+        ));
+    }
     Ok(Admitted { envelope, info })
 }
 

@@ -29,6 +29,54 @@ pub fn user_agent(request: &sui_sdk_types::Address) -> String {
     format!("nautilus/{} request/{request}", env!("CARGO_PKG_VERSION"))
 }
 
+/// The WebSocket subprotocols a session may ask for: the remote-command channel protocols
+/// (exec, attach) and port-forward's, as kubectl offers them. Anything else offered is not
+/// passed on.
+pub const SESSION_PROTOCOLS: [&str; 8] = [
+    "v5.channel.k8s.io",
+    "v4.channel.k8s.io",
+    "v3.channel.k8s.io",
+    "v2.channel.k8s.io",
+    "channel.k8s.io",
+    "SPDY/3.1+portforward.k8s.io",
+    "portforward.k8s.io",
+    "v4.base64.channel.k8s.io",
+];
+
+/// Largest WebSocket message a session relays either way (kubectl writes at most 32 KiB).
+pub const SESSION_MESSAGE_MAX: usize = 1024 * 1024;
+
+/// A session's WebSocket to the API server.
+pub type SessionSocket = tokio_tungstenite::WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+
+/// What the API server made of a session's upgrade.
+pub enum Upgrade {
+    /// Switched: the socket, and the subprotocol the API server chose.
+    Open(SessionSocket, String),
+    /// Refused (a `Status`: forbidden, not found, bad request): the answer to pass on.
+    Refused(http::Response<kube::client::Body>),
+}
+
+impl std::fmt::Debug for Upgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Upgrade::Open(_, protocol) => write!(f, "Upgrade::Open({protocol})"),
+            Upgrade::Refused(r) => write!(f, "Upgrade::Refused({})", r.status()),
+        }
+    }
+}
+
+/// The subprotocols of `request`'s `Sec-WebSocket-Protocol` that a session may use, in order.
+pub fn offered_protocols(request: &RequestEnvelope) -> Vec<&'static str> {
+    request
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-protocol"))
+        .flat_map(|(_, value)| value.split(','))
+        .filter_map(|p| SESSION_PROTOCOLS.iter().find(|known| **known == p.trim()).copied())
+        .collect()
+}
+
 /// Response headers kubectl needs, passed back through the chain.
 pub const RESPONSE_HEADERS: [&str; 7] = [
     "content-type",
@@ -162,6 +210,67 @@ impl KubeApi {
         tokio::time::timeout(deadline, self.send(info, request, caller))
             .await
             .unwrap_or(Err(KubeFailure::Timeout(deadline)))
+    }
+
+    /// Opens `info`'s session (exec, attach, port-forward) as `caller`: a WebSocket upgrade of
+    /// the rebuilt URI offering the subprotocols the requester offered that a session may use,
+    /// and nothing else of the envelope. Within `deadline`.
+    pub async fn upgrade(
+        &self,
+        info: &RequestInfo,
+        request: &RequestEnvelope,
+        &Caller { user, groups, user_agent }: &Caller<'_>,
+        deadline: std::time::Duration,
+    ) -> Result<Upgrade, KubeFailure> {
+        use tokio_tungstenite::tungstenite::handshake;
+        let unreachable = |e: &dyn std::fmt::Display| KubeFailure::Unreachable(e.to_string());
+        let protocols = offered_protocols(request);
+        let key = handshake::client::generate_key();
+        let mut builder = http::Request::builder()
+            .method("GET")
+            .uri(info.uri())
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", &key)
+            .header("sec-websocket-protocol", protocols.join(", "))
+            .header("impersonate-user", user)
+            .header("user-agent", user_agent);
+        for group in groups {
+            builder = builder.header("impersonate-group", group);
+        }
+        let http_request = builder.body(kube::client::Body::empty()).map_err(|e| unreachable(&e))?;
+        let switch = async {
+            let response = self.client.send(http_request).await.map_err(|e| unreachable(&e))?;
+            if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+                return Ok(Upgrade::Refused(response));
+            }
+            let (accept, chosen) = {
+                let headers = response.headers();
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+                (header("sec-websocket-accept"), header("sec-websocket-protocol").unwrap_or_default())
+            };
+            if accept != Some(handshake::derive_accept_key(key.as_bytes())) {
+                return Err(KubeFailure::Unreachable("the API server's WebSocket accept key does not match".into()));
+            }
+            if !protocols.contains(&chosen.as_str()) {
+                return Err(KubeFailure::Unreachable(format!(
+                    "the API server chose the subprotocol {chosen:?}, which was not offered"
+                )));
+            }
+            let upgraded = hyper::upgrade::on(response).await.map_err(|e| unreachable(&e))?;
+            let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                .max_message_size(Some(SESSION_MESSAGE_MAX))
+                .max_frame_size(Some(SESSION_MESSAGE_MAX));
+            let socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                hyper_util::rt::TokioIo::new(upgraded),
+                tokio_tungstenite::tungstenite::protocol::Role::Client,
+                Some(config),
+            )
+            .await;
+            Ok(Upgrade::Open(socket, chosen))
+        };
+        tokio::time::timeout(deadline, switch).await.unwrap_or(Err(KubeFailure::Timeout(deadline)))
     }
 
     async fn send(

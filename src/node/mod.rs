@@ -19,6 +19,7 @@ pub mod keys;
 pub mod kube;
 pub mod rbac;
 pub mod requests;
+pub mod session;
 pub mod stream;
 #[cfg(test)]
 mod tests;
@@ -38,8 +39,8 @@ use requests::{Entry, Processor};
 
 use crate::chain::ChainClient;
 use crate::contract::events::{
-    ProtectedNamespacesChanged, RequestCancelled, RequestChunk, RequestSubmitted, ResponseStored, StreamEnded,
-    TokenPermissionsChanged, TokenRevoked, TokenSlashed, TokenUnstaked, decode,
+    ProtectedNamespacesChanged, RequestCancelled, RequestChunk, RequestSubmitted, ResponseStored, SessionInput,
+    StreamEnded, TokenPermissionsChanged, TokenRevoked, TokenSlashed, TokenUnstaked, decode,
 };
 use crate::contract::objects::Cluster;
 use crate::journal::Journal;
@@ -114,6 +115,10 @@ pub struct NodeLimits {
     /// Longest the node holds stream data before sending it as a frame, in milliseconds (0:
     /// at once; what arrives during a send shares the next).
     pub stream_flush_ms: u64,
+    /// Longest a session (exec, attach, port-forward) runs, in seconds (`limit`).
+    pub session_max_secs: u64,
+    /// Longest a session goes without a message either way, in seconds (`limit`).
+    pub session_idle_secs: u64,
 }
 
 /// Default [`NodeLimits::kube_timeout_secs`].
@@ -131,6 +136,10 @@ pub const DEFAULT_STREAM_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Default [`NodeLimits::stream_flush_ms`]: 0, each read is sent at once, and what the API
 /// server writes while a send is on its way shares the next one.
 pub const DEFAULT_STREAM_FLUSH_MS: u64 = 0;
+/// Default [`NodeLimits::session_max_secs`]: 4 hours, the kubelet's own streaming limit.
+pub const DEFAULT_SESSION_MAX_SECS: u64 = 4 * 3600;
+/// Default [`NodeLimits::session_idle_secs`]: 15 minutes.
+pub const DEFAULT_SESSION_IDLE_SECS: u64 = 900;
 
 impl Default for NodeLimits {
     fn default() -> NodeLimits {
@@ -145,6 +154,8 @@ impl Default for NodeLimits {
             stream_max_secs: DEFAULT_STREAM_MAX_SECS,
             stream_max_bytes: DEFAULT_STREAM_MAX_BYTES,
             stream_flush_ms: DEFAULT_STREAM_FLUSH_MS,
+            session_max_secs: DEFAULT_SESSION_MAX_SECS,
+            session_idle_secs: DEFAULT_SESSION_IDLE_SECS,
         }
     }
 }
@@ -294,6 +305,8 @@ pub async fn run_with(
                 intake.lock().expect("lock").gone(&c.request_id);
             } else if let Some(r) = decode::<ResponseStored>(event) {
                 intake.lock().expect("lock").gone(&r.request_id);
+            } else if let Some(input) = decode::<SessionInput>(event) {
+                processor.inputs.deliver(input);
             } else if let Some(e) = decode::<StreamEnded>(event) {
                 // The requester hung up: its pump stops (a node's own end changes nothing).
                 if e.ended_by != me {

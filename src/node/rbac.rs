@@ -68,30 +68,65 @@ pub fn rbac_verbs(mask: u16) -> Vec<String> {
     Verb::ALL.into_iter().filter(|v| mask & v.bit() != 0).map(|v| v.as_str().to_string()).collect()
 }
 
+/// The session subresources, and the rule resources that cover each.
+const SESSION_RESOURCES: [(&str, [&str; 3]); 3] = [
+    ("pods/exec", ["pods/exec", "*/exec", "*"]),
+    ("pods/attach", ["pods/attach", "*/attach", "*"]),
+    ("pods/portforward", ["pods/portforward", "*/portforward", "*"]),
+];
+
+/// A session is `create` on its subresource on chain, and the node opens it with a WebSocket
+/// `GET`, which kube-apiserver before 1.35 authorizes as `get`: a rule granting `create` on a
+/// session subresource also grants `get` on it, and on nothing else.
+fn session_get_rule(rule: &Rule) -> Option<PolicyRule> {
+    if rule.verbs & Verb::Create.bit() == 0 || rule.verbs & Verb::Get.bit() != 0 {
+        return None;
+    }
+    let covered: Vec<String> = SESSION_RESOURCES
+        .iter()
+        .filter(|(_, by)| rule.resources.iter().any(|r| by.contains(&r.as_str())))
+        .map(|(session, _)| session.to_string())
+        .collect();
+    (!covered.is_empty()).then(|| PolicyRule {
+        verbs: vec!["get".to_string()],
+        api_groups: Some(rule.groups.clone()),
+        resources: Some(covered),
+        ..PolicyRule::default()
+    })
+}
+
 /// The PolicyRules of `rules` that apply in `namespace` (a rule naming it, or `*` when it is
 /// not protected); `namespace == ""` gives the cluster-scope and non-resource rules.
 pub fn policy_rules(rules: &[Rule], namespace: &str, protected: &[String]) -> Vec<PolicyRule> {
     rules
         .iter()
-        .filter_map(|r| {
-            if !r.non_resource_urls.is_empty() {
-                return namespace.is_empty().then(|| PolicyRule {
-                    verbs: rbac_verbs(r.verbs),
-                    non_resource_urls: Some(r.non_resource_urls.clone()),
-                    ..PolicyRule::default()
-                });
-            }
-            let applies = r.namespaces.iter().any(|n| {
-                n == namespace || (n == "*" && !namespace.is_empty() && !protected.iter().any(|p| p == namespace))
-            });
-            applies.then(|| PolicyRule {
-                verbs: rbac_verbs(r.verbs),
-                api_groups: Some(r.groups.clone()),
-                resources: Some(r.resources.clone()),
-                ..PolicyRule::default()
-            })
+        .flat_map(|r| {
+            let rule = resource_or_url_rule(r, namespace, protected);
+            let session = rule.as_ref().filter(|p| p.resources.is_some()).and_then(|_| session_get_rule(r));
+            rule.into_iter().chain(session)
         })
         .collect()
+}
+
+/// The PolicyRule of one token rule in `namespace`, if it applies there.
+fn resource_or_url_rule(r: &Rule, namespace: &str, protected: &[String]) -> Option<PolicyRule> {
+    if !r.non_resource_urls.is_empty() {
+        return namespace.is_empty().then(|| PolicyRule {
+            verbs: rbac_verbs(r.verbs),
+            non_resource_urls: Some(r.non_resource_urls.clone()),
+            ..PolicyRule::default()
+        });
+    }
+    let applies = r
+        .namespaces
+        .iter()
+        .any(|n| n == namespace || (n == "*" && !namespace.is_empty() && !protected.iter().any(|p| p == namespace)));
+    applies.then(|| PolicyRule {
+        verbs: rbac_verbs(r.verbs),
+        api_groups: Some(r.groups.clone()),
+        resources: Some(r.resources.clone()),
+        ..PolicyRule::default()
+    })
 }
 
 /// The name of a token's RBAC objects.
@@ -366,6 +401,18 @@ mod tests {
         assert_eq!(cluster.len(), 2, "{cluster:?}");
         assert_eq!(cluster[0].resources.as_deref(), Some(&["nodes".to_string()][..]));
         assert_eq!(cluster[1].non_resource_urls.as_deref(), Some(&["/metrics".to_string()][..]));
+    }
+
+    #[test]
+    fn create_on_a_session_subresource_also_grants_its_websocket_get_and_nothing_more() {
+        let token = rules(&["create:pods/exec:team-a", "create:pods:team-a", "get,create:pods/attach:team-a"]);
+        let in_a = policy_rules(&token, "team-a", &[]);
+        assert_eq!(in_a.len(), 4, "{in_a:?}");
+        assert_eq!(in_a[1].verbs, ["get"]);
+        assert_eq!(in_a[1].resources.as_deref(), Some(&["pods/exec".to_string()][..]));
+        assert_eq!(in_a[2].verbs, ["create"], "creating pods grants no get");
+        assert_eq!(in_a[3].verbs, ["get", "create"], "a rule with get needs nothing added");
+        assert!(policy_rules(&token, "team-b", &[]).is_empty());
     }
 
     #[test]

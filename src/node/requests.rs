@@ -34,7 +34,8 @@ use super::intake::{Ready, Refusal};
 use super::keys::NodeKeys;
 use super::kube::{Caller, KubeApi, KubeFailure, impersonated_groups, impersonated_user, user_agent};
 use super::rbac::{Grant, Reconciler};
-use super::stream::{Pump, Slot, Slots};
+use super::session::{InputRoutes, Session};
+use super::stream::{Pump, Slot, Slots, Source};
 use crate::chain::GasPool;
 use crate::chain::{ChainClient, ChainError};
 use crate::contract::calls::{MAX_CHUNK_LEN, ResponseRecord};
@@ -90,6 +91,8 @@ enum Executed {
     Answer(ResponseEnvelope),
     /// The API server answered a stream with 200: its headers are in, its body streams.
     Stream(http::Response<kube::client::Body>, Slot),
+    /// The API server switched a session's connection, with this subprotocol.
+    Session(super::kube::SessionSocket, String, Slot),
 }
 
 /// Where a request stands on chain, with its call argument when it is still there (read once,
@@ -131,6 +134,8 @@ pub struct Processor {
     stream_slots: std::sync::Arc<Slots>,
     /// How to stop each stream running now (its requester hung up, or the node stops).
     stream_stops: Mutex<HashMap<Address, std::sync::Arc<tokio::sync::Notify>>>,
+    /// Where the requesters' input goes, for each session running now.
+    pub(super) inputs: InputRoutes,
     /// The node is stopping: its streams end with `node` instead of being left open.
     stopping: std::sync::atomic::AtomicBool,
 }
@@ -224,6 +229,7 @@ impl Processor {
             answers,
             stream_slots: Slots::new(limits.max_streams.max(1), limits.max_streams_per_requester.max(1)),
             stream_stops: Mutex::default(),
+            inputs: InputRoutes::default(),
             stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -272,6 +278,7 @@ impl Processor {
     /// A stream ended (on chain, or gone from it): forget it, and journal it answered.
     pub(super) async fn stream_closed(&self, request: Address) {
         self.stream_stops.lock().expect("lock").remove(&request);
+        self.inputs.close(&request);
         if let Err(e) = self.record(Entry::Answered(request)).await {
             tracing::error!(%request, error = %e, "could not journal the end of a stream");
         }
@@ -390,7 +397,21 @@ impl Processor {
                     OnChain::Open(arg) => match self.execute(&submitted, &sealed, verb, arg).await? {
                         Some(Executed::Answer(response)) => (response, arg),
                         Some(Executed::Stream(response, slot)) => {
-                            return self.open_stream(&submitted, arg, response, slot).await;
+                            let head = super::kube::response_headers(&response);
+                            let status = response.status().as_u16();
+                            let source = Source::Body(response.into_body());
+                            return self.open_stream(&submitted, arg, (status, head), source, slot).await;
+                        }
+                        Some(Executed::Session(socket, protocol, slot)) => {
+                            let head = vec![("sec-websocket-protocol".to_string(), protocol)];
+                            let key = self
+                                .keys
+                                .sealing_for(&submitted.sealing_key)
+                                .cloned()
+                                .ok_or_else(|| NodeError::Config("the session's sealing key is gone".into()))?;
+                            let inputs = self.inputs.open(request);
+                            let source = Source::Session(Box::new(Session { socket, inputs, key }));
+                            return self.open_stream(&submitted, arg, (101, head), source, slot).await;
                         }
                         None => {
                             self.metrics.refusals.with_label_values(&["gone"]).inc();
@@ -412,18 +433,19 @@ impl Processor {
         Ok(None)
     }
 
-    /// Opens a stream on chain with the API server's headers as frame 0, and hands back its
-    /// pump; `None` when the requester cancelled first.
+    /// Opens a stream on chain with the API server's status and headers (frame 0), and hands
+    /// back its pump over `source`; `None` when the requester cancelled first.
     async fn open_stream(
         &self,
         submitted: &RequestSubmitted,
         request_arg: ObjectArg,
-        response: http::Response<kube::client::Body>,
+        (status, headers): (u16, Vec<(String, String)>),
+        source: Source,
         slot: Slot,
     ) -> Result<Option<Pump>, NodeError> {
         let request = submitted.request_id;
         let reply = PublicKey::from_bytes(&submitted.reply_key).map_err(|e| NodeError::Config(e.to_string()))?;
-        let head = Frame::Head { headers: super::kube::response_headers(&response) }
+        let head = Frame::Head { headers }
             .seal(&reply, self.cluster, request, 0)
             .map_err(|e| NodeError::Config(e.to_string()))?;
         self.record(Entry::Streaming(request)).await?;
@@ -431,10 +453,11 @@ impl Processor {
         self.stream_stops.lock().expect("lock").insert(request, stop.clone());
         let mut tx = TransactionBuilder::new();
         self.contract
-            .open_stream(&mut tx, request_arg, self.cluster_arg, response.status().as_u16(), vec![head])
+            .open_stream(&mut tx, request_arg, self.cluster_arg, status, vec![head])
             .map_err(|e| NodeError::Config(e.to_string()))?;
         if let Err(e) = self.submit(&mut self.client.clone(), tx).await {
             self.stream_stops.lock().expect("lock").remove(&request);
+            self.inputs.close(&request);
             return match self.on_chain(request).await? {
                 // Cancelled before it opened: nothing streams.
                 OnChain::Gone if self.stream_on_chain(request).await?.is_none() => {
@@ -447,12 +470,12 @@ impl Processor {
         self.metrics.streams_open.inc();
         self.metrics
             .requests
-            .with_label_values(&[Verb::from_code(submitted.verb).unwrap_or(Verb::Get).as_str(), "200"])
+            .with_label_values(&[Verb::from_code(submitted.verb).unwrap_or(Verb::Get).as_str(), &status.to_string()])
             .inc();
         Ok(Some(Pump {
             submitted: submitted.clone(),
             request: request_arg,
-            body: response.into_body(),
+            source: Some(source),
             reply,
             next_index: 1,
             stop,
@@ -610,22 +633,24 @@ impl Processor {
         let agent = user_agent(&submitted.request_id);
         let caller = Caller { user: &user, groups: &groups, user_agent: &agent };
         let deadline = std::time::Duration::from_secs(self.limits.kube_timeout_secs);
-        let result = if info.is_stream() {
-            let slot = match self.stream_slots.take(submitted.requester) {
+        let result = if info.is_session() {
+            let slot = match self.stream_slot(submitted.requester) {
                 Ok(slot) => slot,
-                Err(limit) => {
-                    self.metrics.refusals.with_label_values(&["streams"]).inc();
-                    let mut busy = ResponseEnvelope::status(
-                        429,
-                        "TooManyRequests",
-                        &format!(
-                            "node {} already runs as many streams as its {limit} limit allows; retry later, or end another watch",
-                            self.keys.address()
-                        ),
-                    );
-                    busy.headers.push(("retry-after".into(), RETRY_AFTER_SECS.to_string()));
-                    return Ok(Some(Executed::Answer(busy)));
+                Err(busy) => return Ok(Some(Executed::Answer(busy))),
+            };
+            match self.kube.upgrade(&info, &envelope, &caller, deadline).await {
+                Ok(super::kube::Upgrade::Open(socket, protocol)) => {
+                    return Ok(Some(Executed::Session(socket, protocol, slot)));
                 }
+                Ok(super::kube::Upgrade::Refused(response)) => {
+                    super::kube::collect(response, self.limits.max_response).await
+                }
+                Err(e) => Err(e),
+            }
+        } else if info.is_stream() {
+            let slot = match self.stream_slot(submitted.requester) {
+                Ok(slot) => slot,
+                Err(busy) => return Ok(Some(Executed::Answer(busy))),
             };
             match self.kube.open(&info, &envelope, &caller, deadline).await {
                 Ok(response) if response.status() == http::StatusCode::OK => {
@@ -647,6 +672,23 @@ impl Processor {
             self.metrics.errors.with_label_values(&[kind]).inc();
             e.to_status()
         }))))
+    }
+
+    /// A stream slot for `requester`, or the 429 that says there is none.
+    fn stream_slot(&self, requester: Address) -> Result<Slot, ResponseEnvelope> {
+        self.stream_slots.take(requester).map_err(|limit| {
+            self.metrics.refusals.with_label_values(&["streams"]).inc();
+            let mut busy = ResponseEnvelope::status(
+                429,
+                "TooManyRequests",
+                &format!(
+                    "node {} already runs as many streams as its {limit} limit allows; retry later, or end another watch or session",
+                    self.keys.address()
+                ),
+            );
+            busy.headers.push(("retry-after".into(), RETRY_AFTER_SECS.to_string()));
+            busy
+        })
     }
 
     /// A token's role and revocation, as the chain has them since its last change: read once,

@@ -122,11 +122,19 @@ impl Batch {
     }
 }
 
+/// What a stream forwards: a response body (a watch, a followed log), or a session.
+pub enum Source {
+    /// The API server's response body.
+    Body(kube::client::Body),
+    /// An upgraded connection and the requester's input.
+    Session(Box<super::session::Session>),
+}
+
 /// A stream the node opened on chain, to be pumped until it ends.
 pub struct Pump {
     pub(super) submitted: RequestSubmitted,
     pub(super) request: ObjectArg,
-    pub(super) body: kube::client::Body,
+    pub(super) source: Option<Source>,
     pub(super) reply: PublicKey,
     pub(super) next_index: u32,
     pub(super) stop: Arc<Notify>,
@@ -143,7 +151,11 @@ impl Pump {
     /// Forwards the stream until it ends, ends it on chain, and forgets it.
     pub async fn run(mut self, p: &Processor) {
         let request = self.submitted.request_id;
-        let reason = self.pump(p).await;
+        let reason = match self.source.take() {
+            Some(Source::Body(mut body)) => self.pump(p, &mut body).await,
+            Some(Source::Session(session)) => self.relay(p, *session).await,
+            None => Some(EndReason::Node),
+        };
         let reason_label = reason.map_or(EndReason::Client, |r| r).as_str();
         if let Some(reason) = reason
             && let Err(e) = p.end_stream(request, self.request, reason).await
@@ -158,7 +170,7 @@ impl Pump {
 
     /// The end reason the node gives, or `None` when the requester hung up (or the stream is
     /// otherwise gone from the chain).
-    async fn pump(&mut self, p: &Processor) -> Option<EndReason> {
+    async fn pump(&mut self, p: &Processor, body: &mut kube::client::Body) -> Option<EndReason> {
         let limits = p.limits();
         // 0: send as soon as something is read (what arrives meanwhile shares the next send).
         let immediate = limits.stream_flush_ms == 0;
@@ -185,7 +197,7 @@ impl Pump {
                     false
                 }
                 _ = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)), if flush_at.is_some() => true,
-                frame = self.body.frame(), if !ended => match frame {
+                frame = body.frame(), if !ended => match frame {
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {
                             batch.push(&data);
@@ -194,7 +206,7 @@ impl Pump {
                         // What the API server wrote while the last frames were on their way
                         // goes in the same transaction: batching costs no waiting.
                         while !batch.is_full() {
-                            match self.body.frame().now_or_never() {
+                            match body.frame().now_or_never() {
                                 Some(Some(Ok(frame))) => {
                                     if let Ok(data) = frame.into_data() {
                                         batch.push(&data);
@@ -237,7 +249,7 @@ impl Pump {
     }
 
     /// Why the token no longer lets this stream run, if it does not.
-    async fn refusal(p: &Processor, submitted: &RequestSubmitted) -> Option<EndReason> {
+    pub(super) async fn refusal(p: &Processor, submitted: &RequestSubmitted) -> Option<EndReason> {
         let request = submitted.request_id;
         match p.token_allows(submitted).await {
             Ok(true) => None,

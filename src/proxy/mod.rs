@@ -3,7 +3,8 @@
 //!
 //! This module owns the client side of the request path: the TLS identity kubeconfig trusts
 //! ([`tls`]), the server and its refusals ([`server`], [`explain`]), the chain round trip
-//! ([`RoundTrip`]) with its shared checkpoint subscription ([`router`]), and the background
+//! ([`RoundTrip`]) with its shared checkpoint subscription ([`router`]), interactive sessions
+//! relayed between kubectl's WebSocket and the chain ([`session`]), and the background
 //! process kubectl's credential command starts ([`daemon`]). It reads the login and key it is
 //! given but never writes configuration or kubeconfig, and never sees a body in clear that
 //! it did not get from kubectl or open with its own reply key.
@@ -13,6 +14,7 @@ pub mod explain;
 mod roundtrip;
 pub mod router;
 pub mod server;
+pub mod session;
 pub mod tls;
 
 use std::path::PathBuf;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use tokio::sync::watch;
 
-pub use roundtrip::{GaveUp, NodeTarget, OpenStream, Reply, RoundTrip, RoundTripError, StreamItem};
+pub use roundtrip::{GaveUp, NodeTarget, OpenStream, Reply, RoundTrip, RoundTripError, SessionInput, StreamItem};
 pub use server::{DEFAULT_MAX_BODY, Proxy};
 
 use crate::chain::ChainClient;

@@ -2,6 +2,8 @@
 //! for bodies too large for one transaction), and its sealed response taken from the
 //! [`ResponseRouter`] and opened; or, for a watch or a followed log, its stream of sealed
 //! frames opened in order as they pass ([`OpenStream`]), until it ends or the caller hangs up.
+//! A session (exec, attach, port-forward) is such a stream whose frames are WebSocket
+//! messages, with the requester's own messages going the other way ([`SessionInput`]).
 
 use std::time::Duration;
 
@@ -17,9 +19,15 @@ use crate::contract::events::RequestSubmitted;
 use crate::contract::objects::{Cluster, SealToken};
 use crate::contract::{Abort, Contract, EndReason, ObjectArg, Verb};
 use crate::envelope::{
-    Binding, EnvelopeError, Frame, FrameOrder, PublicKey, RequestAttributes, RequestEnvelope, RequestInfo,
-    ResponseEnvelope, Sealed, SecretKey,
+    Binding, EnvelopeError, Frame, FrameOrder, Message, MessageAssembly, PublicKey, RequestAttributes, RequestEnvelope,
+    RequestInfo, ResponseEnvelope, Sealed, SecretKey,
 };
+
+/// Largest WebSocket message of a session the proxy puts back together from the node's frames.
+pub const SESSION_MESSAGE_MAX: usize = 1024 * 1024;
+
+/// Input frames per `request::send_input` transaction: 7 × 16 KiB stays under Sui's 128 KiB.
+pub const INPUT_FRAMES_PER_TRANSACTION: usize = 7;
 
 /// Chunks carried by the `submit` transaction itself; the rest go in `upload`s of 7.
 const FIRST_CHUNKS: usize = 6;
@@ -77,8 +85,8 @@ pub enum RoundTripError {
 pub enum Reply {
     /// A whole response.
     Response(ResponseEnvelope),
-    /// A watch or a followed log, open.
-    Stream(OpenStream),
+    /// A watch, a followed log or a session, open.
+    Stream(Box<OpenStream>),
 }
 
 /// What an open stream gives next.
@@ -86,6 +94,15 @@ pub enum Reply {
 pub enum StreamItem {
     /// Body bytes, as the API server wrote them.
     Data(Vec<u8>),
+    /// A whole WebSocket message of a session, as the API server sent it.
+    Message(Message),
+    /// The API server closed a session's WebSocket (its code and reason).
+    Closed {
+        /// WebSocket close code.
+        code: u16,
+        /// Its reason.
+        reason: String,
+    },
     /// The end, final on chain.
     End {
         /// Why.
@@ -104,10 +121,13 @@ pub struct OpenStream {
     pub headers: Vec<(String, String)>,
     /// The request id.
     pub request: Address,
+    /// The node answering, and the key the request was sealed to (a session's input is too).
+    pub node: NodeTarget,
     cluster: Address,
     reply: SecretKey,
     events: tokio::sync::mpsc::UnboundedReceiver<StreamEvent>,
     order: FrameOrder,
+    assembly: MessageAssembly,
     ready: std::collections::VecDeque<StreamItem>,
 }
 
@@ -117,18 +137,21 @@ impl OpenStream {
         start: StreamStart,
         cluster: Address,
         request: Address,
-        node: Address,
+        node: NodeTarget,
         reply: SecretKey,
         wait: Duration,
     ) -> Result<OpenStream, RoundTripError> {
+        let node_address = node.address;
         let mut stream = OpenStream {
             status: start.status,
             headers: vec![],
             request,
+            node,
             cluster,
             reply,
             events: start.events,
             order: FrameOrder::default(),
+            assembly: MessageAssembly::new(SESSION_MESSAGE_MAX),
             ready: Default::default(),
         };
         let head = tokio::time::timeout(wait, async {
@@ -140,8 +163,8 @@ impl OpenStream {
                 for (index, data) in stream.order.add(index, data)? {
                     match Frame::open(&data, &stream.reply, cluster, request, index)? {
                         Frame::Head { headers } if index == 0 => head = Some(headers),
-                        Frame::Data(bytes) if head.is_some() => stream.ready.push_back(StreamItem::Data(bytes)),
-                        _ => return Ok(None),
+                        _ if head.is_none() => return Ok(None),
+                        frame => stream.take(frame)?,
                     }
                 }
                 if head.is_some() {
@@ -156,8 +179,23 @@ impl OpenStream {
                 Ok(stream)
             }
             Ok(Err(e)) => Err(e.into()),
-            _ => Err(RoundTripError::StreamWithoutHead { node }),
+            _ => Err(RoundTripError::StreamWithoutHead { node: node_address }),
         }
+    }
+
+    /// Queues what an opened frame after the head gives: bytes, a message once whole, a close.
+    fn take(&mut self, frame: Frame) -> Result<(), EnvelopeError> {
+        match frame {
+            Frame::Data(bytes) => self.ready.push_back(StreamItem::Data(bytes)),
+            Frame::Message { binary, data, last } => {
+                if let Some(message) = self.assembly.add(binary, data, last)? {
+                    self.ready.push_back(StreamItem::Message(message));
+                }
+            }
+            Frame::Close { code, reason } => self.ready.push_back(StreamItem::Closed { code, reason }),
+            Frame::Head { .. } => {}
+        }
+        Ok(())
     }
 
     /// The next body bytes or the end; `None` once the end was given (or the proxy stopped
@@ -174,10 +212,10 @@ impl OpenStream {
                         Err(e) => return Some(Err(e.into())),
                     };
                     for (index, data) in released {
-                        match Frame::open(&data, &self.reply, self.cluster, self.request, index) {
-                            Ok(Frame::Data(bytes)) => self.ready.push_back(StreamItem::Data(bytes)),
-                            Ok(Frame::Head { .. }) => {}
-                            Err(e) => return Some(Err(e.into())),
+                        let taken = Frame::open(&data, &self.reply, self.cluster, self.request, index)
+                            .and_then(|frame| self.take(frame));
+                        if let Err(e) = taken {
+                            return Some(Err(e.into()));
                         }
                     }
                 }
@@ -194,10 +232,29 @@ impl OpenStream {
         while let Some(item) = self.next().await {
             match item? {
                 StreamItem::Data(bytes) => body.extend_from_slice(&bytes),
+                StreamItem::Message(message) => body.extend_from_slice(&message.data),
+                StreamItem::Closed { .. } => {}
                 StreamItem::End { .. } => break,
             }
         }
         Ok(ResponseEnvelope { status: self.status, headers: self.headers, body })
+    }
+}
+
+/// The requester's side of a session's input: numbers its frames, seals each to the node key
+/// the session was opened with, bound to its index, and sends them with `request::send_input`.
+#[derive(Debug)]
+pub struct SessionInput {
+    request: Address,
+    request_arg: ObjectArg,
+    node_key: PublicKey,
+    next_index: u32,
+}
+
+impl SessionInput {
+    /// Frames sent so far.
+    pub fn sent(&self) -> u32 {
+        self.next_index
     }
 }
 
@@ -358,6 +415,33 @@ impl RoundTrip {
         }
     }
 
+    /// The input side of the open session `stream`.
+    pub async fn session_input(&self, stream: &OpenStream) -> Result<SessionInput, RoundTripError> {
+        let request_arg = self.client.clone().object_arg(stream.request).await?;
+        Ok(SessionInput {
+            request: stream.request,
+            request_arg,
+            node_key: stream.node.sealing_key.clone(),
+            next_index: 0,
+        })
+    }
+
+    /// Sends `frames` (at most [`INPUT_FRAMES_PER_TRANSACTION`]) as the session's next input
+    /// frames, in one transaction.
+    pub async fn send_input(&self, input: &mut SessionInput, frames: &[Frame]) -> Result<(), RoundTripError> {
+        let mut sealed = Vec::with_capacity(frames.len());
+        for (i, frame) in frames.iter().enumerate() {
+            sealed.push(frame.seal_input(&input.node_key, self.cluster, input.request, input.next_index + i as u32)?);
+        }
+        let mut tx = TransactionBuilder::new();
+        Contract::new(self.client.package())
+            .send_input(&mut tx, input.request_arg, input.next_index, sealed)
+            .expect("send_input matches its signature");
+        self.execute(tx).await?;
+        input.next_index += frames.len() as u32;
+        Ok(())
+    }
+
     /// Ends an open stream from this side (`request::hang_up`): kubectl went away.
     pub async fn hang_up(&self, request: Address) -> Result<(), RoundTripError> {
         self.router.forget(request);
@@ -409,9 +493,9 @@ impl RoundTrip {
         let routed = match tokio::time::timeout(self.timeout, self.router.wait(request_id)).await {
             Ok(Some(routed)) => routed,
             Ok(None) => return Err(RoundTripError::RouterStopped),
-            Err(_) => return self.give_up(request_id, node.address, reply).await,
+            Err(_) => return self.give_up(request_id, node, reply).await,
         };
-        self.reply_of(routed, request_id, node.address, reply).await
+        self.reply_of(routed, request_id, node, reply).await
     }
 
     /// Opens what the router handed out.
@@ -419,7 +503,7 @@ impl RoundTrip {
         &self,
         routed: Routed,
         request: Address,
-        node: Address,
+        node: NodeTarget,
         reply: SecretKey,
     ) -> Result<Reply, RoundTripError> {
         match routed {
@@ -432,7 +516,7 @@ impl RoundTrip {
                 if stream.is_err() {
                     let _ = self.hang_up(request).await;
                 }
-                Ok(Reply::Stream(stream?))
+                Ok(Reply::Stream(Box::new(stream?)))
             }
         }
     }
@@ -441,8 +525,14 @@ impl RoundTrip {
     /// node answered first (the cancel is refused as answered), its answer is what the caller
     /// gets; if it started a write first (refused as started), the proxy waits for its answer
     /// once more as long: a write that ran is never reported as not run.
-    async fn give_up(&self, request_id: Address, node: Address, reply: SecretKey) -> Result<Reply, RoundTripError> {
-        let timeout = |gave_up| RoundTripError::Timeout { node, cluster: self.cluster, waited: self.timeout, gave_up };
+    async fn give_up(&self, request_id: Address, node: NodeTarget, reply: SecretKey) -> Result<Reply, RoundTripError> {
+        let node_address = node.address;
+        let timeout = |gave_up| RoundTripError::Timeout {
+            node: node_address,
+            cluster: self.cluster,
+            waited: self.timeout,
+            gave_up,
+        };
         let mut client = self.client.clone();
         let cancelled = async {
             let request = client.object_arg(request_id).await?;

@@ -31,9 +31,13 @@ pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
 const DISCOVERY_TTL: Duration = Duration::from_secs(600);
 const IMMUTABLE_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// Request headers never put in an envelope: credentials, hop-by-hop headers, and
+/// Request headers never put in an envelope: credentials, hop-by-hop headers, the WebSocket
+/// handshake's own (the node makes its own; only the offered subprotocols travel), and
 /// `accept-encoding` (the node's client negotiates its own compression).
-const DROPPED_HEADERS: [&str; 11] = [
+const DROPPED_HEADERS: [&str; 14] = [
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
     "authorization",
     "host",
     "connection",
@@ -75,7 +79,7 @@ impl Proxy {
 
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Answer {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
         let info = RequestInfo::parse(parts.method.as_str(), &path);
         if let Some(refusal) = self.refuse_early(&parts.method, &parts.uri, &parts.headers, info.as_ref().ok()) {
@@ -119,10 +123,19 @@ impl Proxy {
             .collect();
         let envelope = RequestEnvelope { method: parts.method.as_str().to_string(), path: path.clone(), headers, body };
         let started = Instant::now();
+        let session = info.is_session().then(|| {
+            let key = super::session::websocket_key(&parts.headers).unwrap_or_default().to_string();
+            (key, parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+        });
         let answer = match self.roundtrip.exchange(&envelope, attributes.clone()).await {
+            Ok(Reply::Stream(stream)) if stream.status == 101 && session.is_some() => {
+                let (key, upgraded) = session.expect("a session");
+                tracing::debug!(method = %parts.method, path, elapsed = ?started.elapsed(), "session opened");
+                return self.clone().open_session(*stream, &key, upgraded).await;
+            }
             Ok(Reply::Stream(stream)) => {
                 tracing::debug!(method = %parts.method, path, status = stream.status, elapsed = ?started.elapsed(), "stream opened");
-                return self.clone().stream_to_http(stream);
+                return self.clone().stream_to_http(*stream);
             }
             Ok(Reply::Response(response)) => {
                 if attributes.is_non_resource() && response.status == 200 {
@@ -168,6 +181,8 @@ impl Proxy {
                 };
                 let chunk = match item {
                     Some(Ok(StreamItem::Data(bytes))) => Bytes::from(bytes),
+                    // Session frames belong to an upgraded connection, never to a body.
+                    Some(Ok(StreamItem::Message(_) | StreamItem::Closed { .. })) => continue,
                     Some(Ok(StreamItem::End { reason, frames })) => {
                         tracing::info!(%request, ?reason, frames, "stream ended");
                         if json && let Some(status) = super::explain::stream_end(reason, token, frames) {
@@ -200,6 +215,30 @@ impl Proxy {
         builder
             .body(BodyExt::boxed(body))
             .unwrap_or_else(|_| Response::new(full(Bytes::from_static(b"bad response headers"))))
+    }
+
+    /// Answers kubectl's upgrade with `101` and relays the session `stream` on the upgraded
+    /// connection; hangs it up on chain if it cannot be relayed.
+    async fn open_session(
+        self: Arc<Self>,
+        stream: OpenStream,
+        key: &str,
+        upgraded: Option<hyper::upgrade::OnUpgrade>,
+    ) -> Answer {
+        let request = stream.request;
+        let input = match (upgraded, self.roundtrip.session_input(&stream).await) {
+            (Some(upgraded), Ok(input)) => (upgraded, input),
+            (_, result) => {
+                let why = result.err().map(|e| e.to_string()).unwrap_or_else(|| "the connection cannot upgrade".into());
+                tracing::warn!(%request, why, "session opened but cannot be relayed; hanging up");
+                let _ = self.roundtrip.hang_up(request).await;
+                return to_http(ResponseEnvelope::status(502, "InternalError", &why), &http::Method::GET);
+            }
+        };
+        let answer = super::session::switching(&stream, key, full(Bytes::new()));
+        let (upgraded, input) = input;
+        tokio::spawn(async move { super::session::relay(&self.roundtrip, stream, input, upgraded).await });
+        answer.unwrap_or_else(|_| Response::new(full(Bytes::from_static(b"bad response headers"))))
     }
 
     /// Refusals decided from the request line and headers alone.
@@ -239,8 +278,13 @@ impl Proxy {
         if let Err(e) = bearer {
             return Some(ResponseEnvelope::status(401, "Unauthorized", &e.to_string()));
         }
-        if headers.contains_key(header::UPGRADE) || method == http::Method::CONNECT {
-            return Some(not_carried(NotCarried::Stream));
+        let session = info.is_some_and(RequestInfo::is_session);
+        let websocket = super::session::websocket_key(headers).is_some();
+        if session && !websocket {
+            return Some(not_carried(NotCarried::SessionWithoutWebSocket));
+        }
+        if (headers.contains_key(header::UPGRADE) && !session) || method == http::Method::CONNECT {
+            return Some(not_carried(NotCarried::Upgrade));
         }
         info.and_then(RequestInfo::not_carried).map(not_carried)
     }
@@ -346,7 +390,7 @@ pub async fn serve(
                 async move { Ok::<_, std::convert::Infallible>(proxy.handle(request).await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
+            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tls), service).await {
                 tracing::debug!(%peer, error = %e, "connection ended");
             }
         });

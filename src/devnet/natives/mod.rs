@@ -73,6 +73,7 @@ pub fn call(session: &mut Session, module: &str, function: &str, args: Vec<Value
         ("request", "stream") => request::stream(&mut c),
         ("request", "end_stream") => request::end_stream(&mut c),
         ("request", "hang_up") => request::hang_up(&mut c),
+        ("request", "send_input") => request::send_input(&mut c),
         _ => Err(ExecutionError::FunctionNotFound),
     }?;
     Ok(vec![])

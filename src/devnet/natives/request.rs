@@ -1,5 +1,5 @@
 //! `request.move`: a request's submission, upload, start, answer, close and cancel, and a
-//! stream's opening, frames and end.
+//! stream's opening, frames and end, and a session's input.
 
 use sui_sdk_types::{Address, ExecutionError, Owner};
 
@@ -258,6 +258,19 @@ pub(super) fn hang_up(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     c.ensure(request.requester == c.sender(), Abort::ENotRequester)?;
     c.ensure(request.streaming, Abort::ENotStreaming)?;
     finish_stream(c, &request, EndReason::Client.code());
+    Ok(())
+}
+
+pub(super) fn send_input(c: &mut Call<'_>) -> Result<(), ExecutionError> {
+    let request: Request = c.load(0)?;
+    let first_index: u32 = c.pure(1)?;
+    let frames: Vec<Vec<u8>> = c.pure(2)?;
+    c.ensure(request.requester == c.sender(), Abort::ENotRequester)?;
+    c.ensure(request.streaming, Abort::ENotStreaming)?;
+    c.ensure(u64::from(first_index) + frames.len() as u64 <= u64::from(MAX_STREAM_FRAMES), Abort::EInvalidInputIndex)?;
+    for (index, data) in (first_index..).zip(frames) {
+        c.emit(&SessionInput { request_id: request.id, index, data });
+    }
     Ok(())
 }
 

@@ -244,3 +244,31 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn sessions_are_create_on_their_subresource_with_their_argv_in_order() {
+    for method in ["GET", "POST"] {
+        for sub in ["exec", "attach", "portforward"] {
+            let target = format!("/api/v1/namespaces/prod/pods/web/{sub}?container=app&stdin=true");
+            let parsed = info(method, &target);
+            assert!(parsed.is_session(), "{method} {target}");
+            assert_eq!(parsed.not_carried(), None);
+            assert_eq!(attrs(method, &target), t(Verb::Create, "", &format!("pods/{sub}"), "prod", "web"));
+        }
+    }
+    let exec = info("GET", "/api/v1/namespaces/a/pods/web/exec?command=sh&command=-c&command=echo%20hi&stdout=true");
+    let argv: Vec<&str> = exec.query.iter().filter(|(k, _)| k == "command").map(|(_, v)| v.as_str()).collect();
+    assert_eq!(argv, ["sh", "-c", "echo hi"]);
+    assert_eq!(info("GET", &exec.uri()), exec, "the rebuilt URI keeps every argument, in order");
+    let forward = info("GET", "/api/v1/namespaces/a/pods/web/portforward?ports=80&ports=443");
+    assert_eq!(forward.query, [("ports".to_string(), "80".to_string()), ("ports".to_string(), "443".to_string())]);
+    // Only pods have sessions; the proxy subresource is still not carried; other keys stay single.
+    assert!(!info("GET", "/apis/x.io/v1/namespaces/a/things/web/exec").is_session());
+    assert!(!info("GET", "/api/v1/namespaces/a/pods/web/log").is_session());
+    assert_eq!(info("GET", "/api/v1/namespaces/a/pods/web/proxy").not_carried(), Some(NotCarried::Stream));
+    assert!(matches!(
+        refused("GET", "/api/v1/namespaces/a/pods/web/exec?container=a&container=b"),
+        RequestInfoError::Query { .. }
+    ));
+    assert!(matches!(refused("GET", "/api/v1/namespaces/a/pods/web/exec?tty=1"), RequestInfoError::Query { .. }));
+}

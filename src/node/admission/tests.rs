@@ -115,13 +115,22 @@ fn a_sealed_request_other_than_the_approved_one_is_refused_unrun() {
 }
 
 #[test]
-fn sessions_are_refused_with_the_proxys_status_and_watches_admitted_as_streams() {
+fn the_proxy_subresource_is_refused_sessions_and_watches_admitted_as_streams() {
     let k = keys();
     let to = k.sealing.public_key();
-    let path = "/api/v1/namespaces/default/pods/web/exec?command=sh&stdin=true";
-    let s = submitted("POST", path, &to);
-    let refused = admit(&s, &seal(&s, &envelope("POST", path, b""), &to), CLUSTER, &k, 1 << 20).unwrap_err();
+    let path = "/api/v1/namespaces/default/pods/web/proxy";
+    let s = submitted("GET", path, &to);
+    let refused = admit(&s, &seal(&s, &envelope("GET", path, b""), &to), CLUSTER, &k, 1 << 20).unwrap_err();
     assert_eq!((refused.status, refused.cause), (501, "not_carried"));
+    let path = "/api/v1/namespaces/default/pods/web/exec?command=sh&command=-c&stdin=true";
+    let s = submitted("GET", path, &to);
+    let refused = admit(&s, &seal(&s, &envelope("GET", path, b""), &to), CLUSTER, &k, 1 << 20).unwrap_err();
+    assert_eq!((refused.status, refused.cause), (400, "session_protocol"), "no subprotocol offered");
+    let mut offered = envelope("GET", path, b"");
+    offered.headers.push(("sec-websocket-protocol".into(), "x-evil, v5.channel.k8s.io".into()));
+    let admitted = admit(&s, &seal(&s, &offered, &to), CLUSTER, &k, 1 << 20).unwrap();
+    assert!(admitted.info.is_session() && !admitted.info.is_stream());
+    assert_eq!(crate::node::kube::offered_protocols(&admitted.envelope), ["v5.channel.k8s.io"]);
     for path in ["/api/v1/namespaces/default/pods?watch=true", "/api/v1/namespaces/default/pods/web/log?follow=true"] {
         let s = submitted("GET", path, &to);
         let admitted = admit(&s, &seal(&s, &envelope("GET", path, b""), &to), CLUSTER, &k, 1 << 20).unwrap();
