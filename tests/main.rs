@@ -39,6 +39,9 @@ mod load;
 // Watches through the chain: frames, every end, kubectl's watching commands.
 mod streams;
 
+// Interactive sessions through the chain: kubectl exec, cp, attach.
+mod sessions;
+
 // A client of its own against the contract, the node and the API server's audit log.
 mod hostile;
 

@@ -318,11 +318,17 @@ fn cri_log_line(line: &str) -> String {
 /// (`kubectl logs`), `kubectl attach` follows that log, and `kubectl exec` runs the command on
 /// this machine, as the user running the control plane, in `exec_dir` (kwok's containers
 /// are not real: this is what exec into one can do), with kwok's environment.
+///
+/// kwok v0.7 never closes an exec's standard input (it copies the stream into the command's
+/// pipe and leaves the pipe open), so a command that reads to the end of its input waits
+/// forever. `kubectl cp` into a pod runs `tar -x`, which reads in 10 KiB records and needs the
+/// end of input to finish the last one: `TAR_OPTIONS=--blocking-factor=1` makes it read
+/// 512-byte blocks and stop at the archive's end marker, so `kubectl cp` works.
 fn kwok_config_of(pod_log: &Path, exec_dir: &Path) -> String {
     format!(
         "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: every-container\nspec:\n  logs:\n  - logsFile: {log}\n    follow: true\n---\n\
 apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterAttach\nmetadata:\n  name: every-container\nspec:\n  attaches:\n  - logsFile: {log}\n---\n\
-apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterExec\nmetadata:\n  name: every-container\nspec:\n  execs:\n  - local:\n      workDir: {dir}\n",
+apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterExec\nmetadata:\n  name: every-container\nspec:\n  execs:\n  - local:\n      workDir: {dir}\n      envs:\n      - name: TAR_OPTIONS\n        value: --blocking-factor=1\n",
         log = pod_log.display(),
         dir = exec_dir.display(),
     )

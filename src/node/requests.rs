@@ -410,7 +410,8 @@ impl Processor {
                                 .cloned()
                                 .ok_or_else(|| NodeError::Config("the session's sealing key is gone".into()))?;
                             let inputs = self.inputs.open(request);
-                            let source = Source::Session(Box::new(Session { socket, inputs, key }));
+                            let source =
+                                Source::Session(Box::new(Session { socket, protocol: head[0].1.clone(), inputs, key }));
                             return self.open_stream(&submitted, arg, (101, head), source, slot).await;
                         }
                         None => {

@@ -81,6 +81,8 @@ impl InputRoutes {
 pub struct Session {
     /// The WebSocket to the API server.
     pub socket: SessionSocket,
+    /// The subprotocol the API server chose.
+    pub protocol: String,
     /// The requester's sealed input frames.
     pub inputs: Inputs,
     /// The key the session's request, and so its input, was sealed to.
@@ -104,7 +106,7 @@ enum Stop {
 impl Pump {
     /// Relays `session` until it ends; `None` when the requester hung up.
     pub(super) async fn relay(&mut self, p: &Processor, session: Session) -> Option<EndReason> {
-        let Session { socket, mut inputs, key } = session;
+        let Session { socket, protocol, mut inputs, key } = session;
         let request = self.submitted.request_id;
         let limits = p.limits();
         let started = tokio::time::Instant::now();
@@ -133,6 +135,7 @@ impl Pump {
                     }
                 }
                 input = inputs.recv() => {
+                    tracing::trace!(%request, frame = input.as_ref().map(|i| i.0), "session input");
                     let Some((index, data)) = input else {
                         tracing::warn!(%request, "the requester's input flooded the node; ending the session");
                         break Stop::End(EndReason::Limit);
@@ -158,6 +161,7 @@ impl Pump {
                     }
                 }
                 message = from_server.next() => {
+                    tracing::trace!(%request, ?message, "from the API server");
                     last_activity = tokio::time::Instant::now();
                     let mut frames = Vec::new();
                     let mut ended = push_message(message, &mut frames);
@@ -182,12 +186,18 @@ impl Pump {
                 }
             }
         };
-        // The requester learns why the socket closed before the end lands.
+        // The requester learns why the socket closed before the end lands: kubectl prints a
+        // remote-command protocol's error channel, and reads a close's reason otherwise.
         if let Stop::End(reason) = &stop
             && *reason != EndReason::Completed
         {
-            let close = Frame::Close { code: 1000, reason: format!("session ended: {}", reason.as_str()) };
-            let _ = self.send(p, vec![close], 0).await;
+            let why = ended_because(*reason, &self.submitted);
+            let mut frames = Vec::new();
+            if let Some(status) = error_channel_status(&protocol, *reason, &why) {
+                frames.extend(status.frames());
+            }
+            frames.push(Frame::Close { code: 1000, reason: why.chars().take(120).collect() });
+            let _ = self.send(p, frames, 0).await;
         }
         let _ = to_server.close().await;
         match stop {
@@ -258,6 +268,39 @@ impl Pump {
     }
 }
 
+/// Why the node ended a session, in words for the requester.
+fn ended_because(reason: EndReason, submitted: &crate::contract::events::RequestSubmitted) -> String {
+    match reason {
+        EndReason::Token => format!(
+            "seal token {} was revoked or expired, or no longer allows this session; the node ended it",
+            submitted.token_id
+        ),
+        EndReason::Limit => "the session reached a limit of the node (session-max-secs, session-idle-secs or stream-max-bytes), or its input was refused; the node ended it".to_string(),
+        EndReason::Node => "the node failed or is stopping; it ended the session".to_string(),
+        EndReason::Completed | EndReason::Client => "the session ended".to_string(),
+    }
+}
+
+/// The remote-command protocols' error-channel message (channel 3, a `Status`) that tells
+/// kubectl why the session ended, for the protocols that have one (v4 and v5).
+fn error_channel_status(protocol: &str, reason: EndReason, why: &str) -> Option<Message> {
+    if protocol != "v4.channel.k8s.io" && protocol != "v5.channel.k8s.io" {
+        return None;
+    }
+    let (code, status_reason) = match reason {
+        EndReason::Token => (403, "Forbidden"),
+        EndReason::Limit => (408, "Timeout"),
+        _ => (500, "InternalError"),
+    };
+    let status = serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": why, "reason": status_reason, "code": code,
+    });
+    let mut data = vec![3u8];
+    data.extend(serde_json::to_vec(&status).expect("JSON"));
+    Some(Message { binary: true, data })
+}
+
 /// Adds what one message from the API server becomes to `frames`; whether the socket ended.
 fn push_message(
     message: Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>,
@@ -291,5 +334,70 @@ fn frame_len(frame: &Frame) -> u64 {
     match frame {
         Frame::Message { data, .. } | Frame::Data(data) => data.len() as u64,
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(request: Address, index: u32) -> SessionInput {
+        SessionInput { request_id: request, index, data: vec![index as u8] }
+    }
+
+    #[tokio::test]
+    async fn input_reaches_only_its_open_session_and_a_flood_closes_the_queue() {
+        let (a, b) = (Address::from_static("0xa"), Address::from_static("0xb"));
+        let routes = InputRoutes::default();
+        let mut queue = routes.open(a);
+        routes.deliver(input(a, 0));
+        routes.deliver(input(b, 0));
+        assert_eq!(queue.recv().await, Some((0, vec![0])));
+        assert!(queue.try_recv().is_err(), "another request's input is not this session's");
+        for i in 0..=INPUT_QUEUE as u32 {
+            routes.deliver(input(a, i));
+        }
+        let mut drained = 0;
+        while queue.recv().await.is_some() {
+            drained += 1;
+        }
+        assert_eq!(drained, INPUT_QUEUE, "the queue holds its bound, then closes: the session ends");
+        routes.deliver(input(a, 0));
+        let mut reopened = routes.open(a);
+        routes.close(&a);
+        assert_eq!(reopened.recv().await, None);
+    }
+
+    #[test]
+    fn kubectl_is_told_why_on_the_remote_command_error_channel_only() {
+        let submitted = crate::contract::events::RequestSubmitted {
+            request_id: Address::from_static("0x1"),
+            cluster_id: Address::from_static("0x2"),
+            token_id: Address::from_static("0x70"),
+            requester: Address::from_static("0x3"),
+            node: Address::from_static("0x4"),
+            verb: 3,
+            group: String::new(),
+            resource: "pods/exec".into(),
+            namespace: "default".into(),
+            name: "p".into(),
+            body_len: 0,
+            body_digest: vec![0; 32],
+            chunk_count: 0,
+            sealing_key: vec![0; 32],
+            reply_key: vec![0; 32],
+            timestamp_ms: 0,
+        };
+        let why = ended_because(EndReason::Token, &submitted);
+        assert!(why.contains(&submitted.token_id.to_string()), "{why}");
+        for protocol in ["v5.channel.k8s.io", "v4.channel.k8s.io"] {
+            let message = error_channel_status(protocol, EndReason::Token, &why).unwrap();
+            assert!(message.binary && message.data[0] == 3, "the error channel");
+            let status: serde_json::Value = serde_json::from_slice(&message.data[1..]).unwrap();
+            assert_eq!((status["code"].as_u64(), status["reason"].as_str()), (Some(403), Some("Forbidden")));
+            assert_eq!(status["message"], why);
+        }
+        assert!(error_channel_status("SPDY/3.1+portforward.k8s.io", EndReason::Token, &why).is_none());
+        assert!(error_channel_status("channel.k8s.io", EndReason::Limit, &why).is_none());
     }
 }

@@ -60,7 +60,14 @@ pub struct Proxy {
     max_body: usize,
     settings_hint: String,
     discovery: Mutex<HashMap<(String, String), (Instant, ResponseEnvelope)>>,
+    /// Sessions refused over WebSocket, by target, for kubectl's SPDY retry of the same one:
+    /// client-go falls back to SPDY after any failed upgrade, and the reason kubectl shows
+    /// must be the refusal, not that SPDY is not carried.
+    refused_sessions: Mutex<HashMap<String, (Instant, ResponseEnvelope)>>,
 }
+
+/// How long a session's refusal is kept for kubectl's SPDY retry.
+const REFUSAL_KEPT: Duration = Duration::from_secs(30);
 
 /// A response body: whole, or a stream's frames as they arrive.
 type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
@@ -74,7 +81,15 @@ impl Proxy {
     /// signed for its cluster and seal token; `settings_hint` names where to raise `max_body`.
     pub fn new(roundtrip: RoundTrip, cluster_name: String, max_body: usize, settings_hint: String) -> Proxy {
         let identity = roundtrip.requester_key();
-        Proxy { roundtrip, identity, cluster_name, max_body, settings_hint, discovery: Mutex::default() }
+        Proxy {
+            roundtrip,
+            identity,
+            cluster_name,
+            max_body,
+            settings_hint,
+            discovery: Mutex::default(),
+            refused_sessions: Mutex::default(),
+        }
     }
 
     /// Answers one request.
@@ -156,6 +171,11 @@ impl Proxy {
             }
         };
         tracing::debug!(method = %parts.method, path, status = answer.status, elapsed = ?started.elapsed(), "answered");
+        if session.is_some() {
+            let mut refused = self.refused_sessions.lock().expect("refusals lock");
+            refused.retain(|_, (at, _)| at.elapsed() < REFUSAL_KEPT);
+            refused.insert(path, (Instant::now(), answer.clone()));
+        }
         to_http(answer, &parts.method)
     }
 
@@ -281,7 +301,12 @@ impl Proxy {
         let session = info.is_some_and(RequestInfo::is_session);
         let websocket = super::session::websocket_key(headers).is_some();
         if session && !websocket {
-            return Some(not_carried(NotCarried::SessionWithoutWebSocket));
+            let uri = info.map(RequestInfo::uri).unwrap_or_default();
+            let refused = self.refused_sessions.lock().expect("refusals lock").remove(&uri);
+            return Some(match refused {
+                Some((at, answer)) if at.elapsed() < REFUSAL_KEPT => answer,
+                _ => not_carried(NotCarried::SessionWithoutWebSocket),
+            });
         }
         if (headers.contains_key(header::UPGRADE) && !session) || method == http::Method::CONNECT {
             return Some(not_carried(NotCarried::Upgrade));

@@ -118,6 +118,7 @@ pub async fn relay(
                         break Ending::Kubectl;
                     }
                 };
+                tracing::trace!(%request, len = message.data.len(), "kubectl → chain");
                 for frame in message.frames() {
                     if queue.try_send(frame).is_err() {
                         break;
@@ -126,6 +127,7 @@ pub async fn relay(
             }
             item = stream.next() => match item {
                 Some(Ok(StreamItem::Message(message))) => {
+                    tracing::trace!(%request, len = message.data.len(), "chain → kubectl");
                     let message = if message.binary {
                         WsMessage::Binary(message.data.into())
                     } else {
@@ -188,6 +190,7 @@ async fn send_input(
             }
         }
         roundtrip.send_input(&mut input, &batch).await?;
+        tracing::trace!(frames = batch.len(), sent = input.sent(), "session input sent");
     }
     Ok(())
 }
@@ -198,5 +201,23 @@ async fn hang_up(roundtrip: &RoundTrip, request: sui_sdk_types::Address) {
         // Already ended by the node: its end is the one on record.
         Err(RoundTripError::Chain(e)) if e.is_not_found() => {}
         Err(e) => tracing::warn!(%request, error = %e, "could not hang the session up on chain"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_websocket_upgrade_with_a_key_is_a_session_handshake() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(websocket_key(&headers), None);
+        headers.insert(header::UPGRADE, "SPDY/3.1".parse().unwrap());
+        headers.insert(header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap());
+        assert_eq!(websocket_key(&headers), None, "kubectl's SPDY fallback");
+        headers.insert(header::UPGRADE, "WebSocket".parse().unwrap());
+        assert_eq!(websocket_key(&headers), Some("dGhlIHNhbXBsZSBub25jZQ=="));
+        // RFC 6455's own example: the accept key kubectl checks.
+        assert_eq!(handshake::derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 }

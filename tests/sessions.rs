@@ -1,0 +1,201 @@
+//! Interactive sessions through the chain with the real kubectl: `exec` (one command, stdin,
+//! a failing command), `cp` both ways, `attach`; the exact-subresource rule refusing exec to
+//! a token that may only read pods; a revoked token ending a running session; and the API
+//! server's audit log showing each session ran once, as approved, as the requester.
+
+use std::io::{BufRead, Write};
+use std::time::{Duration, Instant};
+
+use crate::kubectl::User;
+use crate::node::{Setup, setup};
+
+async fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
+    let text = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
+    text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
+}
+
+/// A running pod `p` on a kwok node (kwok runs its exec on this machine, in the plane's
+/// exec directory, and its attach follows the plane's pod log).
+fn running_pod(setup: &Setup) {
+    setup
+        .plane
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\nspec:\n  containers: [{name: c, image: busybox}]\n",
+        )
+        .unwrap();
+    setup.plane.kubectl(&["wait", "--for=condition=Ready", "pod/p", "--timeout=60s"]).unwrap();
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Waits until `metric` reads `want` (within 30 s).
+async fn until_metric(addr: std::net::SocketAddr, name: &str, want: impl Fn(f64) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !want(metric(addr, name).await) {
+        assert!(Instant::now() < deadline, "{name} = {}", metric(addr, name).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_exec_cp_and_attach_run_through_the_chain_exactly_as_approved() {
+    let setup = setup().await;
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
+    let addr = addr.await.unwrap();
+    running_pod(&setup);
+    let user = User::new();
+    user.login(&setup, setup.cluster, &[]);
+    let began = Instant::now();
+    let step = |what: &str| eprintln!("sessions: {what} at {:?}", began.elapsed());
+
+    // One command: its output, and the session ended on chain by the API server's close.
+    let out = user.kubectl(&["exec", "p", "--", "echo", "hi"], "");
+    assert!(out.status.success(), "kubectl exec: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hi\n");
+    until_metric(addr, "nautilus_stream_ends_total{reason=\"completed\"}", |v| v >= 1.0).await;
+
+    step("Standard input goes");
+    // Standard input goes the other way, in the requester's own transactions.
+    let lines: String = (0..50).map(|i| format!("line {i} typed through the chain\n")).collect();
+    // (kwok never closes an exec's stdin, so the command reads a known amount, not to the end.)
+    let out = user.kubectl(&["exec", "-i", "p", "--", "head", "-n", "50"], &lines);
+    assert!(out.status.success(), "kubectl exec -i: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), lines);
+
+    step("A failing command fails");
+    // A failing command fails through the chain exactly as it does straight to the API server.
+    let failing = ["exec", "p", "--", "sh", "-c", "echo no >&2; exit 3"];
+    let direct = setup.plane.kubectl(&failing).unwrap_err().to_string();
+    let out = user.kubectl(&failing, "");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no") && text(&out.stderr).contains("exit status 3"), "{}", text(&out.stderr));
+    assert!(direct.contains("exit status 3"), "{direct}");
+
+    step("kubectl cp (exec + tar)");
+    // `kubectl cp` (exec + tar) moves 1 MiB in and back out byte for byte.
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = vec![0u8; 1 << 20];
+    let mut x: u64 = 0x2545f4914f6cdd1d;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let local = dir.path().join("local.bin");
+    std::fs::write(&local, &data).unwrap();
+    let inside = dir.path().join("in-the-pod");
+    std::fs::create_dir(&inside).unwrap();
+    let remote = format!("p:{}/copied.bin", inside.display());
+    let out = user.kubectl(&["cp", local.to_str().unwrap(), &remote], "");
+    assert!(out.status.success(), "kubectl cp in: {}", text(&out.stderr));
+    assert!(std::fs::read(inside.join("copied.bin")).unwrap() == data, "the copy in differs");
+    let back = dir.path().join("back.bin");
+    let out = user.kubectl(&["cp", &remote, back.to_str().unwrap()], "");
+    assert!(out.status.success(), "kubectl cp out: {}", text(&out.stderr));
+    assert!(std::fs::read(&back).unwrap() == data, "the copy out differs");
+
+    step("kubectl attach follows");
+    // `kubectl attach` follows the container; killing kubectl hangs the session up on chain.
+    let mut command = user.command(crate::util::kubectl());
+    command.args(["attach", "p"]);
+    let mut attach = command.spawn().unwrap();
+    let stdout = attach.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    until_metric(addr, "nautilus_streams_open", |v| v >= 1.0).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let attached = loop {
+        setup.plane.log_line("attached through the chain").unwrap();
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(line) if line.contains("attached through the chain") => break line,
+            _ => assert!(Instant::now() < deadline, "kubectl attach printed nothing through the chain"),
+        }
+    };
+    assert!(attached.contains("attached through the chain"));
+    let hung_up = metric(addr, "nautilus_stream_ends_total{reason=\"client\"}").await;
+    attach.kill().unwrap();
+    let _ = attach.wait();
+    until_metric(addr, "nautilus_stream_ends_total{reason=\"client\"}", |v| v > hung_up).await;
+    until_metric(addr, "nautilus_streams_open", |v| v == 0.0).await;
+
+    step("The trail: every session");
+    // The trail: every session one line, create on pods/exec or pods/attach, with its end;
+    // the API server ran each once, as the requester, as approved.
+    let trail = user.audit();
+    let sessions: Vec<_> =
+        trail.iter().filter(|r| r["resource"] == "pods/exec" || r["resource"] == "pods/attach").collect();
+    // exec ×3, cp in (kubectl first runs `test -d` on the destination, then tar), cp out, attach
+    assert_eq!(sessions.len(), 7, "{trail:#?}");
+    assert!(sessions.iter().all(|r| r["verb"] == "create" && r["outcome"]["kind"] == "streamed"), "{sessions:#?}");
+    let ran = setup.cluster_ran_only_what_the_chain_approved().await;
+    let ran_sessions = ran.iter().filter(|e| e.resource == "pods/exec" || e.resource == "pods/attach").count();
+    assert_eq!(ran_sessions, sessions.len(), "each session approved ran once: {ran:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_needs_exec_on_the_pod_and_a_revoked_token_ends_a_running_session() {
+    let setup = setup().await;
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
+    let addr = addr.await.unwrap();
+    running_pod(&setup);
+
+    // A token that may read pods may not exec into them: the contract refuses, kubectl says
+    // why, and the API server runs nothing.
+    let viewer = User::new();
+    viewer.login(&setup, setup.cluster, &["--role", "view"]);
+    assert!(viewer.kubectl(&["get", "pod", "p"], "").status.success());
+    let out = viewer.kubectl(&["exec", "p", "--", "echo", "hi"], "");
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("Forbidden") && said.contains("pods/exec"), "{said}");
+    assert!(setup.cluster_ran_only_what_the_chain_approved().await.iter().all(|e| e.resource != "pods/exec"));
+
+    // A running session ends when the admin revokes its token: kubectl stops, the end is on
+    // chain with its reason.
+    let user = User::new();
+    user.login(&setup, setup.cluster, &[]);
+    let status: serde_json::Value = serde_json::from_slice(&user.sui(&["status", "-o", "json"]).stdout).unwrap();
+    let token: sui_sdk_types::Address = status["logins"][0]["token"].as_str().unwrap().parse().unwrap();
+    let mut command = user.command(crate::util::kubectl());
+    command.args(["exec", "-i", "p", "--", "cat"]);
+    let mut session = command.spawn().unwrap();
+    let mut stdin = session.stdin.take().unwrap();
+    let stdout = session.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    stdin.write_all(b"before the revocation\n").unwrap();
+    stdin.flush().unwrap();
+    let echoed = rx.recv_timeout(Duration::from_secs(30)).expect("cat echoed through the chain");
+    assert_eq!(echoed, "before the revocation");
+    let ended_before = metric(addr, "nautilus_stream_ends_total{reason=\"token\"}").await;
+    setup.revoke(token).await;
+    until_metric(addr, "nautilus_stream_ends_total{reason=\"token\"}", |v| v > ended_before).await;
+    let waited = Instant::now();
+    let status = loop {
+        if let Some(status) = session.try_wait().unwrap() {
+            break status;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(30), "kubectl outlived its session");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    drop(stdin);
+    assert!(status.code().is_some(), "kubectl exited by itself");
+    let trail = user.audit();
+    let ended: Vec<_> = trail.iter().filter(|r| r["resource"] == "pods/exec").collect();
+    assert!(ended.iter().any(|r| r["outcome"]["ended"] == "token"), "{ended:#?}");
+    setup.cluster_ran_only_what_the_chain_approved().await;
+}
