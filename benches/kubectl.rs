@@ -70,6 +70,42 @@ impl Kubectl<'_> {
         assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         started.elapsed()
     }
+
+    /// The round trip of each of `count` typed lines through `kubectl exec -i pod -- cat`:
+    /// from writing the line to reading its echo.
+    fn keystrokes(&self, kubeconfig: &Path, pod: &str, count: usize) -> Vec<Duration> {
+        use std::io::{BufRead, Write};
+        let mut child = Command::new(self.program)
+            .env("KUBECONFIG", kubeconfig)
+            .env("KUBECTL_SUI_HOME", self.home)
+            .env("KUBECTL_SUI_KEY_STORE", "file")
+            .args(["exec", "-i", pod, "--", "cat"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut keys = child.stdin.take().unwrap();
+        let mut echo = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut times = Vec::with_capacity(count);
+        let mut line = String::new();
+        // The first line also waits for the session to open: not counted.
+        for i in 0..=count {
+            let started = Instant::now();
+            keys.write_all(format!("k{i}\n").as_bytes()).unwrap();
+            keys.flush().unwrap();
+            line.clear();
+            echo.read_line(&mut line).unwrap();
+            assert_eq!(line.trim_end(), format!("k{i}"));
+            if i > 0 {
+                times.push(started.elapsed());
+            }
+        }
+        // kwok never closes an exec's stdin: the session ends with kubectl.
+        let _ = child.kill();
+        let _ = child.wait();
+        times
+    }
 }
 
 /// Transactions, their BCS bytes (transaction + events) and net gas in checkpoints `from..`.
@@ -174,6 +210,42 @@ async fn main() {
         let (txs, bytes, gas) = chain_cost(&mut client, before).await;
         println!(
             "| {name} | {} | {} | {} | {} | {:.1}× | {txs} | {bytes} | {gas} |",
+            ms(percentile(&times.0, 0.5)),
+            ms(percentile(&times.0, 0.99)),
+            ms(percentile(&times.1, 0.5)),
+            ms(percentile(&times.1, 0.99)),
+            percentile(&times.1, 0.5).as_secs_f64() / percentile(&times.0, 0.5).as_secs_f64()
+        );
+    }
+
+    // Sessions: a typed line's round trip through `kubectl exec -i … -- cat`, and `kubectl cp`
+    // of 1 MiB into a pod, through the chain against straight to the API server.
+    let pod = plane.kubectl(&["get", "pods", "-l", "app=web", "-o", "name"]).unwrap();
+    let pod = pod.lines().next().expect("a web pod").trim_start_matches("pod/").to_string();
+    plane.kubectl(&["wait", "--for=condition=Ready", &format!("pod/{pod}"), "--timeout=60s"]).unwrap();
+    println!();
+    println!("| session | direct p50 ms | direct p99 ms | chain p50 ms | chain p99 ms | p50 ratio |");
+    println!("|---|---|---|---|---|---|");
+    let mut typed = (kubectl.keystrokes(&direct, &pod, runs), kubectl.keystrokes(&user_kubeconfig, &pod, runs));
+    let copies = tempfile::tempdir().unwrap();
+    let file = copies.path().join("one-mib");
+    let mut data = vec![0u8; 1 << 20];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut data);
+    std::fs::write(&file, &data).unwrap();
+    let target = format!("{pod}:{}/copied", copies.path().display());
+    let mut copied = (Vec::new(), Vec::new());
+    for _ in 0..runs.div_ceil(4).max(3) {
+        copied.0.push(kubectl.run(&direct, &["cp", file.to_str().unwrap(), &target], ""));
+        copied.1.push(kubectl.run(&user_kubeconfig, &["cp", file.to_str().unwrap(), &target], ""));
+    }
+    assert!(std::fs::read(copies.path().join("copied")).unwrap() == data);
+    for (name, times) in
+        [("a typed line and its echo (`exec -i … cat`)", &mut typed), ("`kubectl cp` 1 MiB in", &mut copied)]
+    {
+        times.0.sort();
+        times.1.sort();
+        println!(
+            "| {name} | {} | {} | {} | {} | {:.1}× |",
             ms(percentile(&times.0, 0.5)),
             ms(percentile(&times.0, 0.99)),
             ms(percentile(&times.1, 0.5)),

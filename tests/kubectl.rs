@@ -301,8 +301,12 @@ async fn refusals_are_clear_kubernetes_errors() {
         "{denied:?}"
     );
     assert!(!exec.status.success() && started.elapsed() < Duration::from_secs(20), "exec fails at once");
+    // The contract's refusal, also for kubectl's SPDY retry of the refused WebSocket upgrade.
     let message = stderr(&exec);
-    assert!(message.contains("exec, attach, port-forward and proxy need a live two-way session"), "{message}");
+    assert!(message.contains("Forbidden") && message.contains("lacks create on pods/exec"), "{message}");
+    assert!(denied.iter().any(|r| r["resource"] == "pods/exec" && r["outcome"]["reason"] == "EPermissionDenied"));
+    let proxied = viewer.kubectl(&["get", "--raw", "/api/v1/namespaces/default/pods/shell/proxy"], "");
+    assert!(stderr(&proxied).contains("the proxy subresource relays arbitrary HTTP"), "{}", stderr(&proxied));
 
     // Targets the API server could read otherwise, and paths no rule names: a clear Status,
     // the first before any transaction. (kubectl itself decodes `%2F` before sending; the

@@ -136,9 +136,18 @@ async fn kubectl_exec_cp_and_attach_run_through_the_chain_exactly_as_approved() 
     // exec ×3, cp in (kubectl first runs `test -d` on the destination, then tar), cp out, attach
     assert_eq!(sessions.len(), 7, "{trail:#?}");
     assert!(sessions.iter().all(|r| r["verb"] == "create" && r["outcome"]["kind"] == "streamed"), "{sessions:#?}");
-    let ran = setup.cluster_ran_only_what_the_chain_approved().await;
-    let ran_sessions = ran.iter().filter(|e| e.resource == "pods/exec" || e.resource == "pods/attach").count();
-    assert_eq!(ran_sessions, sessions.len(), "each session approved ran once: {ran:#?}");
+    // (The API server logs a session once it has closed its side, a moment after the node's.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ran = setup.cluster_ran_only_what_the_chain_approved().await;
+        let ran_sessions = ran.iter().filter(|e| e.resource == "pods/exec" || e.resource == "pods/attach").count();
+        if ran_sessions == sessions.len() {
+            eprintln!("sessions: all in the API server's audit log after {:?}", began.elapsed());
+            break;
+        }
+        assert!(Instant::now() < deadline, "each session approved ran once: {ran:#?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -197,5 +206,88 @@ async fn exec_needs_exec_on_the_pod_and_a_revoked_token_ends_a_running_session()
     let trail = user.audit();
     let ended: Vec<_> = trail.iter().filter(|r| r["resource"] == "pods/exec").collect();
     assert!(ended.iter().any(|r| r["outcome"]["ended"] == "token"), "{ended:#?}");
+    setup.cluster_ran_only_what_the_chain_approved().await;
+}
+
+/// The local port `kubectl port-forward` says it listens on.
+fn forwarded_port(lines: &std::sync::mpsc::Receiver<String>) -> u16 {
+    let line = lines.recv_timeout(Duration::from_secs(60)).expect("kubectl port-forward said where it listens");
+    // "Forwarding from 127.0.0.1:41234 -> 80"
+    line.strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected: {line}"))
+}
+
+fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_port_forward_and_an_interactive_terminal_work_through_the_chain() {
+    let setup = setup().await;
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
+    let addr = addr.await.unwrap();
+    running_pod(&setup);
+    let user = User::new();
+    user.login(&setup, setup.cluster, &[]);
+
+    // `kubectl port-forward` (SPDY framing inside the WebSocket), then real HTTP requests
+    // through the forwarded port, to what kwok forwards every pod port to.
+    let mut command = user.command(crate::util::kubectl());
+    command.args(["port-forward", "pod/p", ":80"]);
+    let mut forward = command.spawn().unwrap();
+    let port = forwarded_port(&lines_of(&mut forward));
+    for path in ["/through/the/chain", "/and/again"] {
+        let reply = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await.expect("a reply through the forward");
+        assert_eq!(reply.status(), 200);
+        let body = reply.text().await.unwrap();
+        assert!(body.contains(kubectl_sui::controlplane::forward::GREETING), "{body}");
+        assert!(body.contains(&format!("GET {path} HTTP/1.1")), "{body}");
+    }
+    let hung_up = metric(addr, "nautilus_stream_ends_total{reason=\"client\"}").await;
+    forward.kill().unwrap();
+    let _ = forward.wait();
+    until_metric(addr, "nautilus_stream_ends_total{reason=\"client\"}", |v| v > hung_up).await;
+
+    // `kubectl exec -it` in a pseudo-terminal: a typed line is run and its output read back.
+    let kubectl = crate::util::kubectl();
+    let mut command = user.command("script");
+    command.args(["-qfec", &format!("{} exec -it p -- sh", kubectl.display()), "/dev/null"]);
+    let mut terminal = command.spawn().unwrap();
+    let output = lines_of(&mut terminal);
+    let mut keys = terminal.stdin.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    let mut typed = false;
+    while !seen.iter().any(|l: &String| l.trim_end() == "typed-42") {
+        if !typed {
+            // Typed once the shell is there (its prompt, or a moment after the session opened).
+            keys.write_all(b"echo typed-$((6*7))\r").unwrap();
+            keys.flush().unwrap();
+            typed = true;
+        }
+        match output.recv_timeout(Duration::from_millis(500)) {
+            Ok(line) => seen.push(line),
+            Err(_) => assert!(Instant::now() < deadline, "no echo through the terminal: {seen:?}"),
+        }
+    }
+    keys.write_all(b"exit\r").unwrap();
+    keys.flush().unwrap();
+    let waited = Instant::now();
+    while terminal.try_wait().unwrap().is_none() {
+        assert!(waited.elapsed() < Duration::from_secs(30), "the terminal session did not end: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let trail = user.audit();
+    assert!(trail.iter().any(|r| r["resource"] == "pods/portforward" && r["verb"] == "create"), "{trail:#?}");
     setup.cluster_ran_only_what_the_chain_approved().await;
 }

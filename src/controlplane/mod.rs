@@ -9,6 +9,7 @@
 
 pub mod build;
 mod error;
+pub mod forward;
 mod pki;
 mod process;
 
@@ -59,6 +60,7 @@ pub struct ControlPlane {
     server: String,
     audit_log: PathBuf,
     pod_log: PathBuf,
+    forward: forward::ForwardBackend,
     // Declared in start order; stopped in reverse by `Drop`.
     components: Vec<Component>,
 }
@@ -81,14 +83,18 @@ impl ControlPlane {
             format!("--{name}={}", Path::new(value.as_ref()).display())
         };
 
-        let (etcd_client, etcd_peer, apiserver_port, kwok_port) =
-            (free_port()?, free_port()?, free_port()?, free_port()?);
+        let (etcd_client, etcd_peer, apiserver_port) = (free_port()?, free_port()?, free_port()?);
+        // kwok's port is in the nodes' status (their kubelet endpoint), which etcd keeps across
+        // restarts and kwok does not rewrite: the same port each time, or logs, exec, attach
+        // and port-forward reach nothing after `kubectl sui down` and `up`.
+        let kwok_port = kept_port(&work.join("kwok.port"))?;
         let mut plane = ControlPlane {
             kubectl: bin("kubectl")?,
             kubeconfig: work.join("admin.kubeconfig"),
             server: format!("https://127.0.0.1:{apiserver_port}"),
             audit_log: work.join("audit.log"),
             pod_log: work.join("pod.log"),
+            forward: forward::ForwardBackend::start().map_err(ControlPlaneError::Port)?,
             components: Vec::new(),
         };
         // What every kwok container "writes": kwok serves this file as its log, and follows it.
@@ -97,7 +103,8 @@ impl ControlPlane {
         let kwok_config = work.join("kwok.yaml");
         let exec_dir = work.join("exec");
         crate::fs::create_private_dir(&exec_dir)?;
-        crate::fs::write_atomic(&kwok_config, kwok_config_of(&plane.pod_log, &exec_dir).as_bytes(), 0o600)?;
+        let config = kwok_config_of(&plane.pod_log, &exec_dir, plane.forward.addr());
+        crate::fs::write_atomic(&kwok_config, config.as_bytes(), 0o600)?;
         let audit_policy = work.join("audit-policy.yaml");
         crate::fs::write_atomic(&audit_policy, AUDIT_POLICY.as_bytes(), 0o600)?;
 
@@ -215,6 +222,12 @@ impl ControlPlane {
         &self.audit_log
     }
 
+    /// Where `kubectl port-forward` to any port of any pod arrives: an HTTP backend of the
+    /// control plane's that answers with [`forward::GREETING`] and the request line.
+    pub fn port_forward_backend(&self) -> std::net::SocketAddr {
+        self.forward.addr()
+    }
+
     /// The log every kwok container serves (`kubectl logs`, `logs -f`), in the CRI log
     /// format; [`ControlPlane::log_line`] appends to it and a follower sees the line.
     pub fn pod_log(&self) -> &Path {
@@ -317,20 +330,25 @@ fn cri_log_line(line: &str) -> String {
 /// kwok's configuration for every container of every pod: it logs [`ControlPlane::pod_log`]
 /// (`kubectl logs`), `kubectl attach` follows that log, and `kubectl exec` runs the command on
 /// this machine, as the user running the control plane, in `exec_dir` (kwok's containers
-/// are not real: this is what exec into one can do), with kwok's environment.
+/// are not real: this is what exec into one can do), with kwok's environment; and
+/// `kubectl port-forward` to any port of any pod reaches `forward` (the control plane's
+/// [`forward::ForwardBackend`]).
 ///
 /// kwok v0.7 never closes an exec's standard input (it copies the stream into the command's
 /// pipe and leaves the pipe open), so a command that reads to the end of its input waits
 /// forever. `kubectl cp` into a pod runs `tar -x`, which reads in 10 KiB records and needs the
 /// end of input to finish the last one: `TAR_OPTIONS=--blocking-factor=1` makes it read
 /// 512-byte blocks and stop at the archive's end marker, so `kubectl cp` works.
-fn kwok_config_of(pod_log: &Path, exec_dir: &Path) -> String {
+fn kwok_config_of(pod_log: &Path, exec_dir: &Path, forward: std::net::SocketAddr) -> String {
     format!(
         "apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: every-container\nspec:\n  logs:\n  - logsFile: {log}\n    follow: true\n---\n\
 apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterAttach\nmetadata:\n  name: every-container\nspec:\n  attaches:\n  - logsFile: {log}\n---\n\
-apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterExec\nmetadata:\n  name: every-container\nspec:\n  execs:\n  - local:\n      workDir: {dir}\n      envs:\n      - name: TAR_OPTIONS\n        value: --blocking-factor=1\n",
+apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterExec\nmetadata:\n  name: every-container\nspec:\n  execs:\n  - local:\n      workDir: {dir}\n      envs:\n      - name: TAR_OPTIONS\n        value: --blocking-factor=1\n---\n\
+apiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterPortForward\nmetadata:\n  name: every-container\nspec:\n  forwards:\n  - target:\n      address: {address}\n      port: {port}\n",
         log = pod_log.display(),
         dir = exec_dir.display(),
+        address = forward.ip(),
+        port = forward.port(),
     )
 }
 
@@ -345,6 +363,17 @@ fn node_manifests(count: usize) -> String {
             )
         })
         .collect()
+}
+
+/// The port kept in `file` if it is still free, else a free one, kept there for next time.
+fn kept_port(file: &Path) -> Result<u16, ControlPlaneError> {
+    let kept = std::fs::read_to_string(file).ok().and_then(|p| p.trim().parse::<u16>().ok());
+    if let Some(port) = kept.filter(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok()) {
+        return Ok(port);
+    }
+    let port = free_port()?;
+    crate::fs::write_atomic(file, port.to_string().as_bytes(), 0o644)?;
+    Ok(port)
 }
 
 /// A loopback port free right now. The listener is closed before the component binds it, a

@@ -199,7 +199,10 @@ impl Pump {
             frames.push(Frame::Close { code: 1000, reason: why.chars().take(120).collect() });
             let _ = self.send(p, frames, 0).await;
         }
-        let _ = to_server.close().await;
+        // The connection is dropped, not closed with a WebSocket close: kube-apiserver 1.33 keeps
+        // running an attach (and its connection to the kubelet) after a client's close frame,
+        // and ends it when the connection goes (as when kubectl is killed).
+        drop((to_server, from_server));
         match stop {
             Stop::End(reason) => Some(reason),
             Stop::HungUp => None,
