@@ -102,6 +102,24 @@ impl Setup {
         executions
     }
 
+    /// What the API server ran (checked against the chain as
+    /// [`Setup::cluster_ran_only_what_the_chain_approved`] does) once `done` holds of it; the
+    /// API server logs a stream or a session when it ends, a moment after the node's end.
+    pub(crate) async fn ran_once_done(
+        &self,
+        done: impl Fn(&[cluster_log::Execution]) -> bool,
+    ) -> Vec<cluster_log::Execution> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let executions = self.cluster_ran_only_what_the_chain_approved().await;
+            if done(&executions) {
+                return executions;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{executions:#?}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// The admin gives `token` a predefined role.
     pub(crate) async fn grant_role(&self, token: Address, role: Role) {
         self.admin_token_call(token, |contract, tx, cap, cluster, token| {

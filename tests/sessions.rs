@@ -14,6 +14,22 @@ async fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
     text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
 }
 
+/// A cluster whose node runs (its metrics at `metrics`), with a running pod `p`.
+struct Rig {
+    setup: Setup,
+    metrics: std::net::SocketAddr,
+    _node: (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<Result<(), kubectl_sui::node::NodeError>>),
+}
+
+async fn rig() -> Rig {
+    let setup = setup().await;
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let node = setup.start_node_with(setup.node_config(), Some(bound));
+    let metrics = addr.await.unwrap();
+    running_pod(&setup);
+    Rig { setup, metrics, _node: node }
+}
+
 /// A running pod `p` on a kwok node (kwok runs its exec on this machine, in the plane's
 /// exec directory, and its attach follows the plane's pod log).
 fn running_pod(setup: &Setup) {
@@ -42,11 +58,7 @@ async fn until_metric(addr: std::net::SocketAddr, name: &str, want: impl Fn(f64)
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_exec_cp_and_attach_run_through_the_chain_exactly_as_approved() {
-    let setup = setup().await;
-    let (bound, addr) = tokio::sync::oneshot::channel();
-    let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
-    let addr = addr.await.unwrap();
-    running_pod(&setup);
+    let Rig { setup, metrics: addr, _node } = rig().await;
     let user = User::new();
     user.login(&setup, setup.cluster, &[]);
     let began = Instant::now();
@@ -136,27 +148,14 @@ async fn kubectl_exec_cp_and_attach_run_through_the_chain_exactly_as_approved() 
     // exec ×3, cp in (kubectl first runs `test -d` on the destination, then tar), cp out, attach
     assert_eq!(sessions.len(), 7, "{trail:#?}");
     assert!(sessions.iter().all(|r| r["verb"] == "create" && r["outcome"]["kind"] == "streamed"), "{sessions:#?}");
-    // (The API server logs a session once it has closed its side, a moment after the node's.)
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ran = setup.cluster_ran_only_what_the_chain_approved().await;
-        let ran_sessions = ran.iter().filter(|e| e.resource == "pods/exec" || e.resource == "pods/attach").count();
-        if ran_sessions == sessions.len() {
-            eprintln!("sessions: all in the API server's audit log after {:?}", began.elapsed());
-            break;
-        }
-        assert!(Instant::now() < deadline, "each session approved ran once: {ran:#?}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let is_session =
+        |e: &&kubectl_sui::audit::cluster_log::Execution| e.resource == "pods/exec" || e.resource == "pods/attach";
+    setup.ran_once_done(|ran| ran.iter().filter(is_session).count() == sessions.len()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exec_needs_exec_on_the_pod_and_a_revoked_token_ends_a_running_session() {
-    let setup = setup().await;
-    let (bound, addr) = tokio::sync::oneshot::channel();
-    let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
-    let addr = addr.await.unwrap();
-    running_pod(&setup);
+    let Rig { setup, metrics: addr, _node } = rig().await;
 
     // A token that may read pods may not exec into them: the contract refuses, kubectl says
     // why, and the API server runs nothing.
@@ -231,11 +230,7 @@ fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_port_forward_and_an_interactive_terminal_work_through_the_chain() {
-    let setup = setup().await;
-    let (bound, addr) = tokio::sync::oneshot::channel();
-    let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
-    let addr = addr.await.unwrap();
-    running_pod(&setup);
+    let Rig { setup, metrics: addr, _node } = rig().await;
     let user = User::new();
     user.login(&setup, setup.cluster, &[]);
 

@@ -21,9 +21,12 @@ pub struct ForwardBackend {
 }
 
 impl ForwardBackend {
-    /// Listens on a free loopback port and answers until dropped.
+    /// Listens on a free loopback port and answers until dropped. It takes its port on
+    /// 127.0.0.2 where the system has that address (Linux routes all of 127/8 to loopback):
+    /// the control plane's components take ports on 127.0.0.1 chosen a moment before they
+    /// bind them, and a port held here could be one of those.
     pub fn start() -> std::io::Result<ForwardBackend> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind("127.0.0.2:0").or_else(|_| TcpListener::bind("127.0.0.1:0"))?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
