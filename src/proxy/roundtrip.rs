@@ -243,7 +243,7 @@ impl OpenStream {
 
 /// The requester's side of a session's input: numbers its frames, seals each to the node key
 /// the session was opened with, bound to its index, and sends them with `request::send_input`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SessionInput {
     request: Address,
     request_arg: ObjectArg,
@@ -252,9 +252,12 @@ pub struct SessionInput {
 }
 
 impl SessionInput {
-    /// Frames sent so far.
-    pub fn sent(&self) -> u32 {
-        self.next_index
+    /// Takes the next `count` input indices and returns the first: frames are numbered when
+    /// they are sent, so transactions in flight together may land in any order.
+    pub fn reserve(&mut self, count: usize) -> u32 {
+        let first = self.next_index;
+        self.next_index += count as u32;
+        first
     }
 }
 
@@ -426,19 +429,24 @@ impl RoundTrip {
         })
     }
 
-    /// Sends `frames` (at most [`INPUT_FRAMES_PER_TRANSACTION`]) as the session's next input
-    /// frames, in one transaction.
-    pub async fn send_input(&self, input: &mut SessionInput, frames: &[Frame]) -> Result<(), RoundTripError> {
+    /// Sends `frames` (at most [`INPUT_FRAMES_PER_TRANSACTION`]) as the session's input frames
+    /// `first_index`, `first_index + 1`, ... (reserved with [`SessionInput::reserve`]), in one
+    /// transaction.
+    pub async fn send_input(
+        &self,
+        input: &SessionInput,
+        first_index: u32,
+        frames: &[Frame],
+    ) -> Result<(), RoundTripError> {
         let mut sealed = Vec::with_capacity(frames.len());
         for (i, frame) in frames.iter().enumerate() {
-            sealed.push(frame.seal_input(&input.node_key, self.cluster, input.request, input.next_index + i as u32)?);
+            sealed.push(frame.seal_input(&input.node_key, self.cluster, input.request, first_index + i as u32)?);
         }
         let mut tx = TransactionBuilder::new();
         Contract::new(self.client.package())
-            .send_input(&mut tx, input.request_arg, input.next_index, sealed)
+            .send_input(&mut tx, input.request_arg, first_index, sealed)
             .expect("send_input matches its signature");
         self.execute(tx).await?;
-        input.next_index += frames.len() as u32;
         Ok(())
     }
 

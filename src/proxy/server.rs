@@ -246,7 +246,7 @@ impl Proxy {
         upgraded: Option<hyper::upgrade::OnUpgrade>,
     ) -> Answer {
         let request = stream.request;
-        let input = match (upgraded, self.roundtrip.session_input(&stream).await) {
+        let (upgraded, input) = match (upgraded, self.roundtrip.session_input(&stream).await) {
             (Some(upgraded), Ok(input)) => (upgraded, input),
             (_, result) => {
                 let why = result.err().map(|e| e.to_string()).unwrap_or_else(|| "the connection cannot upgrade".into());
@@ -256,7 +256,6 @@ impl Proxy {
             }
         };
         let answer = super::session::switching(&stream, key, full(Bytes::new()));
-        let (upgraded, input) = input;
         tokio::spawn(async move { super::session::relay(&self.roundtrip, stream, input, upgraded).await });
         answer.unwrap_or_else(|_| Response::new(full(Bytes::from_static(b"bad response headers"))))
     }

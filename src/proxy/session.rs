@@ -33,6 +33,9 @@ use crate::envelope::{FRAME_DATA_MAX, Frame, Message};
 const INPUT_QUEUE: usize = 256;
 const FRAMES_PER_MESSAGE: usize = SESSION_MESSAGE_MAX / FRAME_DATA_MAX + 1;
 
+/// Input transactions in flight at once (each holds one of the proxy's gas coins).
+const INPUT_IN_FLIGHT: usize = 4;
+
 /// How long the node's last frames may take to arrive once input can no longer be sent.
 const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
@@ -105,13 +108,19 @@ pub async fn relay(
                 }
             }
             _ = tokio::time::sleep_until(drain_until.unwrap_or_else(tokio::time::Instant::now)), if drain_until.is_some() => {
-                break Ending::Failed("the session's input could not be sent on chain".into());
+                break Ending::Failed("the node's end of the session did not arrive".into());
             }
             message = from_kubectl.next(), if reading && queue.capacity() >= FRAMES_PER_MESSAGE => {
                 let message = match message {
                     Some(Ok(WsMessage::Binary(data))) => Message { binary: true, data: data.to_vec() },
                     Some(Ok(WsMessage::Text(text))) => Message { binary: false, data: text.as_bytes().to_vec() },
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
+                    // kubectl answering the API server's close: the node's end is on its way.
+                    Some(Ok(WsMessage::Close(_)) | Err(_)) | None if closed_kubectl => {
+                        reading = false;
+                        drain_until.get_or_insert(tokio::time::Instant::now() + DRAIN_GRACE);
+                        continue;
+                    }
                     Some(Ok(WsMessage::Close(_))) | None => break Ending::Kubectl,
                     Some(Err(e)) => {
                         tracing::debug!(%request, error = %e, "kubectl's socket failed");
@@ -173,24 +182,37 @@ pub async fn relay(
     let _ = to_kubectl.close().await;
 }
 
-/// Sends what is queued, one transaction at a time, each carrying everything queued meanwhile
-/// (up to [`INPUT_FRAMES_PER_TRANSACTION`]). Returns when the queue closes, or with the first
-/// failure.
+/// Sends what is queued, each transaction carrying everything queued since the last (up to
+/// [`INPUT_FRAMES_PER_TRANSACTION`]), with up to [`INPUT_IN_FLIGHT`] transactions in flight:
+/// a keystroke goes at once, and a large upload does not wait for each transaction's effects
+/// (a finality each on a public network) before sending the next. Returns once the queue
+/// closes and everything sent has landed, or with the first failure.
 async fn send_input(
     roundtrip: &RoundTrip,
     mut input: SessionInput,
     queued: &mut mpsc::Receiver<Frame>,
 ) -> Result<(), RoundTripError> {
-    while let Some(first) = queued.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < INPUT_FRAMES_PER_TRANSACTION {
-            match queued.try_recv() {
-                Ok(frame) => batch.push(frame),
-                Err(_) => break,
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut open = true;
+    while open || !in_flight.is_empty() {
+        tokio::select! {
+            frame = queued.recv(), if open && in_flight.len() < INPUT_IN_FLIGHT => {
+                let Some(first) = frame else {
+                    open = false;
+                    continue;
+                };
+                let mut batch = vec![first];
+                while batch.len() < INPUT_FRAMES_PER_TRANSACTION {
+                    match queued.try_recv() {
+                        Ok(frame) => batch.push(frame),
+                        Err(_) => break,
+                    }
+                }
+                let (target, first_index) = (input.clone(), input.reserve(batch.len()));
+                in_flight.push(async move { roundtrip.send_input(&target, first_index, &batch).await });
             }
+            Some(sent) = in_flight.next(), if !in_flight.is_empty() => sent?,
         }
-        roundtrip.send_input(&mut input, &batch).await?;
-        tracing::trace!(frames = batch.len(), sent = input.sent(), "session input sent");
     }
     Ok(())
 }
