@@ -63,12 +63,17 @@ fn up_get_pods_down_up_again() {
     // Through the chain, the same answers as straight from the stack's control plane.
     let data = home.path().join(".local/share/kubectl-sui/up");
     let admin = data.join("k8s/admin.kubeconfig");
+    let direct = |args: &[&str]| kubectl_sui::controlplane::kubectl(&crate::util::kubectl(), &admin, args, "").unwrap();
     for args in [&["get", "pods", "-A"][..], &["get", "ns"]] {
-        let direct = kubectl_sui::controlplane::kubectl(&crate::util::kubectl(), &admin, args, "").unwrap();
-        assert_eq!(without_ages(&kubectl(args)), without_ages(&direct), "kubectl {args:?}");
+        assert_eq!(without_ages(&kubectl(args)), without_ages(&direct(args)), "kubectl {args:?}");
     }
     assert!(kubectl(&["get", "ns", "-o", "name"]).contains("namespace/kube-system"));
     assert_eq!(kubectl(&["create", "namespace", "quickstart"]), "namespace/quickstart created\n");
+    // A fake pod to exec into, now and after a restart (kwok keeps its port, which the nodes'
+    // status names: otherwise logs and exec reach nothing once the stack restarts).
+    direct(&["run", "p", "--image=busybox"]);
+    direct(&["wait", "--for=condition=Ready", "pod/p", "--timeout=60s"]);
+    assert_eq!(kubectl(&["exec", "p", "--", "echo", "hi"]), "hi\n");
     let status = succeeded(&run("kubectl", &["sui", "status"]), "kubectl sui status");
     for component in ["devnet", "node", "control plane", "proxy"] {
         assert!(status.contains(component), "status shows the {component}: {status}");
@@ -80,6 +85,8 @@ fn up_get_pods_down_up_again() {
 
     succeeded(&run("kubectl", &["sui", "up"]), "kubectl sui up (again)");
     assert!(kubectl(&["get", "ns", "quickstart", "-o", "name"]).contains("namespace/quickstart"), "data kept");
+    assert_eq!(kubectl(&["exec", "p", "--", "echo", "again"]), "again\n", "exec after the restart");
+    assert!(kubectl(&["logs", "p"]).contains("kwok container started"), "logs after the restart");
     let purged = succeeded(&run("kubectl", &["sui", "down", "--purge"]), "kubectl sui down --purge");
     assert!(purged.contains("removed"), "{purged}");
     assert!(!data.exists(), "the stack's data is gone");
