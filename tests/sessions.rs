@@ -8,11 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::kubectl::User;
 use crate::node::{Setup, setup};
-
-async fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
-    let text = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
-    text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
-}
+use crate::streams::{metric, until_metric};
 
 /// A cluster whose node runs (its metrics at `metrics`), with a running pod `p`.
 struct Rig {
@@ -45,15 +41,6 @@ fn running_pod(setup: &Setup) {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Waits until `metric` reads `want` (within 30 s).
-async fn until_metric(addr: std::net::SocketAddr, name: &str, want: impl Fn(f64) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !want(metric(addr, name).await) {
-        assert!(Instant::now() < deadline, "{name} = {}", metric(addr, name).await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

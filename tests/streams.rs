@@ -16,9 +16,19 @@ use crate::node::{Requester, request, setup};
 
 const CONFIGMAPS: &str = "/api/v1/namespaces/default/configmaps";
 
-async fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
+/// The node's metric `name` (a line's start), 0 when absent.
+pub(crate) async fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
     let text = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
     text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
+}
+
+/// Waits until the node's metric `name` satisfies `want` (within 60 s).
+pub(crate) async fn until_metric(addr: std::net::SocketAddr, name: &str, want: impl Fn(f64) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !want(metric(addr, name).await) {
+        assert!(Instant::now() < deadline, "{name} = {}", metric(addr, name).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn open(user: &Requester, path: &str) -> OpenStream {
@@ -195,10 +205,7 @@ async fn kubectl_and_helm_watch_follow_roll_out_and_wait_through_the_chain() {
     let mut watch = command.spawn().unwrap();
     let lines = lines_of(&mut watch);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while metric(addr, "nautilus_streams_open").await < 1.0 {
-        assert!(Instant::now() < deadline, "kubectl's watch never opened");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_metric(addr, "nautilus_streams_open", |open| open >= 1.0).await;
     setup
         .plane
         .kubectl_stdin(
@@ -295,11 +302,7 @@ async fn kubectl_and_helm_watch_follow_roll_out_and_wait_through_the_chain() {
     let mut command = user.command(crate::util::kubectl());
     command.args(["get", "configmaps", "--watch"]);
     let watch = command.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while metric(addr, "nautilus_streams_open").await <= open_before {
-        assert!(Instant::now() < deadline, "kubectl's watch never opened");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_metric(addr, "nautilus_streams_open", |open| open > open_before).await;
     setup.revoke(token).await;
     let ended = tokio::task::spawn_blocking(move || watch.wait_with_output()).await.unwrap().unwrap();
     // kubectl prints the watch's ERROR event as the API server's own: the Status, and ends.
