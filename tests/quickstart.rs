@@ -42,6 +42,19 @@ fn fresh(home: &Path, plugin: &Path, program: &str, args: &[&str]) -> Output {
 /// `up` takes the default ports (9410, 9411, 9412): the quick-start tests run one at a time.
 static DEFAULT_PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Stops the stack a test's `kubectl sui up` started in `home` when the test ends, even by a
+/// panic before its `down`: a stack left running holds the default ports of the next run.
+struct StopsStack<'a>(&'a Path);
+
+impl Drop for StopsStack<'_> {
+    fn drop(&mut self) {
+        let pid_file = self.0.join(".local/share/kubectl-sui/up/stack.pid");
+        if let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|p| p.trim().parse().ok()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        }
+    }
+}
+
 fn default_ports() -> std::sync::MutexGuard<'static, ()> {
     DEFAULT_PORTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -55,6 +68,7 @@ fn up_get_pods_down_up_again() {
         .map(PathBuf::from)
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_kubectl-sui").into());
     let home = tempfile::tempdir().unwrap();
+    let _stops = StopsStack(home.path());
     let run = |program: &str, args: &[&str]| fresh(home.path(), &plugin, program, args);
     let kubectl = |args: &[&str]| succeeded(&run("kubectl", args), &format!("kubectl {args:?}"));
 
@@ -100,6 +114,7 @@ fn up_serves_an_existing_cluster_only_when_named_and_then_for_viewing() {
         .map(PathBuf::from)
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_kubectl-sui").into());
     let home = tempfile::tempdir().unwrap();
+    let _stops = StopsStack(home.path());
     std::fs::create_dir_all(home.path().join(".kube")).unwrap();
     std::fs::copy(plane.kubeconfig(), home.path().join(".kube/config")).unwrap();
     let run = |program: &str, args: &[&str]| fresh(home.path(), &plugin, program, args);
