@@ -91,6 +91,7 @@ pub fn policy(role: Role) -> Policy {
         protected_namespaces: crate::contract::access::default_protected_namespaces(),
         enclaves: vec![],
         require_attestation_nonce: true,
+        auditors: vec![],
     }
 }
 

@@ -71,6 +71,7 @@ pub fn policy(min_write_stake: u64, self_service_role: Role) -> Policy {
         protected_namespaces: kubectl_sui::contract::access::default_protected_namespaces(),
         enclaves: vec![],
         require_attestation_nonce: true,
+        auditors: vec![],
     }
 }
 

@@ -48,6 +48,8 @@ const EAttestationForOtherCluster: u64 = 64;
 const EMeasurementNotFound: u64 = 65;
 /// The policy requires the challenge (a nonce naming this cluster) and the document has none.
 const EAttestationNonceMissing: u64 = 66;
+/// An auditor key that is not 32 bytes, the same key twice, or more than `MAX_AUDITORS` keys.
+const EInvalidAuditors: u64 = 67;
 
 /// This package's version. An upgraded package raises it; its `migrate` moves a cluster to
 /// it, after which every call through an older package on that cluster aborts.
@@ -65,6 +67,8 @@ const MAX_CLOCK_SKEW_MS: u64 = 60_000;
 const PCR_LENGTH: u64 = 48;
 /// The namespace `deploy/` runs the node in.
 const DEFAULT_PROTECTED_NAMESPACE: vector<u8> = b"nautilus";
+/// Most auditor keys a policy names: each is one more recipient of every session's key.
+const MAX_AUDITORS: u64 = 8;
 
 public struct Cluster has key {
     id: UID,
@@ -104,6 +108,10 @@ public struct Policy has copy, drop, store {
     /// id). True for a new cluster; an admin may lift it to accept an image whose node does not
     /// put one (the document's timestamp still bounds its age).
     require_attestation_nonce: bool,
+    /// X25519 public keys of the cluster's auditors: every session (exec, attach,
+    /// port-forward) is recorded for them, its key sealed to each (the node, attested, does the
+    /// sealing; the contract only names who may read).
+    auditors: vector<vector<u8>>,
 }
 
 /// One enclave image: the PCR values its attestation documents must carry (PCR0, 1 and 2 at
@@ -185,6 +193,11 @@ public struct EnclaveWithdrawn has copy, drop {
     pcrs: vector<Pcr>,
 }
 
+public struct AuditorsChanged has copy, drop {
+    cluster_id: ID,
+    auditors: vector<vector<u8>>,
+}
+
 public struct NodeRemoved has copy, drop {
     cluster_id: ID,
     node: address,
@@ -247,6 +260,7 @@ public fun set_policy(
     let protected = cluster.policy.protected_namespaces;
     let enclaves = cluster.policy.enclaves;
     let require_nonce = cluster.policy.require_attestation_nonce;
+    let auditors = cluster.policy.auditors;
     cluster.policy =
         new_policy(
             min_write_stake,
@@ -259,6 +273,7 @@ public fun set_policy(
     cluster.policy.protected_namespaces = protected;
     cluster.policy.enclaves = enclaves;
     cluster.policy.require_attestation_nonce = require_nonce;
+    cluster.policy.auditors = auditors;
     emit_policy(cluster);
 }
 
@@ -269,6 +284,20 @@ public fun set_protected_namespaces(cap: &ClusterAdminCap, cluster: &mut Cluster
     assert!(namespaces.all!(|n| !n.is_empty() && n != &b"*".to_string()), EInvalidPolicy);
     cluster.policy.protected_namespaces = namespaces;
     event::emit(ProtectedNamespacesChanged { cluster_id: object::id(cluster), namespaces });
+}
+
+/// Replaces the auditors: X25519 public keys (32 bytes each, at most `MAX_AUDITORS`, no
+/// duplicates) to which every session opened from now on is also sealed. Empty: no recording.
+public fun set_auditors(cap: &ClusterAdminCap, cluster: &mut Cluster, auditors: vector<vector<u8>>) {
+    cluster.assert_current();
+    assert_admin(cap, cluster);
+    assert!(auditors.length() <= MAX_AUDITORS, EInvalidAuditors);
+    auditors.length().do!(|i| {
+        assert!(auditors[i].length() == KEY_LENGTH, EInvalidAuditors);
+        i.do!(|j| assert!(auditors[j] != auditors[i], EInvalidAuditors));
+    });
+    cluster.policy.auditors = auditors;
+    event::emit(AuditorsChanged { cluster_id: object::id(cluster), auditors });
 }
 
 /// Registers a debug node: its keys are vouched for by the admin, not by an attestation.
@@ -500,6 +529,8 @@ public fun enclaves(policy: &Policy): vector<Measurement> { policy.enclaves }
 
 public fun require_attestation_nonce(policy: &Policy): bool { policy.require_attestation_nonce }
 
+public fun auditors(policy: &Policy): vector<vector<u8>> { policy.auditors }
+
 public fun measurement_pcrs(measurement: &Measurement): vector<Pcr> { measurement.pcrs }
 
 /// Whether `key` is the node's current or previous sealing key (an attested node without one
@@ -559,6 +590,7 @@ fun new_policy(
         protected_namespaces: vector[DEFAULT_PROTECTED_NAMESPACE.to_string()],
         enclaves: vector[],
         require_attestation_nonce: true,
+        auditors: vector[],
     }
 }
 

@@ -452,3 +452,71 @@ fun only_the_admin_lifts_the_challenge() {
     cluster::set_attestation_nonce_required(&other_cap, &mut c, false);
     abort 0
 }
+
+fun auditor(byte: u8): vector<u8> {
+    let mut key = vector[];
+    32u64.do!(|_| key.push_back(byte));
+    key
+}
+
+#[test]
+fun the_admin_names_auditors_and_set_policy_keeps_them() {
+    let (mut sc, clock) = h::setup();
+    sc.next_tx(h::admin());
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    assert!(c.policy().auditors().is_empty());
+    cluster::set_auditors(&cap, &mut c, vector[auditor(1), auditor(2)]);
+    assert!(c.policy().auditors() == vector[auditor(1), auditor(2)]);
+    cluster::set_policy(&cap, &mut c, 0, 3_600_000, 0, true, 1, false);
+    assert!(c.policy().auditors() == vector[auditor(1), auditor(2)]);
+    cluster::set_auditors(&cap, &mut c, vector[]);
+    assert!(c.policy().auditors().is_empty());
+    ts::return_shared(c);
+    sc.return_to_sender(cap);
+    h::finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidAuditors)]
+fun an_auditor_key_of_the_wrong_length_is_refused() {
+    let (mut sc, _clock) = h::setup();
+    sc.next_tx(h::admin());
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::set_auditors(&cap, &mut c, vector[x"0102"]);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidAuditors)]
+fun the_same_auditor_twice_is_refused() {
+    let (mut sc, _clock) = h::setup();
+    sc.next_tx(h::admin());
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    cluster::set_auditors(&cap, &mut c, vector[auditor(1), auditor(2), auditor(1)]);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::EInvalidAuditors)]
+fun more_than_eight_auditors_are_refused() {
+    let (mut sc, _clock) = h::setup();
+    sc.next_tx(h::admin());
+    let mut c = sc.take_shared<Cluster>();
+    let cap = sc.take_from_sender<ClusterAdminCap>();
+    let mut keys = vector[];
+    9u8.do!(|i| keys.push_back(auditor(i)));
+    cluster::set_auditors(&cap, &mut c, keys);
+    abort 0
+}
+
+#[test, expected_failure(abort_code = cluster::ENotClusterAdmin)]
+fun only_the_admin_names_auditors() {
+    let (mut sc, _clock) = h::setup();
+    let first = ts::most_recent_id_shared<Cluster>().destroy_some();
+    cluster::create_cluster(b"other".to_string(), 0, 1, 0, true, 1, false, sc.ctx());
+    sc.next_tx(h::admin());
+    let other_cap = sc.take_from_sender<ClusterAdminCap>();
+    let mut c = sc.take_shared_by_id<Cluster>(first);
+    cluster::set_auditors(&other_cap, &mut c, vector[auditor(1)]);
+    abort 0
+}

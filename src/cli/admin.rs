@@ -270,6 +270,7 @@ pub fn default_policy() -> Policy {
         protected_namespaces: crate::contract::access::default_protected_namespaces(),
         enclaves: vec![],
         require_attestation_nonce: true,
+        auditors: vec![],
     }
 }
 

@@ -96,6 +96,8 @@ aborts! {
         "the cluster accepts no such enclave measurement; list them with `kubectl sui cluster policy`";
     "cluster" EAttestationNonceMissing = 66, FORBIDDEN,
         "the attestation document carries no challenge (a nonce naming this cluster), which the cluster requires; run `nautilus attest`, which puts it there, or (admin) `kubectl sui cluster enclave challenge optional` for an image that cannot";
+    "cluster" EInvalidAuditors = 67, BAD_REQUEST,
+        "the auditor keys are invalid: each must be an X25519 public key of 32 bytes, named once, at most 8 of them; make one with `kubectl sui audit keygen`";
     "access" EInvalidVerb = 10, BAD_REQUEST,
         "the request's verb is not a Kubernetes verb";
     "access" EInvalidRole = 11, BAD_REQUEST,

@@ -62,6 +62,7 @@ functions! {
     ADD_ENCLAVE = "cluster"::add_enclave("&ClusterAdminCap", "&mut Cluster", "vector<u8>", "vector<vector<u8>>");
     REMOVE_ENCLAVE = "cluster"::remove_enclave("&ClusterAdminCap", "&mut Cluster", "vector<u8>", "vector<vector<u8>>");
     SET_ATTESTATION_NONCE_REQUIRED = "cluster"::set_attestation_nonce_required("&ClusterAdminCap", "&mut Cluster", "bool");
+    SET_AUDITORS = "cluster"::set_auditors("&ClusterAdminCap", "&mut Cluster", "vector<vector<u8>>");
     REGISTER_ATTESTED_NODE = "cluster"::register_attested_node("&mut Cluster", "NitroAttestationDocument", "&Clock");
     ROTATE_SEALING_KEY = "cluster"::rotate_sealing_key("&mut Cluster", "vector<u8>", "&TxContext");
     MIGRATE = "cluster"::migrate("&ClusterAdminCap", "&mut Cluster");
@@ -123,6 +124,7 @@ pub const ACCESSORS: &[(&str, &str)] = &[
     ("cluster", "enclaves"),
     ("cluster", "measurement_pcrs"),
     ("cluster", "require_attestation_nonce"),
+    ("cluster", "auditors"),
     ("seal_token", "assert_authorized"),
     ("seal_token", "cluster_id"),
     ("seal_token", "owner"),
@@ -407,6 +409,20 @@ impl Contract {
     ) -> CallResult {
         let f = &SET_ATTESTATION_NONCE_REQUIRED;
         self.call(tx, f, vec![CallArg::Object(cap), CallArg::Object(cluster), pure(f, &required)?])
+    }
+
+    /// `cluster::set_auditors`: the X25519 keys every session is also sealed to (none: no
+    /// recording).
+    pub fn set_auditors(
+        &self,
+        tx: &mut TransactionBuilder,
+        cap: ObjectArg,
+        cluster: ObjectArg,
+        auditors: &[[u8; 32]],
+    ) -> CallResult {
+        let f = &SET_AUDITORS;
+        let keys: Vec<Vec<u8>> = auditors.iter().map(|k| k.to_vec()).collect();
+        self.call(tx, f, vec![CallArg::Object(cap), CallArg::Object(cluster), pure(f, &keys)?])
     }
 
     fn measurement_call(
@@ -851,6 +867,7 @@ mod tests {
             protected_namespaces: vec!["nautilus".into()],
             enclaves: vec![],
             require_attestation_nonce: true,
+            auditors: vec![],
         };
         let rule = Rule {
             verbs: 1,
@@ -895,6 +912,7 @@ mod tests {
         c.add_enclave(&mut tx, cap, cl, &pcrs).unwrap();
         c.remove_enclave(&mut tx, cap, cl, &pcrs).unwrap();
         c.set_attestation_nonce_required(&mut tx, cap, cl, false).unwrap();
+        c.set_auditors(&mut tx, cap, cl, &[[7; 32]]).unwrap();
         c.register_attested_node(&mut tx, cl, &[0; 100]).unwrap();
         let commands = built(tx).commands;
         let calls = commands.iter().filter(|c| matches!(c, Command::MoveCall(m) if m.package == PACKAGE)).count();

@@ -123,6 +123,15 @@ pub struct ProtectedNamespacesChanged {
     pub namespaces: Vec<String>,
 }
 
+/// `cluster::AuditorsChanged`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditorsChanged {
+    /// The cluster.
+    pub cluster_id: Address,
+    /// The auditors' X25519 keys now.
+    pub auditors: Vec<Vec<u8>>,
+}
+
 /// `cluster::SealingKeyRotated`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealingKeyRotated {
@@ -374,6 +383,7 @@ move_type!(
     EnclaveAccepted,
     EnclaveWithdrawn,
     AttestationNonceChanged,
+    AuditorsChanged,
     NodeRemoved,
     SealingKeyRotated
 );

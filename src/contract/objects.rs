@@ -93,6 +93,8 @@ pub struct Policy {
     /// Whether an attestation document must carry the challenge (the cluster's id) in its
     /// nonce. True for a new cluster.
     pub require_attestation_nonce: bool,
+    /// X25519 keys of the cluster's auditors: every session's key is also sealed to them.
+    pub auditors: Vec<Vec<u8>>,
 }
 
 /// `cluster::Measurement`: the PCRs of one accepted enclave image.

@@ -22,6 +22,7 @@ pub(super) fn policy_from(c: &Call<'_>, first: usize) -> Result<Policy, Executio
         protected_namespaces: access::default_protected_namespaces(),
         enclaves: vec![],
         require_attestation_nonce: true,
+        auditors: vec![],
     };
     c.ensure(policy.token_lifetime_ms > 0 && policy.self_service_role <= Role::Admin.code(), Abort::EInvalidPolicy)?;
     Ok(policy)
@@ -66,11 +67,11 @@ pub(super) fn set_policy(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let cap: ClusterAdminCap = c.load(0)?;
     let mut cluster = c.cluster(1)?;
     assert_admin(c, &cap, &cluster)?;
-    let protected = std::mem::take(&mut cluster.policy.protected_namespaces);
-    let enclaves = std::mem::take(&mut cluster.policy.enclaves);
-    let require_attestation_nonce = cluster.policy.require_attestation_nonce;
-    cluster.policy =
-        Policy { protected_namespaces: protected, enclaves, require_attestation_nonce, ..policy_from(c, 2)? };
+    let kept = std::mem::replace(&mut cluster.policy, policy_from(c, 2)?);
+    cluster.policy.protected_namespaces = kept.protected_namespaces;
+    cluster.policy.enclaves = kept.enclaves;
+    cluster.policy.require_attestation_nonce = kept.require_attestation_nonce;
+    cluster.policy.auditors = kept.auditors;
     c.emit(&policy_event(&cluster));
     c.store(cluster.id, &cluster);
     Ok(())
@@ -95,6 +96,24 @@ pub(super) fn set_attestation_nonce_required(c: &mut Call<'_>) -> Result<(), Exe
     assert_admin(c, &cap, &cluster)?;
     cluster.policy.require_attestation_nonce = required;
     c.emit(&AttestationNonceChanged { cluster_id: cluster.id, required });
+    c.store(cluster.id, &cluster);
+    Ok(())
+}
+
+/// Most auditor keys a policy names (`cluster::MAX_AUDITORS`).
+const MAX_AUDITORS: usize = 8;
+
+pub(super) fn set_auditors(c: &mut Call<'_>) -> Result<(), ExecutionError> {
+    let cap: ClusterAdminCap = c.load(0)?;
+    let mut cluster = c.cluster(1)?;
+    let auditors: Vec<Vec<u8>> = c.pure(2)?;
+    assert_admin(c, &cap, &cluster)?;
+    c.ensure(auditors.len() <= MAX_AUDITORS, Abort::EInvalidAuditors)?;
+    for (i, key) in auditors.iter().enumerate() {
+        c.ensure(key.len() == KEY_LENGTH && !auditors[..i].contains(key), Abort::EInvalidAuditors)?;
+    }
+    cluster.policy.auditors = auditors.clone();
+    c.emit(&AuditorsChanged { cluster_id: cluster.id, auditors });
     c.store(cluster.id, &cluster);
     Ok(())
 }
@@ -307,6 +326,7 @@ mod tests {
             protected_namespaces: vec![],
             enclaves,
             require_attestation_nonce: true,
+            auditors: vec![],
         };
         Cluster {
             id: Address::from_static("0xc1"),

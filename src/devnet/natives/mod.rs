@@ -46,6 +46,7 @@ pub fn call(session: &mut Session, module: &str, function: &str, args: Vec<Value
         ("cluster", "set_policy") => cluster::set_policy(&mut c),
         ("cluster", "set_protected_namespaces") => cluster::set_protected_namespaces(&mut c),
         ("cluster", "set_attestation_nonce_required") => cluster::set_attestation_nonce_required(&mut c),
+        ("cluster", "set_auditors") => cluster::set_auditors(&mut c),
         ("cluster", "register_debug_node") => cluster::register_debug_node(&mut c),
         ("cluster", "remove_node") => cluster::remove_node(&mut c),
         ("cluster", "add_enclave") => cluster::add_enclave(&mut c),
