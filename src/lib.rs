@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod chain;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod contract;
 pub mod controlplane;

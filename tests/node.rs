@@ -128,6 +128,16 @@ impl Setup {
         .await;
     }
 
+    /// The admin names the cluster's auditors.
+    pub(crate) async fn set_auditors(&self, auditors: &[[u8; 32]]) {
+        let mut client = ChainClient::new(&self.devnet.grpc_url(), package_id()).unwrap();
+        let (cap, cluster) =
+            (client.object_arg(self.admin.1).await.unwrap(), client.object_arg(self.cluster).await.unwrap());
+        let mut tx = sui_transaction_builder::TransactionBuilder::new();
+        kubectl_sui::contract::Contract::new(package_id()).set_auditors(&mut tx, cap, cluster, auditors).unwrap();
+        fixtures::execute(&mut client, &self.admin.0, tx).await;
+    }
+
     /// The admin revokes `token`.
     pub(crate) async fn revoke(&self, token: Address) {
         self.admin_token_call(token, |contract, tx, cap, cluster, token| contract.revoke(tx, cap, cluster, token))

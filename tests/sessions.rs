@@ -1,7 +1,8 @@
 //! Interactive sessions through the chain with the real kubectl: `exec` (one command, stdin,
 //! a failing command), `cp` both ways, `attach`; the exact-subresource rule refusing exec to
-//! a token that may only read pods; a revoked token ending a running session; and the API
-//! server's audit log showing each session ran once, as approved, as the requester.
+//! a token that may only read pods; a revoked token ending a running session; an auditor
+//! replaying a recorded session that no other key reads; and the API server's audit log
+//! showing each session ran once, as approved, as the requester.
 
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
@@ -272,4 +273,70 @@ async fn kubectl_port_forward_and_an_interactive_terminal_work_through_the_chain
     let trail = user.audit();
     assert!(trail.iter().any(|r| r["resource"] == "pods/portforward" && r["verb"] == "create"), "{trail:#?}");
     setup.cluster_ran_only_what_the_chain_approved().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_auditor_replays_a_session_and_no_other_key_reads_it() {
+    let Rig { setup, metrics: _, _node } = rig().await;
+    let user = User::new();
+    user.login(&setup, setup.cluster, &[]);
+    let keys = tempfile::tempdir().unwrap();
+    let keygen = |name: &str| {
+        let path = keys.path().join(name).to_str().unwrap().to_string();
+        let out = user.sui(&["audit", "keygen", "--out", &path]);
+        assert!(out.status.success(), "keygen: {}", text(&out.stderr));
+        (path, text(&out.stdout).trim().to_string())
+    };
+    let (auditor, auditor_public) = keygen("auditor.key");
+    let (stranger, _) = keygen("stranger.key");
+    let again = user.sui(&["audit", "keygen", "--out", &auditor]);
+    assert!(!again.status.success() && text(&again.stderr).contains("never overwritten"), "{}", text(&again.stderr));
+
+    // A session opened before the admin names the auditor is recorded for nobody else.
+    let out = user.kubectl(&["exec", "p", "--", "echo", "unrecorded"], "");
+    assert!(out.status.success(), "kubectl exec: {}", text(&out.stderr));
+    let public: [u8; 32] = hex::decode(&auditor_public).unwrap().try_into().unwrap();
+    setup.set_auditors(&[public]).await;
+    let typed = "typed by the requester\n";
+    let out = user.kubectl(&["exec", "-i", "p", "--", "head", "-n", "1"], typed);
+    assert!(out.status.success(), "kubectl exec -i: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), typed);
+
+    let trail = user.audit();
+    let execs: Vec<String> = trail
+        .iter()
+        .filter(|r| r["resource"] == "pods/exec")
+        .map(|r| r["request"].as_str().unwrap().to_string())
+        .collect();
+    let [before, recorded] = &execs[..] else { panic!("two sessions: {trail:#?}") };
+
+    // The auditor reads both directions: what was typed, what came back, how it ended.
+    let out = user.sui(&["audit", "replay", recorded, "--key", &auditor, "-o", "json"]);
+    assert!(out.status.success(), "replay: {}", text(&out.stderr));
+    let recording: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = recording["events"].as_array().unwrap();
+    let carried = |direction: &str, channel: u64| {
+        events.iter().any(|e| e["direction"] == direction && e["channel"] == channel && e["data"] == typed)
+    };
+    assert!(carried("input", 0), "stdin not recorded: {recording:#}");
+    assert!(carried("output", 1), "stdout not recorded: {recording:#}");
+    assert_eq!(recording["ended"], "completed");
+    assert_eq!(recording["protocol"], "v5.channel.k8s.io");
+    let typed_at = events.iter().position(|e| e["direction"] == "input" && e["data"] == typed).unwrap();
+    let echoed_at = events.iter().position(|e| e["direction"] == "output" && e["data"] == typed).unwrap();
+    assert!(typed_at < echoed_at, "the echo came before what was typed: {recording:#}");
+    // The transcript and the paced replay say the same.
+    let out = user.sui(&["audit", "replay", recorded, "--key", &auditor]);
+    assert!(text(&out.stdout).contains("input  stdin   \"typed by the requester\\n\""), "{}", text(&out.stdout));
+    let out = user.sui(&["audit", "replay", recorded, "--key", &auditor, "--play", "--speed", "50"]);
+    assert!(out.status.success(), "replay --play: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), typed);
+
+    // Another key reads nothing, and the auditor's key nothing opened before it was named.
+    for (session, key) in [(recorded, &stranger), (before, &auditor)] {
+        let out = user.sui(&["audit", "replay", session, "--key", key]);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("cannot open session"), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    }
 }

@@ -5,11 +5,13 @@
 //! This module turns checkpoints (read with [`Detail::Transactions`]) into [`AuditRecord`]s.
 //! It reads only public data: it never sees or needs a body.
 //!
-//! [`cluster_log`] checks the trail against the API server's own audit log.
+//! [`cluster_log`] checks the trail against the API server's own audit log; [`replay`] opens a
+//! recorded session with an auditor's key (the one part of the trail that is not public).
 //!
 //! [`Detail::Transactions`]: crate::chain::follow::Detail::Transactions
 
 pub mod cluster_log;
+pub mod replay;
 
 use std::collections::HashMap;
 

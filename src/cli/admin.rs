@@ -63,6 +63,22 @@ pub enum ClusterCommand {
         #[arg(long)]
         cluster: Option<String>,
     },
+    /// Name the cluster's auditors: the X25519 public keys (from `kubectl sui audit keygen`)
+    /// every session (exec, attach, port-forward) opened from now on is recorded for, so that
+    /// `kubectl sui audit replay` with one of their secret keys replays it. Without keys, shows
+    /// them.
+    Auditors {
+        /// An auditor's public key (64 hex digits); repeat for several (at most 8). Replaces
+        /// the list.
+        #[arg(value_name = "KEY", conflicts_with = "none")]
+        keys: Vec<String>,
+        /// Name no auditor: sessions opened from now on are not recorded for anyone.
+        #[arg(long)]
+        none: bool,
+        /// The cluster (name or id).
+        #[arg(long)]
+        cluster: Option<String>,
+    },
     /// Manage the cluster's nodes.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -174,11 +190,7 @@ fn nitro_cli_measurements(text: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim().trim_start_matches("0x");
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+    hex::decode(text.trim().trim_start_matches("0x")).ok()
 }
 
 /// `kubectl sui cluster create`.
@@ -294,10 +306,6 @@ pub enum NodeCommand {
     },
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn parse_role(name: &str) -> Result<Role, CliError> {
     Role::parse(name).ok_or_else(|| CliError::Message(format!("{name:?} is not a role: none, view, edit or admin")))
 }
@@ -372,6 +380,24 @@ pub fn run(command: ClusterCommand) -> Result<(), CliError> {
                 Ok(())
             })
         }
+        ClusterCommand::Auditors { keys, none, cluster } => {
+            let admin = settings.admin_cluster(cluster.as_deref())?.clone();
+            if keys.is_empty() && !none {
+                let current: Cluster = runtime.block_on(async {
+                    Ok::<_, CliError>(connect(&admin.endpoints, admin.package).await?.move_object(admin.cluster).await?)
+                })?;
+                print_auditors(&admin.name, &current.policy.auditors);
+                return Ok(());
+            }
+            let auditors =
+                keys.iter().map(|k| hex32(k, &format!("auditor key {k:?}"))).collect::<Result<Vec<_>, _>>()?;
+            let key = admin_key(&paths, &settings)?;
+            runtime.block_on(admin_call(&admin, &key, None, "naming the auditors", |contract, tx, args| {
+                contract.set_auditors(tx, args.cap, args.cluster, &auditors)
+            }))?;
+            print_auditors(&admin.name, &auditors.iter().map(|a| a.to_vec()).collect::<Vec<_>>());
+            Ok(())
+        }
         ClusterCommand::Protect { namespaces, cluster } => {
             if let Some(bad) = namespaces.iter().find(|n| n.is_empty() || n.as_str() == "*") {
                 return Err(CliError::Message(format!("{bad:?} is not a namespace name to protect")));
@@ -430,12 +456,12 @@ pub fn run(command: ClusterCommand) -> Result<(), CliError> {
                 true => println!(
                     "Cluster {} accepts the enclave image PCR0={}…; its nodes register with `nautilus attest`.",
                     admin.name,
-                    &hex(&pcrs[0].1)[..16]
+                    &hex::encode(&pcrs[0].1)[..16]
                 ),
                 false => println!(
                     "Cluster {} no longer accepts the enclave image PCR0={}…; its attested nodes no longer answer.",
                     admin.name,
-                    &hex(&pcrs[0].1)[..16]
+                    &hex::encode(&pcrs[0].1)[..16]
                 ),
             }
             Ok(())
@@ -516,12 +542,32 @@ fn print_policy(name: &str, p: &Policy) {
         if p.protected_namespaces.is_empty() { "none".to_string() } else { p.protected_namespaces.join(", ") },
     );
     println!("  challenge          {}", if p.require_attestation_nonce { "required" } else { "optional" });
+    println!(
+        "  auditors           {}",
+        match p.auditors.len() {
+            0 => "none (sessions are not recorded; kubectl sui cluster auditors)".to_string(),
+            n => format!("{n} (kubectl sui cluster auditors)"),
+        }
+    );
     match p.enclaves.is_empty() {
         true => println!("  enclaves           none accepted (kubectl sui cluster enclave add)"),
         false => {
             for (i, m) in p.enclaves.iter().enumerate() {
-                let pcrs: Vec<String> = m.pcrs.iter().map(|p| format!("PCR{}={}", p.index, hex(&p.value))).collect();
+                let pcrs: Vec<String> =
+                    m.pcrs.iter().map(|p| format!("PCR{}={}", p.index, hex::encode(&p.value))).collect();
                 println!("  enclave {}          {}", i + 1, pcrs.join("\n                     "));
+            }
+        }
+    }
+}
+
+fn print_auditors(name: &str, auditors: &[Vec<u8>]) {
+    match auditors.is_empty() {
+        true => println!("Cluster {name} names no auditor: sessions are not recorded for anyone."),
+        false => {
+            println!("Cluster {name} records every session opened from now on for these auditors:");
+            for key in auditors {
+                println!("  {}", hex::encode(key));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `kubectl sui audit`: the cluster's on-chain trail as a table or JSON/YAML, optionally
 //! following new requests as they land; `kubectl sui audit verify` checks it against the
-//! API server's own audit log.
+//! API server's own audit log; `kubectl sui audit keygen` makes an auditor's key and
+//! `kubectl sui audit replay` replays a recorded session with it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,10 +12,12 @@ use tokio::sync::mpsc;
 use super::chain_ops::connect;
 use super::{CliError, OutputFormat, write_out};
 use crate::audit::cluster_log::{self, Discrepancy};
+use crate::audit::replay::{Direction, Recording};
 use crate::audit::{AuditRecord, AuditTrail};
 use crate::chain::follow::{Detail, follow_with};
 use crate::config::{NetworkEndpoints, Paths, Settings};
 use crate::credential;
+use crate::envelope::SecretKey;
 
 /// `kubectl sui audit`.
 #[derive(Debug, Args)]
@@ -57,6 +60,48 @@ pub enum AuditCommand {
         #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// Make an auditor's key: an X25519 key pair. The secret key goes to FILE (mode 0600,
+    /// never overwritten); the public key is printed, for the cluster's admin to name with
+    /// `kubectl sui cluster auditors`.
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+    /// Replay a recorded session (exec, attach, port-forward) with an auditor's key: what was
+    /// typed and what came back, both ways, as it happened. Only a session opened while the
+    /// key's public half was among the cluster's auditors can be read.
+    Replay {
+        /// The session's request id (the REQUEST column of `kubectl sui audit -o wide`, or
+        /// `request` in its JSON).
+        request: Address,
+        /// The auditor's secret key (from `kubectl sui audit keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: std::path::PathBuf,
+        /// Play the session's output on this terminal at the pace it was recorded, instead of
+        /// printing a timed transcript of both directions.
+        #[arg(long)]
+        play: bool,
+        /// With --play: how much faster than recorded (2 plays twice as fast).
+        #[arg(long, default_value_t = 1.0, value_parser = positive_speed)]
+        speed: f64,
+        /// With --play: the longest pause kept, however long the recorded one.
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        idle_limit: Duration,
+        /// Context, cluster name or cluster id [default: the current context's cluster].
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Output format of the transcript.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
+fn positive_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(speed) if speed > 0.0 && speed.is_finite() => Ok(speed),
+        _ => Err(format!("{text:?} is not a positive number")),
+    }
 }
 
 /// The cluster's endpoints and id: from a login, else from an administered cluster.
@@ -72,8 +117,25 @@ fn target(settings: &Settings, selector: Option<&str>) -> Result<(NetworkEndpoin
 
 /// Runs `kubectl sui audit`.
 pub fn run(args: AuditArgs) -> Result<(), CliError> {
+    if let Some(AuditCommand::Keygen { out }) = &args.command {
+        return keygen(out);
+    }
     let paths = Paths::discover()?;
     let settings = Settings::load(&paths)?;
+    if let Some(AuditCommand::Replay { request, key, play, speed, idle_limit, cluster, output }) = &args.command {
+        let auditor = read_auditor_key(key)?;
+        let (endpoints, package, cluster) = target(&settings, cluster.as_deref())?;
+        let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+        let recording = runtime.block_on(async {
+            let client = connect(&endpoints, package).await?;
+            let tape = crate::audit::replay::read_tape(client, cluster, *request).await?;
+            tape.open(&auditor).map_err(|e| CliError::Message(e.to_string()))
+        })?;
+        return match play {
+            true => runtime.block_on(play_recording(&recording, *speed, *idle_limit)),
+            false => print_recording(&recording, *output),
+        };
+    }
     if let Some(AuditCommand::Verify { k8s_audit_log, cluster, output }) = args.command {
         let (endpoints, package, cluster) = target(&settings, cluster.as_deref())?;
         let log = std::fs::read_to_string(&k8s_audit_log)
@@ -216,4 +278,92 @@ fn verify_table(found: &[Discrepancy], executions: usize, approvals: usize) -> S
         }
     }
     text
+}
+
+/// `kubectl sui audit keygen --out FILE`.
+fn keygen(out: &std::path::Path) -> Result<(), CliError> {
+    if out.exists() {
+        return Err(CliError::Message(format!(
+            "{} exists; an auditor key is never overwritten (move it away, or pick another --out)",
+            out.display()
+        )));
+    }
+    let key = SecretKey::generate();
+    let mut text = hex::encode(key.to_bytes());
+    text.push('\n');
+    crate::fs::write_atomic(out, text.as_bytes(), 0o600)?;
+    println!("{}", hex::encode(key.public_key().to_bytes()));
+    eprintln!(
+        "Wrote the auditor's secret key to {} (keep it safe: whoever holds it reads every session recorded for it).\nThe line above is its public key: the cluster's admin names it with `kubectl sui cluster auditors <KEY>`.",
+        out.display()
+    );
+    Ok(())
+}
+
+/// An auditor's secret key from its file (hex, as `keygen` writes it).
+fn read_auditor_key(path: &std::path::Path) -> Result<SecretKey, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::fs::FileError::new("reading", path, e))?;
+    hex::decode(text.trim()).ok().and_then(|bytes| SecretKey::from_bytes(&bytes).ok()).ok_or_else(|| {
+        CliError::Message(format!(
+            "{} holds no auditor key (64 hex digits, from `kubectl sui audit keygen`)",
+            path.display()
+        ))
+    })
+}
+
+/// The transcript: one line per message, both ways, with its time from the session's start.
+fn print_recording(recording: &Recording, output: OutputFormat) -> Result<(), CliError> {
+    let text = match output {
+        OutputFormat::Json => serde_json::to_string_pretty(recording).map_err(CliError::Json)? + "\n",
+        OutputFormat::Yaml => serde_yaml::to_string(recording).expect("recordings serialize"),
+        OutputFormat::Table => {
+            let start = recording.events.first().map_or(0, |e| e.at_ms);
+            let mut text = format!(
+                "session {} by {}: {} ({}), ended: {}\n",
+                recording.request,
+                recording.requester,
+                recording.what,
+                if recording.protocol.is_empty() { "no subprotocol" } else { &recording.protocol },
+                recording.ended.as_deref().unwrap_or("still open")
+            );
+            for e in &recording.events {
+                let offset = e.at_ms.saturating_sub(start);
+                let shown = match &e.close {
+                    Some((code, reason)) => format!("{code} {reason:?}"),
+                    None => format!("{:?}", String::from_utf8_lossy(&e.data)),
+                };
+                text += &format!(
+                    "+{}.{:03}s {:<6} {:<7} {}\n",
+                    offset / 1000,
+                    offset % 1000,
+                    e.direction,
+                    e.channel_name(),
+                    shown
+                );
+            }
+            text
+        }
+    };
+    write_out(text.as_bytes())
+}
+
+/// Plays the session's output (stdout and stderr channels, or a port-forward's bytes) at the
+/// recorded pace.
+async fn play_recording(recording: &Recording, speed: f64, idle_limit: Duration) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut last: Option<u64> = None;
+    for e in recording.events.iter().filter(|e| e.direction == Direction::Output && e.close.is_none()) {
+        if let Some(last) = last {
+            let pause = Duration::from_millis(e.at_ms.saturating_sub(last)).div_f64(speed).min(idle_limit);
+            tokio::time::sleep(pause).await;
+        }
+        last = Some(e.at_ms);
+        let written = match e.channel {
+            Some(2) => std::io::stderr().write_all(&e.data).and_then(|()| std::io::stderr().flush()),
+            Some(1) | None => std::io::stdout().write_all(&e.data).and_then(|()| std::io::stdout().flush()),
+            Some(_) => Ok(()),
+        };
+        written.map_err(|e| CliError::Message(format!("writing the replay: {e}")))?;
+    }
+    Ok(())
 }

@@ -205,8 +205,8 @@ fn attest(args: AttestArgs) -> Result<(), CliError> {
                     Some(true) => format!(
                         "this cluster allows debug nodes: its admin can register this one by its keys instead, `kubectl sui cluster node add --cluster {} --signing-key {} --sealing-key {}` (not attested: whoever runs it can read what it is sent)",
                         args.cluster,
-                        hex(keys.signing.public_key().inner()),
-                        hex(&keys.sealing.public_key().to_bytes())
+                        hex::encode(keys.signing.public_key().inner()),
+                        hex::encode(keys.sealing.public_key().to_bytes())
                     ),
                     Some(false) => "this cluster forbids debug nodes: run the node inside an enclave built from an image whose PCRs the admin accepted (docs/operations.md, \"Attested nodes\")".to_string(),
                     None => format!("cluster {} was not found on {}", args.cluster, args.chain_url),
@@ -216,10 +216,6 @@ fn attest(args: AttestArgs) -> Result<(), CliError> {
             Err(e) => Err(CliError::Message(e.to_string())),
         }
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn run_node(args: RunArgs) -> Result<(), CliError> {

@@ -418,3 +418,16 @@ pub fn decode<T: MoveType + serde::de::DeserializeOwned>(event: &sui_sdk_types::
     let is_t = event.type_.module().as_str() == T::MODULE && event.type_.name().as_str() == T::NAME;
     is_t.then(|| bcs::from_bytes(&event.contents).ok()).flatten()
 }
+
+/// `value` as the chain carries it: an event of `package`'s module, sent by `sender`. For tests
+/// of the code that decodes events.
+#[cfg(test)]
+pub(crate) fn encode<T: MoveType + Serialize>(package: Address, sender: Address, value: &T) -> sui_sdk_types::Event {
+    sui_sdk_types::Event {
+        package_id: package,
+        module: sui_sdk_types::Identifier::from_static(T::MODULE),
+        sender,
+        type_: T::struct_tag(package),
+        contents: bcs::to_bytes(value).expect("events encode"),
+    }
+}

@@ -16,7 +16,7 @@ pub enum EnvelopeError {
     #[error("sealed envelope is truncated")]
     Truncated,
     /// The version byte is one this build does not know.
-    #[error("sealed envelope has version {0}; this build reads version 1 (upgrade kubectl-sui or the node)")]
+    #[error("sealed envelope has version {0}; this build reads versions 1 to 3 (upgrade kubectl-sui or the node)")]
     UnsupportedVersion(u8),
     /// Authentication failed: the ciphertext was altered, sealed to another key, or belongs
     /// to another request or cluster.

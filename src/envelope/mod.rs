@@ -9,7 +9,9 @@
 //! pure-argument limit and reassembled, digest-checked, on the other side.
 //!
 //! A streamed response (a watch, a followed log) is a sequence of [`Frame`]s, each sealed on
-//! its own to the reply key and bound to its index, released in order by [`FrameOrder`].
+//! its own to the reply key and bound to its index, released in order by [`FrameOrder`]. A
+//! session's frames are sealed with its [`SessionKey`], which its first frame carries, sealed to
+//! the requester and to the cluster's auditors at once ([`Sealed::seal_to_all`]).
 //!
 //! Pure: no I/O, no chain, no clock. Its main types are [`RequestEnvelope`],
 //! [`ResponseEnvelope`], [`Sealed`], [`Reassembly`] and [`Frame`].
@@ -41,6 +43,7 @@ mod attributes;
 mod chunks;
 mod error;
 mod request_info;
+mod session;
 mod stream;
 
 use std::io::Read;
@@ -57,10 +60,19 @@ pub use attributes::RequestAttributes;
 pub use chunks::Reassembly;
 pub use error::EnvelopeError;
 pub use request_info::{NotCarried, RequestInfo, RequestInfoError, Target};
-pub use stream::{FRAME_DATA_MAX, Frame, FrameOrder, Message, MessageAssembly};
+pub use session::{SessionKey, VERSION_SESSION};
+pub use stream::{FRAME_DATA_MAX, Frame, FrameOrder, FrameSeal, Message, MessageAssembly};
 
-/// The first byte of every sealed envelope.
+/// The first byte of an envelope sealed to one recipient.
 pub const VERSION: u8 = 1;
+/// The first byte of an envelope sealed to several recipients (a session's opening frame).
+pub const VERSION_MANY: u8 = 2;
+/// Most recipients of one envelope: a session's requester and up to 8 auditors
+/// (`cluster::MAX_AUDITORS`).
+pub const MAX_RECIPIENTS: usize = 9;
+/// Length of one recipient's entry in an envelope sealed to several: HPKE's encapsulated key,
+/// then the content key sealed (32 bytes and a 16-byte tag).
+const ENTRY_LENGTH: usize = KEY_LENGTH + KEY_LENGTH + 16;
 /// Length of an X25519 public key, and of HPKE's encapsulated key.
 pub const KEY_LENGTH: usize = 32;
 /// zstd level: fast, and most of the gain on JSON and YAML.
@@ -215,9 +227,7 @@ pub struct Sealed(pub Vec<u8>);
 impl Sealed {
     /// Encodes, compresses and seals `message` to `recipient`, bound to `binding`.
     pub fn seal<T: Serialize>(message: &T, recipient: &PublicKey, binding: &Binding) -> Result<Sealed, EnvelopeError> {
-        let plain = bcs::to_bytes(message).map_err(|e| EnvelopeError::Encode(e.to_string()))?;
-        let compressed =
-            zstd::bulk::compress(&plain, COMPRESSION_LEVEL).map_err(|e| EnvelopeError::Encode(e.to_string()))?;
+        let compressed = encode_payload(message)?;
         let (encapped, ciphertext) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
             &OpModeS::Base,
             &recipient.0,
@@ -233,8 +243,48 @@ impl Sealed {
         Ok(Sealed(out))
     }
 
+    /// Encodes, compresses and seals `message` once to all of `recipients` (at most
+    /// [`MAX_RECIPIENTS`]), bound to `binding`: a fresh content key seals the message
+    /// (ChaCha20-Poly1305), and HPKE seals that key to each recipient, bound the same way.
+    /// `[VERSION_MANY][count][count × (encapsulated key (32), sealed content key (48))][ciphertext]`.
+    pub fn seal_to_all<T: Serialize>(
+        message: &T,
+        recipients: &[PublicKey],
+        binding: &Binding,
+    ) -> Result<Sealed, EnvelopeError> {
+        if recipients.is_empty() || recipients.len() > MAX_RECIPIENTS {
+            return Err(EnvelopeError::Encode(format!("{} recipients (1 to {MAX_RECIPIENTS})", recipients.len())));
+        }
+        let compressed = encode_payload(message)?;
+        let content_key = SessionKey::generate().to_bytes();
+        let aad = binding.aad();
+        let mut out = vec![VERSION_MANY, recipients.len() as u8];
+        for recipient in recipients {
+            let (encapped, sealed_key) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+                &OpModeS::Base,
+                &recipient.0,
+                INFO,
+                &content_key,
+                &aad,
+            )
+            .map_err(|_| EnvelopeError::Seal)?;
+            out.extend_from_slice(&encapped.to_bytes());
+            out.extend_from_slice(&sealed_key);
+        }
+        // The content key seals one message only, so a fixed nonce is safe.
+        let cipher = <chacha20poly1305::ChaCha20Poly1305 as chacha20poly1305::KeyInit>::new(&content_key.into());
+        let ciphertext = chacha20poly1305::aead::Aead::encrypt(
+            &cipher,
+            &[0u8; 12].into(),
+            chacha20poly1305::aead::Payload { msg: &compressed, aad: &aad },
+        )
+        .map_err(|_| EnvelopeError::Seal)?;
+        out.extend_from_slice(&ciphertext);
+        Ok(Sealed(out))
+    }
+
     /// Opens with `key`, checking `binding`; the decompressed message may not exceed
-    /// `max_len` bytes.
+    /// `max_len` bytes. Reads an envelope sealed to one recipient or to several.
     pub fn open<T: DeserializeOwned>(
         &self,
         key: &SecretKey,
@@ -242,6 +292,9 @@ impl Sealed {
         max_len: usize,
     ) -> Result<T, EnvelopeError> {
         let (&version, rest) = self.0.split_first().ok_or(EnvelopeError::Truncated)?;
+        if version == VERSION_MANY {
+            return decode_payload(&open_for_one_of_many(rest, key, binding)?, max_len);
+        }
         if version != VERSION {
             return Err(EnvelopeError::UnsupportedVersion(version));
         }
@@ -272,6 +325,51 @@ impl Sealed {
     pub fn chunks(&self, max_chunk: usize) -> Vec<Vec<u8>> {
         self.0.chunks(max_chunk).map(<[u8]>::to_vec).collect()
     }
+}
+
+/// The content of an envelope sealed to several recipients, opened with the entry `key`
+/// opens; none opening is [`EnvelopeError::Open`].
+fn open_for_one_of_many(rest: &[u8], key: &SecretKey, binding: &Binding) -> Result<Vec<u8>, EnvelopeError> {
+    let (&count, rest) = rest.split_first().ok_or(EnvelopeError::Truncated)?;
+    let count = count as usize;
+    if count == 0 || count > MAX_RECIPIENTS {
+        return Err(EnvelopeError::Decode(format!("{count} recipients (1 to {MAX_RECIPIENTS})")));
+    }
+    if rest.len() < count * ENTRY_LENGTH {
+        return Err(EnvelopeError::Truncated);
+    }
+    let (entries, ciphertext) = rest.split_at(count * ENTRY_LENGTH);
+    let aad = binding.aad();
+    let content_key = entries
+        .chunks(ENTRY_LENGTH)
+        .find_map(|entry| {
+            let (encapped, sealed_key) = entry.split_at(KEY_LENGTH);
+            let encapped = <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(encapped).ok()?;
+            hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+                &OpModeR::Base,
+                &key.0,
+                &encapped,
+                INFO,
+                sealed_key,
+                &aad,
+            )
+            .ok()
+        })
+        .ok_or(EnvelopeError::Open)?;
+    let content_key: [u8; KEY_LENGTH] = content_key.try_into().map_err(|_| EnvelopeError::Open)?;
+    let cipher = <chacha20poly1305::ChaCha20Poly1305 as chacha20poly1305::KeyInit>::new(&content_key.into());
+    chacha20poly1305::aead::Aead::decrypt(
+        &cipher,
+        &[0u8; 12].into(),
+        chacha20poly1305::aead::Payload { msg: ciphertext, aad: &aad },
+    )
+    .map_err(|_| EnvelopeError::Open)
+}
+
+/// The inner encoder of an envelope: BCS, then zstd.
+fn encode_payload<T: Serialize>(message: &T) -> Result<Vec<u8>, EnvelopeError> {
+    let plain = bcs::to_bytes(message).map_err(|e| EnvelopeError::Encode(e.to_string()))?;
+    zstd::bulk::compress(&plain, COMPRESSION_LEVEL).map_err(|e| EnvelopeError::Encode(e.to_string()))
 }
 
 /// The inner decoder of an opened envelope: zstd, at most `max_len` bytes, then BCS. Public so

@@ -34,6 +34,9 @@ pub enum Frame {
         data: Vec<u8>,
         /// Whether this piece ends the message.
         last: bool,
+        /// When its sender had the message (ms since the Unix epoch, the sender's clock): what
+        /// a replay of the session paces itself by.
+        at_ms: u64,
     },
     /// One side closed the session's WebSocket, with its close code and reason.
     Close {
@@ -42,6 +45,41 @@ pub enum Frame {
         /// Its reason.
         reason: String,
     },
+    /// The first frame of a session: the API server's response headers, and the key every
+    /// later frame of the session (both ways) is sealed with. Sealed to the requester and to
+    /// each of the cluster's auditors.
+    Open {
+        /// The headers kubectl needs (the chosen subprotocol).
+        headers: Vec<(String, String)>,
+        /// The session's key.
+        key: [u8; super::KEY_LENGTH],
+    },
+}
+
+/// How a stream's frames after the first are sealed: to the reply key (a watch, a followed
+/// log), or with the session's key (exec, attach, port-forward).
+#[derive(Debug, Clone)]
+pub enum FrameSeal {
+    /// Each frame sealed on its own to the requester's reply key.
+    Reply(PublicKey),
+    /// Each frame sealed with the session's key.
+    Session(super::SessionKey),
+}
+
+impl FrameSeal {
+    /// Seals `frame` as frame `index` of `request`.
+    pub fn seal(
+        &self,
+        frame: &Frame,
+        cluster: Address,
+        request: Address,
+        index: u32,
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        match self {
+            FrameSeal::Reply(reply) => frame.seal(reply, cluster, request, index),
+            FrameSeal::Session(key) => key.seal_frame(frame, cluster, request, index),
+        }
+    }
 }
 
 /// One whole WebSocket message of a session.
@@ -51,6 +89,8 @@ pub struct Message {
     pub binary: bool,
     /// Its bytes.
     pub data: Vec<u8>,
+    /// When its sender had it (ms since the Unix epoch).
+    pub at_ms: u64,
 }
 
 impl Message {
@@ -63,7 +103,12 @@ impl Message {
         pieces
             .into_iter()
             .enumerate()
-            .map(|(i, data)| Frame::Message { binary: self.binary, data: data.to_vec(), last: i + 1 == count })
+            .map(|(i, data)| Frame::Message {
+                binary: self.binary,
+                data: data.to_vec(),
+                last: i + 1 == count,
+                at_ms: self.at_ms,
+            })
             .collect()
     }
 }
@@ -81,9 +126,16 @@ impl MessageAssembly {
         MessageAssembly { max, partial: None }
     }
 
-    /// Takes the next piece; returns the message it completes, if it does.
-    pub fn add(&mut self, binary: bool, data: Vec<u8>, last: bool) -> Result<Option<Message>, EnvelopeError> {
-        let message = self.partial.get_or_insert_with(|| Message { binary, data: Vec::new() });
+    /// Takes the next piece (the fields of a [`Frame::Message`]); returns the message it
+    /// completes, if it does, stamped with its first piece's time.
+    pub fn add(
+        &mut self,
+        binary: bool,
+        data: Vec<u8>,
+        last: bool,
+        at_ms: u64,
+    ) -> Result<Option<Message>, EnvelopeError> {
+        let message = self.partial.get_or_insert_with(|| Message { binary, data: Vec::new(), at_ms });
         if message.data.len() + data.len() > self.max {
             return Err(EnvelopeError::TooLarge { limit: self.max });
         }
@@ -102,28 +154,6 @@ impl Frame {
         index: u32,
     ) -> Result<Vec<u8>, EnvelopeError> {
         Ok(Sealed::seal(self, reply, &Binding::Frame { cluster, request, index })?.0)
-    }
-
-    /// Seals an input frame of a session to the node's sealing key, bound to input `index`.
-    pub fn seal_input(
-        &self,
-        node: &PublicKey,
-        cluster: Address,
-        request: Address,
-        index: u32,
-    ) -> Result<Vec<u8>, EnvelopeError> {
-        Ok(Sealed::seal(self, node, &Binding::Input { cluster, request, index })?.0)
-    }
-
-    /// Opens input frame `index` of `request` with the node's sealing key.
-    pub fn open_input(
-        data: &[u8],
-        key: &SecretKey,
-        cluster: Address,
-        request: Address,
-        index: u32,
-    ) -> Result<Frame, EnvelopeError> {
-        Sealed(data.to_vec()).open(key, &Binding::Input { cluster, request, index }, FRAME_DATA_MAX + 1024)
     }
 
     /// Opens frame `index` of `request` with the reply key.
@@ -207,38 +237,29 @@ mod tests {
     }
 
     #[test]
-    fn an_input_frame_opens_only_as_input_at_its_own_index() {
-        let node = SecretKey::generate();
-        let frame = Frame::Message { binary: true, data: b"\x00ls\n".to_vec(), last: true };
-        let sealed = frame.seal_input(&node.public_key(), CLUSTER, REQUEST, 2).unwrap();
-        assert_eq!(Frame::open_input(&sealed, &node, CLUSTER, REQUEST, 2).unwrap(), frame);
-        assert!(Frame::open_input(&sealed, &node, CLUSTER, REQUEST, 1).is_err(), "moved within its direction");
-        assert!(Frame::open(&sealed, &node, CLUSTER, REQUEST, 2).is_err(), "passed off as the node's frame");
-    }
-
-    #[test]
     fn a_message_is_cut_into_pieces_and_put_back_whole() {
-        let big = Message { binary: true, data: (0..FRAME_DATA_MAX * 2 + 7).map(|i| (i % 253) as u8).collect() };
+        let big =
+            Message { binary: true, data: (0..FRAME_DATA_MAX * 2 + 7).map(|i| (i % 253) as u8).collect(), at_ms: 5 };
         let frames = big.frames();
         assert_eq!(frames.len(), 3);
         let mut assembly = MessageAssembly::new(1 << 20);
         let mut out = vec![];
         for frame in frames {
-            let Frame::Message { binary, data, last } = frame else { panic!("not a message piece") };
+            let Frame::Message { binary, data, last, at_ms } = frame else { panic!("not a message piece") };
             assert!(data.len() <= FRAME_DATA_MAX);
-            out.extend(assembly.add(binary, data, last).unwrap());
+            out.extend(assembly.add(binary, data, last, at_ms).unwrap());
         }
         assert_eq!(out, vec![big]);
-        let empty = Message { binary: false, data: vec![] };
-        let [Frame::Message { binary, data, last }] = &empty.frames()[..] else { panic!("one piece") };
-        assert_eq!(assembly.add(*binary, data.clone(), *last).unwrap(), Some(empty));
+        let empty = Message { binary: false, data: vec![], at_ms: 6 };
+        let [Frame::Message { binary, data, last, at_ms }] = &empty.frames()[..] else { panic!("one piece") };
+        assert_eq!(assembly.add(*binary, data.clone(), *last, *at_ms).unwrap(), Some(empty));
     }
 
     #[test]
     fn a_message_past_its_bound_is_refused() {
         let mut assembly = MessageAssembly::new(10);
-        assert_eq!(assembly.add(true, vec![0; 6], false).unwrap(), None);
-        assert!(assembly.add(true, vec![0; 6], true).is_err());
+        assert_eq!(assembly.add(true, vec![0; 6], false, 0).unwrap(), None);
+        assert!(assembly.add(true, vec![0; 6], true, 0).is_err());
     }
 
     #[test]

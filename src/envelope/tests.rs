@@ -152,11 +152,22 @@ fn limits_versions_and_truncation_are_enforced() {
     let err = sealed.open::<RequestEnvelope>(&key, &request_binding(), 5_000).unwrap_err();
     assert_eq!(err, EnvelopeError::TooLarge { limit: 5_000 });
     let mut future = sealed.clone();
-    future.0[0] = 2;
+    future.0[0] = 9;
     assert_eq!(
         future.open::<RequestEnvelope>(&key, &request_binding(), MIB).unwrap_err(),
-        EnvelopeError::UnsupportedVersion(2)
+        EnvelopeError::UnsupportedVersion(9)
     );
+    // A session frame (version 3) is not an envelope to a key; an envelope to several keys
+    // (version 2) with a count past the most recipients is refused before any key is tried.
+    future.0[0] = crate::envelope::VERSION_SESSION;
+    assert_eq!(
+        future.open::<RequestEnvelope>(&key, &request_binding(), MIB).unwrap_err(),
+        EnvelopeError::UnsupportedVersion(3)
+    );
+    let many = Sealed(vec![crate::envelope::VERSION_MANY, 200, 0, 0]);
+    assert!(matches!(many.open::<RequestEnvelope>(&key, &request_binding(), MIB), Err(EnvelopeError::Decode(_))));
+    let short = Sealed(vec![crate::envelope::VERSION_MANY, 2, 0, 0]);
+    assert_eq!(short.open::<RequestEnvelope>(&key, &request_binding(), MIB).unwrap_err(), EnvelopeError::Truncated);
     assert_eq!(
         Sealed(vec![]).open::<RequestEnvelope>(&key, &request_binding(), MIB).unwrap_err(),
         EnvelopeError::Truncated

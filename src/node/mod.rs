@@ -39,8 +39,8 @@ use requests::{Entry, Processor};
 
 use crate::chain::ChainClient;
 use crate::contract::events::{
-    ProtectedNamespacesChanged, RequestCancelled, RequestChunk, RequestSubmitted, ResponseStored, SessionInput,
-    StreamEnded, TokenPermissionsChanged, TokenRevoked, TokenSlashed, TokenUnstaked, decode,
+    AuditorsChanged, ProtectedNamespacesChanged, RequestCancelled, RequestChunk, RequestSubmitted, ResponseStored,
+    SessionInput, StreamEnded, TokenPermissionsChanged, TokenRevoked, TokenSlashed, TokenUnstaked, decode,
 };
 use crate::contract::objects::Cluster;
 use crate::journal::Journal;
@@ -226,8 +226,8 @@ pub async fn run_with(
         return Err(NodeError::NotRegistered {
             address: me.to_string(),
             cluster: config.cluster.to_string(),
-            signing_key: hex(keys.signing.public_key().inner()),
-            sealing_key: hex(&keys.sealing.public_key().to_bytes()),
+            signing_key: hex::encode(keys.signing.public_key().inner()),
+            sealing_key: hex::encode(keys.sealing.public_key().to_bytes()),
         });
     }
     let cluster_arg = client.object_arg(config.cluster).await?;
@@ -254,7 +254,7 @@ pub async fn run_with(
         config.max_body,
         config.limits,
         answers,
-        cluster.policy.protected_namespaces.clone(),
+        &cluster.policy,
     ));
     let batcher = tokio::spawn(requests::batch_answers(processor.clone(), answers_rx));
     processor.end_orphaned_streams().await;
@@ -315,6 +315,10 @@ pub async fn run_with(
             } else if let Some(p) = decode::<ProtectedNamespacesChanged>(event) {
                 if p.cluster_id == config.cluster {
                     processor.protect(p.namespaces).await;
+                }
+            } else if let Some(a) = decode::<AuditorsChanged>(event) {
+                if a.cluster_id == config.cluster {
+                    processor.set_auditors(&a.auditors);
                 }
             } else if let Some((token, gone)) = token_event(event) {
                 // Every token event changes what the token may do: its next request reads it.
@@ -413,10 +417,6 @@ fn token_event(event: &sui_sdk_types::Event) -> Option<(Address, bool)> {
         .or_else(|| decode::<TokenSlashed>(event).map(|e| (e.token_id, false)))
         .or_else(|| decode::<TokenRevoked>(event).map(|e| (e.token_id, true)))
         .or_else(|| decode::<TokenUnstaked>(event).map(|e| (e.token_id, true)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn read_cursor(path: &std::path::Path) -> Result<Option<u64>, NodeError> {

@@ -42,7 +42,7 @@ use crate::contract::calls::{MAX_CHUNK_LEN, ResponseRecord};
 use crate::contract::events::RequestSubmitted;
 use crate::contract::objects::{Rule, SealToken};
 use crate::contract::{Abort, Contract, ObjectArg, Role, Verb};
-use crate::envelope::{Binding, Frame, PublicKey, ResponseEnvelope, Sealed};
+use crate::envelope::{Binding, Frame, FrameSeal, PublicKey, ResponseEnvelope, Sealed, SessionKey};
 use crate::journal::Journal;
 
 /// Chunks per transaction: 7 × 16 KiB stays under Sui's 128 KiB transaction limit.
@@ -126,6 +126,8 @@ pub struct Processor {
     pub(super) rbac: Reconciler,
     /// The cluster policy's protected namespaces.
     protected: Mutex<Vec<String>>,
+    /// The cluster policy's auditors: each session's key is sealed to them too.
+    auditors: Mutex<Vec<PublicKey>>,
     pub(super) metrics: Metrics,
     pub(super) max_body: usize,
     limits: super::NodeLimits,
@@ -187,7 +189,7 @@ impl Processor {
         max_body: usize,
         limits: super::NodeLimits,
         answers: tokio::sync::mpsc::Sender<Answer>,
-        protected: Vec<String>,
+        policy: &crate::contract::objects::Policy,
     ) -> Processor {
         let mut states = HashMap::new();
         let answered = entries.iter().filter(|e| matches!(e, Entry::Answered(_))).count();
@@ -222,7 +224,8 @@ impl Processor {
             answered_since_compaction: std::sync::atomic::AtomicUsize::new(answered),
             tokens: Mutex::default(),
             rbac,
-            protected: Mutex::new(protected),
+            protected: Mutex::new(policy.protected_namespaces.clone()),
+            auditors: Mutex::new(auditor_keys(&policy.auditors)),
             metrics,
             max_body,
             limits,
@@ -404,12 +407,8 @@ impl Processor {
                         }
                         Some(Executed::Session(socket, protocol, slot)) => {
                             let head = vec![("sec-websocket-protocol".to_string(), protocol)];
-                            let key = self
-                                .keys
-                                .sealing_for(&submitted.sealing_key)
-                                .cloned()
-                                .ok_or_else(|| NodeError::Config("the session's sealing key is gone".into()))?;
                             let inputs = self.inputs.open(request);
+                            let key = SessionKey::generate();
                             let source =
                                 Source::Session(Box::new(Session { socket, protocol: head[0].1.clone(), inputs, key }));
                             return self.open_stream(&submitted, arg, (101, head), source, slot).await;
@@ -446,9 +445,22 @@ impl Processor {
     ) -> Result<Option<Pump>, NodeError> {
         let request = submitted.request_id;
         let reply = PublicKey::from_bytes(&submitted.reply_key).map_err(|e| NodeError::Config(e.to_string()))?;
-        let head = Frame::Head { headers }
-            .seal(&reply, self.cluster, request, 0)
-            .map_err(|e| NodeError::Config(e.to_string()))?;
+        // A session's first frame carries its key, sealed to the requester and every auditor;
+        // a watch's or a log's only the headers, sealed to the requester.
+        let (head, seal) = match &source {
+            Source::Session(session) => {
+                let mut recipients = vec![reply];
+                recipients.extend(self.auditors.lock().expect("lock").iter().cloned());
+                let open = Frame::Open { headers, key: session.key.to_bytes() };
+                let binding = Binding::Frame { cluster: self.cluster, request, index: 0 };
+                let sealed = Sealed::seal_to_all(&open, &recipients, &binding);
+                (sealed.map(|s| s.0), FrameSeal::Session(session.key.clone()))
+            }
+            Source::Body(_) => {
+                (Frame::Head { headers }.seal(&reply, self.cluster, request, 0), FrameSeal::Reply(reply))
+            }
+        };
+        let head = head.map_err(|e| NodeError::Config(e.to_string()))?;
         self.record(Entry::Streaming(request)).await?;
         let stop = std::sync::Arc::new(tokio::sync::Notify::new());
         self.stream_stops.lock().expect("lock").insert(request, stop.clone());
@@ -477,7 +489,7 @@ impl Processor {
             submitted: submitted.clone(),
             request: request_arg,
             source: Some(source),
-            reply,
+            seal,
             next_index: 1,
             stop,
             slot,
@@ -726,6 +738,11 @@ impl Processor {
         self.rbac.forget(&token);
     }
 
+    /// The cluster's auditors changed: sessions opened from now on are sealed to these.
+    pub fn set_auditors(&self, auditors: &[Vec<u8>]) {
+        *self.auditors.lock().expect("lock") = auditor_keys(auditors);
+    }
+
     /// The cluster's protected namespaces changed: nothing is bound in them any more.
     pub async fn protect(&self, namespaces: Vec<String>) {
         *self.protected.lock().expect("lock") = namespaces.clone();
@@ -914,4 +931,19 @@ impl Processor {
             let _ = a.done.send(result);
         }
     }
+}
+
+/// The auditors' keys of the cluster's policy; one that is no X25519 key (the contract checks
+/// only its length) is left out, loudly.
+fn auditor_keys(auditors: &[Vec<u8>]) -> Vec<PublicKey> {
+    auditors
+        .iter()
+        .filter_map(|key| match PublicKey::from_bytes(key) {
+            Ok(key) => Some(key),
+            Err(_) => {
+                tracing::error!(key = ?key, "an auditor key of the policy is not an X25519 key; sessions are not sealed to it");
+                None
+            }
+        })
+        .collect()
 }

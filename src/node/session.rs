@@ -3,7 +3,9 @@
 //!
 //! This module owns what happens once the API server switched a session's connection: the
 //! requester's sealed input frames (`request::SessionInput`, routed here by request id) are
-//! opened with the key the session was sealed to, bound to their index, released in order,
+//! opened with the session's key (which the node drew when the session opened and sealed to
+//! the requester and the cluster's auditors: `envelope::SessionKey`), bound to their index,
+//! released in order,
 //! put back into messages and written to the API server; what the API server sends is cut
 //! into frames and sent with `request::stream` like a watch's, one transaction in flight, what
 //! arrives meanwhile sharing the next. It never reads the messages: the API server and kubectl
@@ -27,9 +29,10 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use super::kube::{SESSION_MESSAGE_MAX, SessionSocket};
 use super::requests::Processor;
 use super::stream::{FRAMES_PER_TRANSACTION, Pump};
+use crate::clock::now_ms;
 use crate::contract::EndReason;
 use crate::contract::events::SessionInput;
-use crate::envelope::{Frame, FrameOrder, Message, MessageAssembly, SecretKey};
+use crate::envelope::{Frame, FrameOrder, Message, MessageAssembly, SessionKey};
 
 /// Input frames waiting for one session; past this the requester floods the node and the
 /// session ends (`limit`).
@@ -85,8 +88,8 @@ pub struct Session {
     pub protocol: String,
     /// The requester's sealed input frames.
     pub inputs: Inputs,
-    /// The key the session's request, and so its input, was sealed to.
-    pub key: SecretKey,
+    /// The session's key: its input is sealed with it.
+    pub key: SessionKey,
 }
 
 impl std::fmt::Debug for Session {
@@ -214,7 +217,7 @@ impl Pump {
     fn take_input(
         &self,
         p: &Processor,
-        key: &SecretKey,
+        key: &SessionKey,
         order: &mut FrameOrder,
         assembly: &mut MessageAssembly,
         index: u32,
@@ -223,10 +226,10 @@ impl Pump {
         let request = self.submitted.request_id;
         let mut messages = Vec::new();
         for (index, data) in order.add(index, data).map_err(|e| e.to_string())? {
-            match Frame::open_input(&data, key, p.cluster, request, index).map_err(|e| e.to_string())? {
-                Frame::Message { binary, data, last } => {
-                    if let Some(Message { binary, data }) =
-                        assembly.add(binary, data, last).map_err(|e| e.to_string())?
+            match key.open_input(&data, p.cluster, request, index).map_err(|e| e.to_string())? {
+                Frame::Message { binary, data, last, at_ms } => {
+                    if let Some(Message { binary, data, .. }) =
+                        assembly.add(binary, data, last, at_ms).map_err(|e| e.to_string())?
                     {
                         messages.push(if binary {
                             WsMessage::Binary(data.into())
@@ -236,7 +239,9 @@ impl Pump {
                     }
                 }
                 Frame::Close { .. } => messages.push(WsMessage::Close(None)),
-                Frame::Head { .. } | Frame::Data(_) => return Err(format!("input frame {index} is not a message")),
+                Frame::Head { .. } | Frame::Open { .. } | Frame::Data(_) => {
+                    return Err(format!("input frame {index} is not a message"));
+                }
             }
         }
         Ok(messages)
@@ -249,7 +254,7 @@ impl Pump {
         for batch in frames.chunks(FRAMES_PER_TRANSACTION) {
             let mut sealed = Vec::with_capacity(batch.len());
             for (i, frame) in batch.iter().enumerate() {
-                match frame.seal(&self.reply, p.cluster, request, self.next_index + i as u32) {
+                match self.seal.seal(frame, p.cluster, request, self.next_index + i as u32) {
                     Ok(data) => sealed.push(data),
                     Err(_) => return Some(Stop::End(EndReason::Node)),
                 }
@@ -301,7 +306,7 @@ fn error_channel_status(protocol: &str, reason: EndReason, why: &str) -> Option<
     });
     let mut data = vec![3u8];
     data.extend(serde_json::to_vec(&status).expect("JSON"));
-    Some(Message { binary: true, data })
+    Some(Message { binary: true, data, at_ms: now_ms() })
 }
 
 /// Adds what one message from the API server becomes to `frames`; whether the socket ended.
@@ -310,9 +315,11 @@ fn push_message(
     frames: &mut Vec<Frame>,
 ) -> bool {
     match message {
-        Some(Ok(WsMessage::Binary(data))) => frames.extend(Message { binary: true, data: data.to_vec() }.frames()),
+        Some(Ok(WsMessage::Binary(data))) => {
+            frames.extend(Message { binary: true, data: data.to_vec(), at_ms: now_ms() }.frames())
+        }
         Some(Ok(WsMessage::Text(text))) => {
-            frames.extend(Message { binary: false, data: text.as_bytes().to_vec() }.frames())
+            frames.extend(Message { binary: false, data: text.as_bytes().to_vec(), at_ms: now_ms() }.frames())
         }
         Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => {}
         Some(Ok(WsMessage::Close(close))) => {

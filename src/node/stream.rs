@@ -29,7 +29,7 @@ use super::error::NodeError;
 use super::requests::Processor;
 use crate::contract::events::RequestSubmitted;
 use crate::contract::{EndReason, ObjectArg};
-use crate::envelope::{FRAME_DATA_MAX, Frame, PublicKey};
+use crate::envelope::{FRAME_DATA_MAX, Frame, FrameSeal};
 
 /// Frames per `request::stream` transaction: 7 × 16 KiB stays under Sui's 128 KiB limit.
 pub const FRAMES_PER_TRANSACTION: usize = 7;
@@ -135,7 +135,8 @@ pub struct Pump {
     pub(super) submitted: RequestSubmitted,
     pub(super) request: ObjectArg,
     pub(super) source: Option<Source>,
-    pub(super) reply: PublicKey,
+    /// How its frames after the first are sealed.
+    pub(super) seal: FrameSeal,
     pub(super) next_index: u32,
     pub(super) stop: Arc<Notify>,
     pub(super) slot: Slot,
@@ -278,8 +279,8 @@ impl Pump {
             let bytes: usize = pieces.iter().map(Vec::len).sum();
             let mut frames = Vec::with_capacity(pieces.len());
             for piece in pieces {
-                let sealed = Frame::Data(piece).seal(
-                    &self.reply,
+                let sealed = self.seal.seal(
+                    &Frame::Data(piece),
                     p.cluster,
                     self.submitted.request_id,
                     self.next_index + frames.len() as u32,

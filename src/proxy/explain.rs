@@ -122,6 +122,7 @@ pub fn explain(error: &RoundTripError, ctx: &RequestContext<'_>) -> ResponseEnve
             ResponseEnvelope::status(502, "InternalError", &format!("the node's response could not be opened: {e}"))
         }
         RoundTripError::RouterStopped => ResponseEnvelope::status(503, "ServiceUnavailable", &error.to_string()),
+        RoundTripError::NotASession { .. } => ResponseEnvelope::status(502, "InternalError", &error.to_string()),
         RoundTripError::StreamWithoutHead { .. } => {
             ResponseEnvelope::status(502, "InternalError", &format!("{error}; watch again"))
         }

@@ -20,7 +20,7 @@ use crate::contract::objects::{Cluster, SealToken};
 use crate::contract::{Abort, Contract, EndReason, ObjectArg, Verb};
 use crate::envelope::{
     Binding, EnvelopeError, Frame, FrameOrder, Message, MessageAssembly, PublicKey, RequestAttributes, RequestEnvelope,
-    RequestInfo, ResponseEnvelope, Sealed, SecretKey,
+    RequestInfo, ResponseEnvelope, Sealed, SecretKey, SessionKey,
 };
 
 /// Largest WebSocket message of a session the proxy puts back together from the node's frames.
@@ -78,6 +78,13 @@ pub enum RoundTripError {
         /// The node.
         node: Address,
     },
+    /// A node answered an exec, attach or port-forward with a stream that is not a session
+    /// (its first frame carries no session key), so no input can be sent to it.
+    #[error("node {node} answered a session with a stream that carries no session key")]
+    NotASession {
+        /// The node.
+        node: Address,
+    },
 }
 
 /// What the node answered: one response, or a stream to read as it passes on chain.
@@ -125,6 +132,8 @@ pub struct OpenStream {
     pub node: NodeTarget,
     cluster: Address,
     reply: SecretKey,
+    /// A session's key, from its first frame: every later frame is sealed with it.
+    session: Option<SessionKey>,
     events: tokio::sync::mpsc::UnboundedReceiver<StreamEvent>,
     order: FrameOrder,
     assembly: MessageAssembly,
@@ -149,6 +158,7 @@ impl OpenStream {
             node,
             cluster,
             reply,
+            session: None,
             events: start.events,
             order: FrameOrder::default(),
             assembly: MessageAssembly::new(SESSION_MESSAGE_MAX),
@@ -161,10 +171,18 @@ impl OpenStream {
                 };
                 let mut head = None;
                 for (index, data) in stream.order.add(index, data)? {
+                    if index > 0 {
+                        let frame = stream.open(index, &data)?;
+                        stream.take(frame)?;
+                        continue;
+                    }
                     match Frame::open(&data, &stream.reply, cluster, request, index)? {
-                        Frame::Head { headers } if index == 0 => head = Some(headers),
-                        _ if head.is_none() => return Ok(None),
-                        frame => stream.take(frame)?,
+                        Frame::Head { headers } => head = Some(headers),
+                        Frame::Open { headers, key } => {
+                            stream.session = Some(SessionKey::from_bytes(key));
+                            head = Some(headers);
+                        }
+                        _ => return Ok(None),
                     }
                 }
                 if head.is_some() {
@@ -183,17 +201,26 @@ impl OpenStream {
         }
     }
 
+    /// Opens frame `index` (after the head): with the session's key for a session, else
+    /// with the reply key.
+    fn open(&self, index: u32, data: &[u8]) -> Result<Frame, EnvelopeError> {
+        match &self.session {
+            Some(key) => key.open_frame(data, self.cluster, self.request, index),
+            None => Frame::open(data, &self.reply, self.cluster, self.request, index),
+        }
+    }
+
     /// Queues what an opened frame after the head gives: bytes, a message once whole, a close.
     fn take(&mut self, frame: Frame) -> Result<(), EnvelopeError> {
         match frame {
             Frame::Data(bytes) => self.ready.push_back(StreamItem::Data(bytes)),
-            Frame::Message { binary, data, last } => {
-                if let Some(message) = self.assembly.add(binary, data, last)? {
+            Frame::Message { binary, data, last, at_ms } => {
+                if let Some(message) = self.assembly.add(binary, data, last, at_ms)? {
                     self.ready.push_back(StreamItem::Message(message));
                 }
             }
             Frame::Close { code, reason } => self.ready.push_back(StreamItem::Closed { code, reason }),
-            Frame::Head { .. } => {}
+            Frame::Head { .. } | Frame::Open { .. } => {}
         }
         Ok(())
     }
@@ -212,8 +239,7 @@ impl OpenStream {
                         Err(e) => return Some(Err(e.into())),
                     };
                     for (index, data) in released {
-                        let taken = Frame::open(&data, &self.reply, self.cluster, self.request, index)
-                            .and_then(|frame| self.take(frame));
+                        let taken = self.open(index, &data).and_then(|frame| self.take(frame));
                         if let Err(e) = taken {
                             return Some(Err(e.into()));
                         }
@@ -241,13 +267,16 @@ impl OpenStream {
     }
 }
 
-/// The requester's side of a session's input: numbers its frames, seals each to the node key
-/// the session was opened with, bound to its index, and sends them with `request::send_input`.
+/// The requester's side of a session's input: numbers its frames, seals each with the
+/// session's key, bound to its index, and sends them with `request::send_input`.
 #[derive(Debug, Clone)]
 pub struct SessionInput {
     request: Address,
-    request_arg: ObjectArg,
-    node_key: PublicKey,
+    /// The request object as a transaction input, read when the first input is sent (a
+    /// session that takes no input may be over, its request deleted, before the proxy could
+    /// read it).
+    request_arg: std::sync::Arc<tokio::sync::OnceCell<ObjectArg>>,
+    key: SessionKey,
     next_index: u32,
 }
 
@@ -420,13 +449,8 @@ impl RoundTrip {
 
     /// The input side of the open session `stream`.
     pub async fn session_input(&self, stream: &OpenStream) -> Result<SessionInput, RoundTripError> {
-        let request_arg = self.client.clone().object_arg(stream.request).await?;
-        Ok(SessionInput {
-            request: stream.request,
-            request_arg,
-            node_key: stream.node.sealing_key.clone(),
-            next_index: 0,
-        })
+        let key = stream.session.clone().ok_or(RoundTripError::NotASession { node: stream.node.address })?;
+        Ok(SessionInput { request: stream.request, request_arg: Default::default(), key, next_index: 0 })
     }
 
     /// Sends `frames` (at most [`INPUT_FRAMES_PER_TRANSACTION`]) as the session's input frames
@@ -440,11 +464,15 @@ impl RoundTrip {
     ) -> Result<(), RoundTripError> {
         let mut sealed = Vec::with_capacity(frames.len());
         for (i, frame) in frames.iter().enumerate() {
-            sealed.push(frame.seal_input(&input.node_key, self.cluster, input.request, first_index + i as u32)?);
+            sealed.push(input.key.seal_input(frame, self.cluster, input.request, first_index + i as u32)?);
         }
+        let request_arg = *input
+            .request_arg
+            .get_or_try_init(|| async { self.client.clone().object_arg(input.request).await })
+            .await?;
         let mut tx = TransactionBuilder::new();
         Contract::new(self.client.package())
-            .send_input(&mut tx, input.request_arg, first_index, sealed)
+            .send_input(&mut tx, request_arg, first_index, sealed)
             .expect("send_input matches its signature");
         self.execute(tx).await?;
         Ok(())

@@ -261,13 +261,7 @@ mod tests {
     const NODE: Address = Address::new([4; 32]);
 
     fn event<T: MoveType + serde::Serialize>(value: &T) -> sui_sdk_types::Event {
-        sui_sdk_types::Event {
-            package_id: PACKAGE,
-            module: sui_sdk_types::Identifier::from_static(T::MODULE),
-            sender: NODE,
-            type_: T::struct_tag(PACKAGE),
-            contents: bcs::to_bytes(value).unwrap(),
-        }
+        crate::contract::events::encode(PACKAGE, NODE, value)
     }
 
     fn checkpoint(events: Vec<sui_sdk_types::Event>) -> CheckpointEvents {

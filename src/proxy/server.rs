@@ -146,7 +146,7 @@ impl Proxy {
             Ok(Reply::Stream(stream)) if stream.status == 101 && session.is_some() => {
                 let (key, upgraded) = session.expect("a session");
                 tracing::debug!(method = %parts.method, path, elapsed = ?started.elapsed(), "session opened");
-                return self.clone().open_session(*stream, &key, upgraded).await;
+                return self.clone().open_session(*stream, &key, upgraded, path).await;
             }
             Ok(Reply::Stream(stream)) => {
                 tracing::debug!(method = %parts.method, path, status = stream.status, elapsed = ?started.elapsed(), "stream opened");
@@ -172,11 +172,16 @@ impl Proxy {
         };
         tracing::debug!(method = %parts.method, path, status = answer.status, elapsed = ?started.elapsed(), "answered");
         if session.is_some() {
-            let mut refused = self.refused_sessions.lock().expect("refusals lock");
-            refused.retain(|_, (at, _)| at.elapsed() < REFUSAL_KEPT);
-            refused.insert(path, (Instant::now(), answer.clone()));
+            self.remember_refusal(path, &answer);
         }
         to_http(answer, &parts.method)
+    }
+
+    /// Keeps why session `path` was refused over WebSocket, for kubectl's SPDY retry of it.
+    fn remember_refusal(&self, path: String, answer: &ResponseEnvelope) {
+        let mut refused = self.refused_sessions.lock().expect("refusals lock");
+        refused.retain(|_, (at, _)| at.elapsed() < REFUSAL_KEPT);
+        refused.insert(path, (Instant::now(), answer.clone()));
     }
 
     /// Streams `stream` to kubectl as the API server would (chunked, each frame flushed as it
@@ -244,6 +249,7 @@ impl Proxy {
         stream: OpenStream,
         key: &str,
         upgraded: Option<hyper::upgrade::OnUpgrade>,
+        path: String,
     ) -> Answer {
         let request = stream.request;
         let (upgraded, input) = match (upgraded, self.roundtrip.session_input(&stream).await) {
@@ -252,7 +258,13 @@ impl Proxy {
                 let why = result.err().map(|e| e.to_string()).unwrap_or_else(|| "the connection cannot upgrade".into());
                 tracing::warn!(%request, why, "session opened but cannot be relayed; hanging up");
                 let _ = self.roundtrip.hang_up(request).await;
-                return to_http(ResponseEnvelope::status(502, "InternalError", &why), &http::Method::GET);
+                let answer = ResponseEnvelope::status(
+                    502,
+                    "InternalError",
+                    &format!("the session opened but cannot be relayed: {why}"),
+                );
+                self.remember_refusal(path, &answer);
+                return to_http(answer, &http::Method::GET);
             }
         };
         let answer = super::session::switching(&stream, key, full(Bytes::new()));

@@ -26,6 +26,7 @@ use tokio_tungstenite::tungstenite::{Message as WsMessage, handshake};
 use super::roundtrip::{
     INPUT_FRAMES_PER_TRANSACTION, OpenStream, RoundTrip, RoundTripError, SESSION_MESSAGE_MAX, SessionInput, StreamItem,
 };
+use crate::clock::now_ms;
 use crate::envelope::{FRAME_DATA_MAX, Frame, Message};
 
 /// Input frames queued for the chain. kubectl's socket is read only while a whole message of
@@ -112,8 +113,10 @@ pub async fn relay(
             }
             message = from_kubectl.next(), if reading && queue.capacity() >= FRAMES_PER_MESSAGE => {
                 let message = match message {
-                    Some(Ok(WsMessage::Binary(data))) => Message { binary: true, data: data.to_vec() },
-                    Some(Ok(WsMessage::Text(text))) => Message { binary: false, data: text.as_bytes().to_vec() },
+                    Some(Ok(WsMessage::Binary(data))) => Message { binary: true, data: data.to_vec(), at_ms: now_ms() },
+                    Some(Ok(WsMessage::Text(text))) => {
+                        Message { binary: false, data: text.as_bytes().to_vec(), at_ms: now_ms() }
+                    }
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
                     // kubectl answering the API server's close: the node's end is on its way.
                     Some(Ok(WsMessage::Close(_)) | Err(_)) | None if closed_kubectl => {

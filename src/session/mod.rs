@@ -11,8 +11,6 @@ pub mod credential;
 pub mod login;
 pub mod logout;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// Why a use case failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -42,7 +40,4 @@ pub enum SessionError {
     Contract(#[from] crate::contract::ContractError),
 }
 
-/// Milliseconds since the epoch, now.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
-}
+pub use crate::clock::now_ms;
