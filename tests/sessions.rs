@@ -340,3 +340,58 @@ async fn an_auditor_replays_a_session_and_no_other_key_reads_it() {
         assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_not_sealed_with_the_session_key_ends_the_session_and_reaches_nothing() {
+    use kubectl_sui::contract::{Contract, EndReason, Role};
+    use kubectl_sui::envelope::{Frame, RequestEnvelope, RequestInfo, SessionKey};
+    use kubectl_sui::proxy::{Reply, StreamItem};
+
+    let Rig { setup, metrics: addr, _node } = rig().await;
+    setup.set_auditors(&[kubectl_sui::envelope::SecretKey::generate().public_key().to_bytes()]).await;
+    // A hostile requester with a client of its own opens `cat` with stdin, then sends input
+    // sealed with a key of its own: input the auditors could not read.
+    let hostile = setup.requester(Role::Edit, 2 * crate::fixtures::SUI).await;
+    let path = "/api/v1/namespaces/default/pods/p/exec?command=cat&container=c&stdin=true&stdout=true";
+    let envelope = RequestEnvelope {
+        method: "GET".into(),
+        path: path.into(),
+        headers: vec![("sec-websocket-protocol".into(), "v5.channel.k8s.io".into())],
+        body: vec![],
+    };
+    let attributes = RequestInfo::parse("GET", path).unwrap().attributes();
+    let Reply::Stream(mut stream) = hostile.exchange(&envelope, attributes).await.unwrap() else {
+        panic!("the session did not open")
+    };
+    assert_eq!(stream.status, 101);
+    let refused_before = metric(addr, "nautilus_errors_total{kind=\"session_input\"}").await;
+    let hidden =
+        Frame::Message { binary: true, data: b"\x00hidden from the auditors\n".to_vec(), last: true, at_ms: 0 };
+    let sealed = SessionKey::generate().seal_input(&hidden, setup.cluster, stream.request, 0).unwrap();
+    let mut client =
+        kubectl_sui::chain::ChainClient::new(&setup.devnet.grpc_url(), kubectl_sui::devnet::package_id()).unwrap();
+    let request_arg = client.object_arg(stream.request).await.unwrap();
+    let mut tx = sui_transaction_builder::TransactionBuilder::new();
+    Contract::new(kubectl_sui::devnet::package_id()).send_input(&mut tx, request_arg, 0, vec![sealed]).unwrap();
+    crate::fixtures::execute(&mut client, &hostile.key, tx).await;
+
+    // The node refuses it and ends the session (`limit`); `cat` never saw it.
+    let mut seen = Vec::new();
+    let ended = loop {
+        let item = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("the node ended the session")
+            .expect("the stream ends on chain")
+            .unwrap();
+        match item {
+            StreamItem::Message(message) => seen.extend(message.data),
+            StreamItem::End { reason, .. } => break reason,
+            StreamItem::Data(_) | StreamItem::Closed { .. } => {}
+        }
+    };
+    assert_eq!(ended, Some(EndReason::Limit));
+    assert!(!text(&seen).contains("hidden"), "{}", text(&seen));
+    assert!(metric(addr, "nautilus_errors_total{kind=\"session_input\"}").await > refused_before);
+    // The API server ran the session once, as approved, and nothing else.
+    setup.cluster_ran_only_what_the_chain_approved().await;
+}
