@@ -1,6 +1,7 @@
 //! Interactive sessions through the chain with the real kubectl: `exec` (one command, stdin,
 //! a failing command), `cp` both ways, `attach`; the exact-subresource rule refusing exec to
-//! a token that may only read pods; a revoked token ending a running session; an auditor
+//! a token that may only read pods; a revoked token ending a running session; the idle and
+//! time limits ending one, kubectl told which; an auditor
 //! replaying a recorded session that no other key reads; and the API server's audit log
 //! showing each session ran once, as approved, as the requester.
 
@@ -19,9 +20,16 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(|_| {}).await
+}
+
+/// As [`rig`], the node's configuration changed by `change` first.
+async fn rig_with(change: impl FnOnce(&mut kubectl_sui::node::NodeConfig)) -> Rig {
     let setup = setup().await;
     let (bound, addr) = tokio::sync::oneshot::channel();
-    let node = setup.start_node_with(setup.node_config(), Some(bound));
+    let mut config = setup.node_config();
+    change(&mut config);
+    let node = setup.start_node_with(config, Some(bound));
     let metrics = addr.await.unwrap();
     running_pod(&setup);
     Rig { setup, metrics, _node: node }
@@ -394,4 +402,51 @@ async fn input_not_sealed_with_the_session_key_ends_the_session_and_reaches_noth
     assert!(metric(addr, "nautilus_errors_total{kind=\"session_input\"}").await > refused_before);
     // The API server ran the session once, as approved, and nothing else.
     setup.cluster_ran_only_what_the_chain_approved().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_ends_at_its_idle_and_its_time_limit_and_kubectl_says_why() {
+    let Rig { setup, metrics: addr, _node } = rig_with(|config| {
+        config.limits.session_idle_secs = 2;
+        config.limits.session_max_secs = 6;
+    })
+    .await;
+    let user = User::new();
+    user.login(&setup, setup.cluster, &[]);
+    let run = |input: Option<std::time::Duration>| {
+        let mut command = user.command(crate::util::kubectl());
+        command.args(["exec", "-i", "p", "--", "cat"]);
+        let mut child = command.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let began = Instant::now();
+        // Typing every `input` keeps the session busy; nothing typed leaves it idle.
+        std::thread::spawn(move || {
+            while let Some(every) = input {
+                if stdin.write_all(b"still here\n").and_then(|()| stdin.flush()).is_err() {
+                    return;
+                }
+                std::thread::sleep(every);
+            }
+            std::thread::sleep(Duration::from_secs(60));
+            drop(stdin);
+        });
+        let out = child.wait_with_output().unwrap();
+        (began.elapsed(), out)
+    };
+
+    // Idle: nothing either way for session-idle-secs.
+    let (took, out) = tokio::task::block_in_place(|| run(None));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("session-idle-secs"), "{}", text(&out.stderr));
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(20), "{took:?}");
+    // Busy: it runs until session-max-secs, however busy.
+    let (took, out) = tokio::task::block_in_place(|| run(Some(Duration::from_millis(300))));
+    assert!(!out.status.success());
+    assert!(text(&out.stdout).contains("still here"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("session-max-secs"), "{}", text(&out.stderr));
+    assert!(took >= Duration::from_secs(6) && took < Duration::from_secs(30), "{took:?}");
+    until_metric(addr, "nautilus_stream_ends_total{reason=\"limit\"}", |v| v >= 2.0).await;
+    let trail = user.audit();
+    let limited = trail.iter().filter(|r| r["resource"] == "pods/exec" && r["outcome"]["ended"] == "limit").count();
+    assert_eq!(limited, 2, "{trail:#?}");
 }

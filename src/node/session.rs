@@ -102,6 +102,8 @@ impl std::fmt::Debug for Session {
 enum Stop {
     /// End on chain with this reason.
     End(EndReason),
+    /// End on chain at a limit (`limit`): which one, in words for the requester.
+    Limit(String),
     /// The requester hung up: nothing to put on chain.
     HungUp,
 }
@@ -132,21 +134,25 @@ impl Pump {
                         break Stop::End(reason);
                     }
                     let now = tokio::time::Instant::now();
-                    if now >= deadline || now.duration_since(last_activity) >= idle_limit {
-                        tracing::info!(%request, "session ended at its time limit");
-                        break Stop::End(EndReason::Limit);
+                    if now >= deadline {
+                        tracing::info!(%request, "session ended at session-max-secs");
+                        break Stop::Limit(format!("the session ran for the node's session-max-secs ({} s); the node ended it", limits.session_max_secs));
+                    }
+                    if now.duration_since(last_activity) >= idle_limit {
+                        tracing::info!(%request, "session ended at session-idle-secs");
+                        break Stop::Limit(format!("the session carried nothing either way for the node's session-idle-secs ({} s); the node ended it", limits.session_idle_secs));
                     }
                 }
                 input = inputs.recv() => {
                     tracing::trace!(%request, frame = input.as_ref().map(|i| i.0), "session input");
                     let Some((index, data)) = input else {
                         tracing::warn!(%request, "the requester's input flooded the node; ending the session");
-                        break Stop::End(EndReason::Limit);
+                        break Stop::Limit(format!("the session's input outran the node (more than {INPUT_QUEUE} frames waiting); the node ended it"));
                     };
                     last_activity = tokio::time::Instant::now();
                     carried += data.len() as u64;
                     if carried > limits.stream_max_bytes {
-                        break Stop::End(EndReason::Limit);
+                        break Stop::Limit(too_many_bytes(limits.stream_max_bytes));
                     }
                     match self.take_input(p, &key, &mut order, &mut assembly, index, data) {
                         Ok(messages) => {
@@ -159,7 +165,7 @@ impl Pump {
                         Err(why) => {
                             tracing::warn!(%request, why, "session input refused; ending the session");
                             p.metrics.errors.with_label_values(&["session_input"]).inc();
-                            break Stop::End(EndReason::Limit);
+                            break Stop::Limit(format!("the node refused the session's input ({why}); it ended the session"));
                         }
                     }
                 }
@@ -179,7 +185,7 @@ impl Pump {
                     let bytes: u64 = frames.iter().map(frame_len).sum();
                     carried += bytes;
                     if carried > limits.stream_max_bytes {
-                        break Stop::End(EndReason::Limit);
+                        break Stop::Limit(too_many_bytes(limits.stream_max_bytes));
                     }
                     match self.send(p, frames, bytes).await {
                         Some(stop) => break stop,
@@ -191,12 +197,14 @@ impl Pump {
         };
         // The requester learns why the socket closed before the end lands: kubectl prints a
         // remote-command protocol's error channel, and reads a close's reason otherwise.
-        if let Stop::End(reason) = &stop
-            && *reason != EndReason::Completed
-        {
-            let why = ended_because(*reason, &self.submitted);
+        let ending = match &stop {
+            Stop::End(EndReason::Completed) | Stop::HungUp => None,
+            Stop::End(reason) => Some((*reason, ended_because(*reason, &self.submitted))),
+            Stop::Limit(why) => Some((EndReason::Limit, why.clone())),
+        };
+        if let Some((reason, why)) = ending {
             let mut frames = Vec::new();
-            if let Some(status) = error_channel_status(&protocol, *reason, &why) {
+            if let Some(status) = error_channel_status(&protocol, reason, &why) {
                 frames.extend(status.frames());
             }
             frames.push(Frame::Close { code: 1000, reason: why.chars().take(120).collect() });
@@ -208,6 +216,7 @@ impl Pump {
         drop((to_server, from_server));
         match stop {
             Stop::End(reason) => Some(reason),
+            Stop::Limit(_) => Some(EndReason::Limit),
             Stop::HungUp => None,
         }
     }
@@ -276,6 +285,11 @@ impl Pump {
     }
 }
 
+/// The words for a session that carried more than `stream-max-bytes`.
+fn too_many_bytes(max: u64) -> String {
+    format!("the session carried more than the node's stream-max-bytes ({max} bytes); the node ended it")
+}
+
 /// Why the node ended a session, in words for the requester.
 fn ended_because(reason: EndReason, submitted: &crate::contract::events::RequestSubmitted) -> String {
     match reason {
@@ -283,7 +297,7 @@ fn ended_because(reason: EndReason, submitted: &crate::contract::events::Request
             "seal token {} was revoked or expired, or no longer allows this session; the node ended it",
             submitted.token_id
         ),
-        EndReason::Limit => "the session reached a limit of the node (session-max-secs, session-idle-secs or stream-max-bytes), or its input was refused; the node ended it".to_string(),
+        EndReason::Limit => "the session reached a limit of the node; it ended it".to_string(),
         EndReason::Node => "the node failed or is stopping; it ended the session".to_string(),
         EndReason::Completed | EndReason::Client => "the session ended".to_string(),
     }
