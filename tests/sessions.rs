@@ -318,8 +318,16 @@ async fn an_auditor_replays_a_session_and_no_other_key_reads_it() {
         .collect();
     let [before, recorded] = &execs[..] else { panic!("two sessions: {trail:#?}") };
 
-    // The auditor reads both directions: what was typed, what came back, how it ended.
-    let out = user.sui(&["audit", "replay", recorded, "--key", &auditor, "-o", "json"]);
+    // The auditor, with no login of its own, reads both directions: what was typed, what came
+    // back, how it ended.
+    let reader = User::new();
+    let (grpc, cluster) = (setup.devnet.grpc_url(), setup.cluster.to_string());
+    let replay = |session: &str, key: &str, extra: &[&str]| {
+        let mut args = vec!["audit", "replay", session, "--key", key, "--network", &grpc, "--cluster", &cluster];
+        args.extend_from_slice(extra);
+        reader.sui(&args)
+    };
+    let out = replay(recorded, &auditor, &["-o", "json"]);
     assert!(out.status.success(), "replay: {}", text(&out.stderr));
     let recording: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let events = recording["events"].as_array().unwrap();
@@ -334,15 +342,15 @@ async fn an_auditor_replays_a_session_and_no_other_key_reads_it() {
     let echoed_at = events.iter().position(|e| e["direction"] == "output" && e["data"] == typed).unwrap();
     assert!(typed_at < echoed_at, "the echo came before what was typed: {recording:#}");
     // The transcript and the paced replay say the same.
-    let out = user.sui(&["audit", "replay", recorded, "--key", &auditor]);
+    let out = replay(recorded, &auditor, &[]);
     assert!(text(&out.stdout).contains("input  stdin   \"typed by the requester\\n\""), "{}", text(&out.stdout));
-    let out = user.sui(&["audit", "replay", recorded, "--key", &auditor, "--play", "--speed", "50"]);
+    let out = replay(recorded, &auditor, &["--play", "--speed", "50"]);
     assert!(out.status.success(), "replay --play: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), typed);
 
     // Another key reads nothing, and the auditor's key nothing opened before it was named.
     for (session, key) in [(recorded, &stranger), (before, &auditor)] {
-        let out = user.sui(&["audit", "replay", session, "--key", key]);
+        let out = replay(session, key, &[]);
         assert!(!out.status.success());
         assert!(text(&out.stderr).contains("cannot open session"), "{}", text(&out.stderr));
         assert!(out.stdout.is_empty(), "{}", text(&out.stdout));

@@ -88,9 +88,17 @@ pub enum AuditCommand {
         /// With --play: the longest pause kept, however long the recorded one.
         #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
         idle_limit: Duration,
-        /// Context, cluster name or cluster id [default: the current context's cluster].
+        /// Context, cluster name or cluster id [default: the current context's cluster]; with
+        /// --network, the cluster's id.
         #[arg(long)]
         cluster: Option<String>,
+        /// Read the chain of this network (a name: testnet, mainnet, devnet, local; or a gRPC
+        /// URL), for an auditor with no login: pass the cluster's id with --cluster.
+        #[arg(long, requires = "cluster")]
+        network: Option<String>,
+        /// The kubectl-sui package id on --network [default: the network's known one].
+        #[arg(long, requires = "network")]
+        package: Option<Address>,
         /// Output format of the transcript.
         #[arg(short, long, value_enum, default_value_t)]
         output: OutputFormat,
@@ -122,9 +130,20 @@ pub fn run(args: AuditArgs) -> Result<(), CliError> {
     }
     let paths = Paths::discover()?;
     let settings = Settings::load(&paths)?;
-    if let Some(AuditCommand::Replay { request, key, play, speed, idle_limit, cluster, output }) = &args.command {
+    if let Some(AuditCommand::Replay { request, key, play, speed, idle_limit, cluster, network, package, output }) =
+        &args.command
+    {
         let auditor = read_auditor_key(key)?;
-        let (endpoints, package, cluster) = target(&settings, cluster.as_deref())?;
+        let (endpoints, package, cluster) = match network {
+            Some(network) => {
+                let cluster = cluster.as_deref().and_then(|c| c.parse::<Address>().ok()).ok_or_else(|| {
+                    CliError::Message("with --network, pass the cluster's id (0x…) with --cluster".into())
+                })?;
+                let (endpoints, package) = settings.resolve(network, None, *package)?;
+                (endpoints, package, cluster)
+            }
+            None => target(&settings, cluster.as_deref())?,
+        };
         let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
         let recording = runtime.block_on(async {
             let client = connect(&endpoints, package).await?;

@@ -206,6 +206,7 @@ fn rust_layouts() -> Result<Layouts, ContractError> {
         events::EnclaveAccepted,
         events::EnclaveWithdrawn,
         events::AttestationNonceChanged,
+        events::AuditorsChanged,
         events::NodeRemoved,
         events::SealingKeyRotated,
         events::ProtectedNamespacesChanged,
