@@ -256,7 +256,13 @@ pub async fn run_with(
         answers,
         &cluster.policy,
     ));
-    let batcher = tokio::spawn(requests::batch_answers(processor.clone(), answers_rx));
+    // Requests executing now: each holds one of `limit`'s permits until it is answered.
+    let limit = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let executing = {
+        let (limit, total) = (limit.clone(), config.concurrency.max(1));
+        move || total - limit.available_permits()
+    };
+    let batcher = tokio::spawn(requests::batch_answers(processor.clone(), answers_rx, executing));
     processor.end_orphaned_streams().await;
 
     let cursor_path = config.data_dir.join(CURSOR_FILE);
@@ -281,7 +287,6 @@ pub async fn run_with(
     metrics.set_ready();
     tracing::info!(node = %me, cluster = %config.cluster, from_checkpoint = start, "node running");
 
-    let limit = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let intake = Arc::new(Mutex::new(Intake::new(intake::Limits::new(&config.limits, config.max_body))));
     let mut health = tokio::time::interval(HEALTH_INTERVAL);
     loop {

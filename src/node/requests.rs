@@ -170,7 +170,8 @@ pub struct Answer {
 /// (Sui's transaction limit is 128 KiB).
 const ANSWERS_PER_TRANSACTION: usize = 16;
 const BATCH_BYTES: usize = 96 * 1024;
-/// How long the first answer of a batch waits for company.
+/// How long the first answer of a batch waits for company, when other requests are executing
+/// (and so may answer within it).
 const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl Processor {
@@ -871,12 +872,20 @@ impl Processor {
 /// Puts answers on chain, several to a transaction when several are ready together: each
 /// request is its own object, so one transaction can answer many. If a shared transaction
 /// fails, its answers are retried one by one so one bad answer does not sink the others.
-pub async fn batch_answers(processor: std::sync::Arc<Processor>, mut answers: tokio::sync::mpsc::Receiver<Answer>) {
+///
+/// `executing` counts the requests being executed now, those whose answers wait here among
+/// them: a batch waits for company only while some execution has not answered yet, so a lone
+/// request is answered at once and a busy node still shares its transactions.
+pub async fn batch_answers(
+    processor: std::sync::Arc<Processor>,
+    mut answers: tokio::sync::mpsc::Receiver<Answer>,
+    executing: impl Fn() -> usize,
+) {
     while let Some(first) = answers.recv().await {
         let mut batch = vec![first];
         let mut bytes = batch[0].record.chunks.iter().map(Vec::len).sum::<usize>();
         let deadline = tokio::time::Instant::now() + BATCH_WAIT;
-        while batch.len() < ANSWERS_PER_TRANSACTION {
+        while batch.len() < ANSWERS_PER_TRANSACTION && (executing() > batch.len() || !answers.is_empty()) {
             match tokio::time::timeout_at(deadline, answers.recv()).await {
                 Ok(Some(next)) => {
                     bytes += next.record.chunks.iter().map(Vec::len).sum::<usize>();
