@@ -184,6 +184,12 @@ impl ChainError {
         matches!(self.code(), Some(RpcCode::NotFound | RpcCode::FailedPrecondition))
     }
 
+    /// The transaction failed because its gas coin could not pay for it (the coin ran low,
+    /// whatever else the owner holds).
+    pub fn is_insufficient_gas(&self) -> bool {
+        matches!(self, ChainError::Failed { error, .. } if error.starts_with("InsufficientGas") || error.starts_with("InsufficientCoinBalance"))
+    }
+
     /// The chain could not be reached, or did not answer in time.
     pub fn is_unreachable(&self) -> bool {
         matches!(self.code(), Some(RpcCode::Unavailable | RpcCode::DeadlineExceeded | RpcCode::Unknown))

@@ -105,6 +105,13 @@ pub fn explain(error: &RoundTripError, ctx: &RequestContext<'_>) -> ResponseEnve
                 "{owner} has no SUI left to pay gas; fund it, or on the devnet run `kubectl sui login --cluster {cluster}` again"
             ),
         ),
+        RoundTripError::Chain(e) if e.is_insufficient_gas() => ResponseEnvelope::status(
+            503,
+            "ServiceUnavailable",
+            &format!(
+                "the gas coin paying for this request ran low ({e}); check the balance with `kubectl sui status`, fund the address, or on the devnet run `kubectl sui login --cluster {cluster}` again, then restart the proxy (`kubectl sui proxy --stop`) so it finds the new coins"
+            ),
+        ),
         RoundTripError::Chain(e) => {
             ResponseEnvelope::status(502, "InternalError", &format!("the chain refused the request: {e}"))
         }
@@ -229,5 +236,23 @@ mod tests {
         let (code, m) = message(&explain(&silent, &ctx));
         assert_eq!(code, 504);
         assert!(m.contains("cluster lab within 30s") && m.contains("cancelled on chain, so it will not run"), "{m}");
+    }
+
+    #[test]
+    fn a_gas_coin_run_low_says_how_to_fund_it() {
+        let attributes = RequestAttributes::from_http("GET", "/api/v1/pods").unwrap();
+        let ctx = RequestContext { attributes: &attributes, token: Address::ZERO, cluster_name: "lab", facts: None };
+        let low = RoundTripError::Chain(ChainError::Failed {
+            error: "InsufficientGas".into(),
+            digest: sui_sdk_types::Digest::ZERO,
+        });
+        let (code, m) = message(&explain(&low, &ctx));
+        assert_eq!(code, 503);
+        assert!(m.contains("kubectl sui status") && m.contains("kubectl sui login --cluster lab"), "{m}");
+        let other = RoundTripError::Chain(ChainError::Failed {
+            error: "MoveObjectTooBig".into(),
+            digest: sui_sdk_types::Digest::ZERO,
+        });
+        assert_eq!(explain(&other, &ctx).status, 502);
     }
 }
