@@ -327,16 +327,7 @@ pub struct RoundTrip {
     gas: GasPool,
     router: ResponseRouter,
     timeout: Duration,
-    /// Requests open on chain at once (submitted, not yet answered or streaming): see
-    /// [`MAX_IN_FLIGHT`].
-    in_flight: tokio::sync::Semaphore,
 }
-
-/// Most requests the proxy keeps open on chain at once; the rest wait in the proxy. The node's
-/// default `max-open-per-requester` is the same: past it the node answers `429` with a
-/// `Retry-After` of seconds, after the requester paid for the submission, so a burst from
-/// kubectl (or a controller) waits here instead, for free.
-pub const MAX_IN_FLIGHT: usize = 16;
 
 impl RoundTrip {
     /// Prepares `key`'s requests to `cluster` with seal token `token`: reads the cluster's
@@ -360,8 +351,7 @@ impl RoundTrip {
         let cluster_arg = client.object_arg(cluster).await?;
         let token_arg = client.object_arg(token).await?;
         let gas = GasPool::prepare(&mut client, &key, me, GAS_COINS).await?;
-        let in_flight = tokio::sync::Semaphore::new(MAX_IN_FLIGHT);
-        Ok(RoundTrip { client, key, cluster, cluster_arg, token, token_arg, node, gas, router, timeout, in_flight })
+        Ok(RoundTrip { client, key, cluster, cluster_arg, token, token_arg, node, gas, router, timeout })
     }
 
     /// The cluster.
@@ -445,8 +435,6 @@ impl RoundTrip {
         request: &RequestEnvelope,
         attributes: RequestAttributes,
     ) -> Result<Reply, RoundTripError> {
-        // Held until the answer or the stream's opening: an open stream no longer counts.
-        let _open = self.in_flight.acquire().await.expect("never closed");
         match self.try_call(request, &attributes).await {
             // The node rotated its key or was replaced since the proxy read the cluster.
             Err(RoundTripError::Chain(ChainError::Abort { abort: Some(a), .. }))

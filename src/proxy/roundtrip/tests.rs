@@ -79,8 +79,3 @@ async fn a_cluster_without_a_node_is_refused_with_the_next_step() {
     assert!(matches!(refused, RoundTripError::NoNode(c) if c == cluster), "{refused:?}");
     assert!(refused.to_string().contains("kubectl sui cluster node add"), "{refused}");
 }
-
-#[test]
-fn the_proxy_keeps_open_no_more_than_the_node_lets_one_requester() {
-    assert_eq!(super::MAX_IN_FLIGHT, crate::node::intake::DEFAULT_MAX_OPEN_PER_REQUESTER);
-}
