@@ -289,6 +289,12 @@ pub async fn run_with(
 
     let intake = Arc::new(Mutex::new(Intake::new(intake::Limits::new(&config.limits, config.max_body))));
     let mut health = tokio::time::interval(HEALTH_INTERVAL);
+    // The cursor on disk, and when it was written: rewritten (an fsync) at most every
+    // CURSOR_EVERY, not at every checkpoint, so a chain closing a checkpoint every few
+    // milliseconds does not make the node fall behind it. A cursor on disk that lags only
+    // means a restart reads a few checkpoints again, which runs nothing twice.
+    let mut written = std::time::Instant::now();
+    let mut unwritten: Option<u64> = None;
     loop {
         let next = tokio::select! {
             c = rx.recv() => match c { Some(c) => Some(c), None => break },
@@ -297,6 +303,10 @@ pub async fn run_with(
         };
         let Some(checkpoint) = next else {
             check_gas(&processor).await;
+            if let Some(cursor) = unwritten.take() {
+                write_cursor(&cursor_path, cursor)?;
+                written = std::time::Instant::now();
+            }
             continue;
         };
         for event in &checkpoint.events {
@@ -376,7 +386,13 @@ pub async fn run_with(
             let intake = intake.lock().expect("lock");
             (intake.cursor(checkpoint.sequence), intake.buffered_bytes(), intake.open_requests())
         };
-        write_cursor(&cursor_path, cursor)?;
+        if written.elapsed() >= CURSOR_EVERY {
+            write_cursor(&cursor_path, cursor)?;
+            written = std::time::Instant::now();
+            unwritten = None;
+        } else {
+            unwritten = Some(cursor);
+        }
         metrics.buffered_bytes.set(buffered as i64);
         metrics.open_requests.set(open as i64);
         metrics.checkpoint.set(checkpoint.sequence as i64);
@@ -387,10 +403,16 @@ pub async fn run_with(
         metrics.lag.set(now_ms.saturating_sub(checkpoint.timestamp_ms) as f64 / 1000.0);
     }
     follower.abort();
+    if let Some(cursor) = unwritten {
+        write_cursor(&cursor_path, cursor)?;
+    }
     processor.end_streams(STOP_GRACE).await;
     batcher.abort();
     Ok(())
 }
+
+/// How often, at most, the node rewrites its cursor while checkpoints pass.
+const CURSOR_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// How long a stopping node waits for its streams to end on chain.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
