@@ -48,6 +48,8 @@ mod stream;
 
 use std::io::Read;
 
+use chacha20poly1305::KeyInit;
+use chacha20poly1305::aead::{Aead, Payload};
 use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
@@ -227,19 +229,8 @@ pub struct Sealed(pub Vec<u8>);
 impl Sealed {
     /// Encodes, compresses and seals `message` to `recipient`, bound to `binding`.
     pub fn seal<T: Serialize>(message: &T, recipient: &PublicKey, binding: &Binding) -> Result<Sealed, EnvelopeError> {
-        let compressed = encode_payload(message)?;
-        let (encapped, ciphertext) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-            &OpModeS::Base,
-            &recipient.0,
-            INFO,
-            &compressed,
-            &binding.aad(),
-        )
-        .map_err(|_| EnvelopeError::Seal)?;
-        let mut out = Vec::with_capacity(1 + KEY_LENGTH + ciphertext.len());
-        out.push(VERSION);
-        out.extend_from_slice(&encapped.to_bytes());
-        out.extend_from_slice(&ciphertext);
+        let mut out = vec![VERSION];
+        out.extend(hpke_seal(recipient, &encode_payload(message)?, &binding.aad())?);
         Ok(Sealed(out))
     }
 
@@ -260,26 +251,13 @@ impl Sealed {
         let aad = binding.aad();
         let mut out = vec![VERSION_MANY, recipients.len() as u8];
         for recipient in recipients {
-            let (encapped, sealed_key) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-                &OpModeS::Base,
-                &recipient.0,
-                INFO,
-                &content_key,
-                &aad,
-            )
-            .map_err(|_| EnvelopeError::Seal)?;
-            out.extend_from_slice(&encapped.to_bytes());
-            out.extend_from_slice(&sealed_key);
+            out.extend(hpke_seal(recipient, &content_key, &aad)?);
         }
-        // The content key seals one message only, so a fixed nonce is safe.
-        let cipher = <chacha20poly1305::ChaCha20Poly1305 as chacha20poly1305::KeyInit>::new(&content_key.into());
-        let ciphertext = chacha20poly1305::aead::Aead::encrypt(
-            &cipher,
-            &[0u8; 12].into(),
-            chacha20poly1305::aead::Payload { msg: &compressed, aad: &aad },
-        )
-        .map_err(|_| EnvelopeError::Seal)?;
-        out.extend_from_slice(&ciphertext);
+        out.extend(
+            content_cipher(content_key)
+                .encrypt(&CONTENT_NONCE.into(), Payload { msg: &compressed, aad: &aad })
+                .map_err(|_| EnvelopeError::Seal)?,
+        );
         Ok(Sealed(out))
     }
 
@@ -298,22 +276,7 @@ impl Sealed {
         if version != VERSION {
             return Err(EnvelopeError::UnsupportedVersion(version));
         }
-        if rest.len() < KEY_LENGTH {
-            return Err(EnvelopeError::Truncated);
-        }
-        let (encapped, ciphertext) = rest.split_at(KEY_LENGTH);
-        let encapped =
-            <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(encapped).map_err(|_| EnvelopeError::Truncated)?;
-        let compressed = hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-            &OpModeR::Base,
-            &key.0,
-            &encapped,
-            INFO,
-            ciphertext,
-            &binding.aad(),
-        )
-        .map_err(|_| EnvelopeError::Open)?;
-        decode_payload(&compressed, max_len)
+        decode_payload(&hpke_open(key, rest, &binding.aad())?, max_len)
     }
 
     /// Blake2b-256 of the sealed bytes: the digest recorded on chain.
@@ -340,30 +303,55 @@ fn open_for_one_of_many(rest: &[u8], key: &SecretKey, binding: &Binding) -> Resu
     }
     let (entries, ciphertext) = rest.split_at(count * ENTRY_LENGTH);
     let aad = binding.aad();
-    let content_key = entries
-        .chunks(ENTRY_LENGTH)
-        .find_map(|entry| {
-            let (encapped, sealed_key) = entry.split_at(KEY_LENGTH);
-            let encapped = <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(encapped).ok()?;
-            hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-                &OpModeR::Base,
-                &key.0,
-                &encapped,
-                INFO,
-                sealed_key,
-                &aad,
-            )
-            .ok()
-        })
-        .ok_or(EnvelopeError::Open)?;
+    let content_key =
+        entries.chunks(ENTRY_LENGTH).find_map(|entry| hpke_open(key, entry, &aad).ok()).ok_or(EnvelopeError::Open)?;
     let content_key: [u8; KEY_LENGTH] = content_key.try_into().map_err(|_| EnvelopeError::Open)?;
-    let cipher = <chacha20poly1305::ChaCha20Poly1305 as chacha20poly1305::KeyInit>::new(&content_key.into());
-    chacha20poly1305::aead::Aead::decrypt(
-        &cipher,
-        &[0u8; 12].into(),
-        chacha20poly1305::aead::Payload { msg: ciphertext, aad: &aad },
+    content_cipher(content_key)
+        .decrypt(&CONTENT_NONCE.into(), Payload { msg: ciphertext, aad: &aad })
+        .map_err(|_| EnvelopeError::Open)
+}
+
+/// HPKE single-shot (base mode, [`INFO`]) to `recipient`: `[encapsulated key (32)][ciphertext]`.
+fn hpke_seal(recipient: &PublicKey, plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+    let (encapped, ciphertext) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+        &OpModeS::Base,
+        &recipient.0,
+        INFO,
+        plain,
+        aad,
+    )
+    .map_err(|_| EnvelopeError::Seal)?;
+    let mut out = Vec::with_capacity(KEY_LENGTH + ciphertext.len());
+    out.extend_from_slice(&encapped.to_bytes());
+    out.extend_from_slice(&ciphertext);
+    Ok(out)
+}
+
+/// Opens what [`hpke_seal`] sealed with `key`.
+fn hpke_open(key: &SecretKey, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+    if sealed.len() < KEY_LENGTH {
+        return Err(EnvelopeError::Truncated);
+    }
+    let (encapped, ciphertext) = sealed.split_at(KEY_LENGTH);
+    let encapped =
+        <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(encapped).map_err(|_| EnvelopeError::Truncated)?;
+    hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+        &OpModeR::Base,
+        &key.0,
+        &encapped,
+        INFO,
+        ciphertext,
+        aad,
     )
     .map_err(|_| EnvelopeError::Open)
+}
+
+/// The nonce of a content key: each seals one message only, so a fixed nonce is safe.
+const CONTENT_NONCE: [u8; 12] = [0; 12];
+
+/// The cipher of an envelope's single-use content key (ChaCha20-Poly1305).
+fn content_cipher(key: [u8; KEY_LENGTH]) -> chacha20poly1305::ChaCha20Poly1305 {
+    chacha20poly1305::ChaCha20Poly1305::new(&key.into())
 }
 
 /// The inner encoder of an envelope: BCS, then zstd.
