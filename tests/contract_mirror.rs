@@ -49,6 +49,12 @@ fn changed_abort_code_is_caught() {
 }
 
 #[test]
+fn changed_shared_constant_is_caught() {
+    let m = mutated("cluster.move", "const MAX_AUDITORS: u64 = 8;", "const MAX_AUDITORS: u64 = 9;");
+    assert_reports(&m, "cluster::MAX_AUDITORS is 9 in Move but 8 in Rust");
+}
+
+#[test]
 fn new_abort_constant_is_caught() {
     let m = mutated("request.move", "const DIGEST_LENGTH", "const ENew: u64 = 60;\nconst DIGEST_LENGTH");
     assert_reports(&m, "request::ENew = 60");

@@ -31,6 +31,8 @@ pub struct MoveModule {
     pub aborts: BTreeMap<String, u64>,
     /// The `VERSION` constant, where the module declares one.
     pub version: Option<u64>,
+    /// Every other `u64` constant (not an abort) by name: the bounds Rust code must share.
+    pub constants: BTreeMap<String, u64>,
 }
 
 /// One difference between the Move sources and the Rust mirror.
@@ -52,6 +54,8 @@ static ABORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"const\s+(E\w+)\s*:\s*u64\s*=\s*(\d+)\s*;").expect("regex"));
 static VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"const\s+VERSION\s*:\s*u64\s*=\s*(\d+)\s*;").expect("regex"));
+static CONSTANT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"const\s+([A-Z][A-Z0-9_]*)\s*:\s*u64\s*=\s*([\d_]+)\s*;").expect("regex"));
 static TEST_ONLY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"#\[test_only\]\s*public\s+fun\s+(\w+)").expect("regex"));
 static PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\w+::").expect("regex"));
@@ -82,6 +86,9 @@ pub fn parse_module(source: &str) -> Option<(String, MoveModule)> {
         module.functions.remove(&c[1]);
     }
     module.version = VERSION.captures(&source).map(|c| c[1].parse().expect("digits"));
+    for c in CONSTANT.captures_iter(&source) {
+        module.constants.insert(c[1].to_string(), c[2].replace('_', "").parse().expect("digits"));
+    }
     Some((name, module))
 }
 
@@ -125,6 +132,15 @@ pub fn check(modules: &BTreeMap<String, MoveModule>) -> Result<Vec<Mismatch>, Co
             if !rust_structs.contains_key(&(module.as_str(), name.as_str())) {
                 say(format!("{module}::{name} is declared in Move but has no Rust mirror"));
             }
+        }
+    }
+
+    for (module, name, value) in super::MIRRORED_CONSTANTS {
+        match modules.get(*module).map(|m| m.constants.get(*name)) {
+            Some(Some(v)) if v == value => {}
+            Some(Some(v)) => say(format!("{module}::{name} is {v} in Move but {value} in Rust")),
+            Some(None) => say(format!("{module}::{name} is mirrored in Rust but not declared in Move")),
+            None => {}
         }
     }
 

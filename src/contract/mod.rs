@@ -40,3 +40,10 @@ pub const PACKAGE_NAME: &str = "kubectl_sui";
 /// The contract version this build speaks (`cluster::VERSION` in `move/`; the mirror check
 /// keeps them equal). A cluster object at another version refuses this package's calls.
 pub const CONTRACT_VERSION: u64 = 1;
+
+/// Most auditor keys a cluster's policy names (`cluster::MAX_AUDITORS`; the mirror check keeps
+/// them equal).
+pub const MAX_AUDITORS: usize = 8;
+
+/// The Move constants Rust shares, as (module, name, value), checked by [`mirror::check`].
+pub const MIRRORED_CONSTANTS: &[(&str, &str, u64)] = &[("cluster", "MAX_AUDITORS", MAX_AUDITORS as u64)];

@@ -69,9 +69,8 @@ pub use stream::{FRAME_DATA_MAX, Frame, FrameOrder, FrameSeal, Message, MessageA
 pub const VERSION: u8 = 1;
 /// The first byte of an envelope sealed to several recipients (a session's opening frame).
 pub const VERSION_MANY: u8 = 2;
-/// Most recipients of one envelope: a session's requester and up to 8 auditors
-/// (`cluster::MAX_AUDITORS`).
-pub const MAX_RECIPIENTS: usize = 9;
+/// Most recipients of one envelope: a session's requester and every auditor a policy may name.
+pub const MAX_RECIPIENTS: usize = 1 + crate::contract::MAX_AUDITORS;
 /// Length of one recipient's entry in an envelope sealed to several: HPKE's encapsulated key,
 /// then the content key sealed (32 bytes and a 16-byte tag).
 const ENTRY_LENGTH: usize = KEY_LENGTH + KEY_LENGTH + 16;

@@ -100,15 +100,12 @@ pub(super) fn set_attestation_nonce_required(c: &mut Call<'_>) -> Result<(), Exe
     Ok(())
 }
 
-/// Most auditor keys a policy names (`cluster::MAX_AUDITORS`).
-const MAX_AUDITORS: usize = 8;
-
 pub(super) fn set_auditors(c: &mut Call<'_>) -> Result<(), ExecutionError> {
     let cap: ClusterAdminCap = c.load(0)?;
     let mut cluster = c.cluster(1)?;
     let auditors: Vec<Vec<u8>> = c.pure(2)?;
     assert_admin(c, &cap, &cluster)?;
-    c.ensure(auditors.len() <= MAX_AUDITORS, Abort::EInvalidAuditors)?;
+    c.ensure(auditors.len() <= crate::contract::MAX_AUDITORS, Abort::EInvalidAuditors)?;
     for (i, key) in auditors.iter().enumerate() {
         c.ensure(key.len() == KEY_LENGTH && !auditors[..i].contains(key), Abort::EInvalidAuditors)?;
     }
