@@ -457,4 +457,6 @@ async fn a_session_ends_at_its_idle_and_its_time_limit_and_kubectl_says_why() {
     let trail = user.audit();
     let limited = trail.iter().filter(|r| r["resource"] == "pods/exec" && r["outcome"]["ended"] == "limit").count();
     assert_eq!(limited, 2, "{trail:#?}");
+    // The API server ran each session once, as approved, and nothing else.
+    setup.cluster_ran_only_what_the_chain_approved().await;
 }

@@ -72,8 +72,7 @@ pub enum AuditCommand {
     /// typed and what came back, both ways, as it happened. Only a session opened while the
     /// key's public half was among the cluster's auditors can be read.
     Replay {
-        /// The session's request id (the REQUEST column of `kubectl sui audit -o wide`, or
-        /// `request` in its JSON).
+        /// The session's request id (`request` in `kubectl sui audit -o json`).
         request: Address,
         /// The auditor's secret key (from `kubectl sui audit keygen`).
         #[arg(long, value_name = "FILE")]
