@@ -367,6 +367,30 @@ mod tests {
     }
 
     #[test]
+    fn an_altered_frame_is_reported_not_replayed() {
+        let auditor = SecretKey::generate();
+        let mut tape = tape(&[SecretKey::generate().public_key(), auditor.public_key()]);
+        let frame = tape.input.get_mut(&0).unwrap();
+        let last = frame.len() - 1;
+        frame[last] ^= 1;
+        assert!(matches!(
+            tape.open(&auditor),
+            Err(ReplayError::Frame { direction: Direction::Input, index: 0, source: EnvelopeError::Open })
+        ));
+    }
+
+    #[test]
+    fn a_watch_is_no_session_to_replay() {
+        let requester = SecretKey::generate();
+        let head = Frame::Head { headers: vec![("content-type".into(), "application/json".into())] };
+        let first = head.seal(&requester.public_key(), CLUSTER, REQUEST, 0).unwrap();
+        let mut tape = Tape::new(CLUSTER, REQUEST);
+        let events = vec![event(&submitted()), event(&StreamFrame { request_id: REQUEST, index: 0, data: first })];
+        tape.feed(&CheckpointEvents { sequence: 1, timestamp_ms: 1, events, transactions: vec![] });
+        assert!(matches!(tape.open(&requester), Err(ReplayError::NotASession { .. })));
+    }
+
+    #[test]
     fn a_key_that_was_not_an_auditor_reads_nothing() {
         let (requester, auditor) = (SecretKey::generate(), SecretKey::generate());
         let tape = tape(&[requester.public_key(), auditor.public_key()]);
