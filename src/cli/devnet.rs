@@ -23,9 +23,9 @@ pub struct DevnetArgs {
     /// ~/.local/share/kubectl-sui/devnet].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Least time between checkpoints (e.g. 2ms, 1s). A checkpoint closes as soon as a
-    /// transaction commits, never sooner than this after the previous one; a request through
-    /// the chain waits for two.
+    /// Average least time between checkpoints (e.g. 2ms, 1s). A checkpoint closes as soon as
+    /// a transaction commits; bursts of up to 4 close back to back, past them one per
+    /// interval, so transactions batch under load. A request through the chain waits for two.
     #[arg(long, default_value = "2ms", value_parser = humantime::parse_duration)]
     pub checkpoint_interval: Duration,
     /// Time from a commit to its checkpoint, to behave like a public network (e.g. 400ms).

@@ -43,7 +43,8 @@ pub use local_chain::{Chain, package_id};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9410";
 /// Default faucet address. Both stay off the ports of a `sui start` localnet (9000, 9123).
 pub const DEFAULT_FAUCET_LISTEN: &str = "127.0.0.1:9411";
-/// Default least time between checkpoints (they close on demand, when a transaction commits).
+/// Default average least time between checkpoints (they close on demand, when a transaction
+/// commits, paced by a token bucket: see [`CHECKPOINT_BURST`]).
 pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_millis(2);
 /// How long a clean shutdown waits for open streams.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
@@ -59,9 +60,9 @@ pub struct DevnetConfig {
     pub faucet_listen: SocketAddr,
     /// Where the ledger is kept.
     pub data_dir: PathBuf,
-    /// The least time between two checkpoints. A checkpoint closes as soon as a transaction
-    /// commits (after `finality`), but never sooner than this after the previous one, so
-    /// transactions batch under load.
+    /// The average least time between two checkpoints. A checkpoint closes as soon as a
+    /// transaction commits (after `finality`); up to [`CHECKPOINT_BURST`] close back to back,
+    /// past them one per interval, so transactions batch under load.
     pub checkpoint_interval: Duration,
     /// Time from a commit to the checkpoint that carries it: zero on the devnet, about 400 ms
     /// to behave like a public network.
@@ -196,17 +197,18 @@ fn routes(services: service::Services) -> tonic::service::Routes {
 }
 
 /// Forms checkpoints on demand until `stop`: a commit wakes the loop; the checkpoint closes
-/// after `finality` and at least `interval` after the previous one, carrying every
-/// transaction committed meanwhile. On stop it seals what is pending, so a clean shutdown
-/// leaves nothing unchecked.
+/// after `finality`, carrying every transaction committed meanwhile. Checkpoints are paced by
+/// a token bucket: on average at most one per `interval`, in bursts of up to
+/// [`CHECKPOINT_BURST`], so a chain below that rate (one requester's round trips) never waits
+/// and one under load batches its transactions. On stop it seals what is pending, so a clean
+/// shutdown leaves nothing unchecked.
 async fn form_checkpoints(
     chain: Arc<Chain>,
     mut stop: watch::Receiver<bool>,
     interval: Duration,
     finality: Duration,
 ) -> Result<(), DevnetError> {
-    let start = tokio::time::Instant::now();
-    let mut last = start.checked_sub(interval).unwrap_or(start);
+    let mut pace = Pace::new(interval, tokio::time::Instant::now());
     loop {
         tokio::select! {
             _ = chain.committed() => {}
@@ -215,10 +217,42 @@ async fn form_checkpoints(
                 return Ok(());
             }
         }
-        let due = (tokio::time::Instant::now() + finality).max(last + interval);
-        tokio::time::sleep_until(due).await;
+        let now = tokio::time::Instant::now();
+        let due = (now + finality).max(pace.next_allowed(now));
+        // The timer rounds up to whole milliseconds: a due time already reached is not slept.
+        if due > now {
+            tokio::time::sleep_until(due).await;
+        }
         chain.checkpoint().await?;
-        last = tokio::time::Instant::now();
+        pace.spend(tokio::time::Instant::now());
+    }
+}
+
+/// Checkpoints that may close back to back before the interval applies.
+pub const CHECKPOINT_BURST: u32 = 4;
+
+/// The checkpoint token bucket: [`CHECKPOINT_BURST`] tokens, one back per interval.
+#[derive(Debug)]
+struct Pace {
+    interval: Duration,
+    /// When the bucket is full again: tokens = BURST - (full_at - now) / interval.
+    full_at: tokio::time::Instant,
+}
+
+impl Pace {
+    fn new(interval: Duration, now: tokio::time::Instant) -> Pace {
+        Pace { interval, full_at: now }
+    }
+
+    /// The earliest time a checkpoint may close: now while a token is left.
+    fn next_allowed(&self, now: tokio::time::Instant) -> tokio::time::Instant {
+        let window = self.interval * (CHECKPOINT_BURST - 1);
+        self.full_at.checked_sub(window).map_or(now, |at| at.max(now))
+    }
+
+    /// Takes a token for a checkpoint closed at `now`.
+    fn spend(&mut self, now: tokio::time::Instant) {
+        self.full_at = self.full_at.max(now) + self.interval;
     }
 }
 
@@ -254,5 +288,42 @@ async fn faucet_request(
             })),
         ),
         Err(e) => failure(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_below_the_rate_never_wait_and_a_burst_is_paced() {
+        let start = tokio::time::Instant::now();
+        let ms = Duration::from_millis;
+        let mut pace = Pace::new(ms(2), start);
+        // A burst closes back to back, then one per interval.
+        for _ in 0..CHECKPOINT_BURST {
+            assert_eq!(pace.next_allowed(start), start);
+            pace.spend(start);
+        }
+        assert_eq!(pace.next_allowed(start), start + ms(2));
+        pace.spend(start + ms(2));
+        assert_eq!(pace.next_allowed(start + ms(2)), start + ms(4));
+        // Two checkpoints every 4.5 ms (one requester's round trips) stay under the rate.
+        let mut pace = Pace::new(ms(2), start);
+        let mut now = start;
+        for _ in 0..1000 {
+            for gap in [ms(3), Duration::from_micros(1500)] {
+                now += gap;
+                assert_eq!(pace.next_allowed(now), now, "a checkpoint below the rate waited");
+                pace.spend(now);
+            }
+        }
+        // Idle refills the whole burst, no more.
+        let later = now + ms(100);
+        for _ in 0..CHECKPOINT_BURST {
+            assert_eq!(pace.next_allowed(later), later);
+            pace.spend(later);
+        }
+        assert!(pace.next_allowed(later) > later);
     }
 }
