@@ -300,3 +300,73 @@ async fn an_answer_too_large_and_an_empty_gas_pool_still_end_every_request() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// `level` GETs at once through the proxy of `user`'s kubeconfig (one HTTP/2 client, as
+/// kubectl's informers make them); their statuses.
+async fn burst(user: &crate::kubectl::User, level: usize) -> Vec<u16> {
+    let file = kube::config::Kubeconfig::read_from(user.kubeconfig()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default()).await.unwrap();
+    // The exec entry login wrote carries the user's home for the credential command.
+    let client = kube::Client::try_from(config).unwrap();
+    let calls = (0..level).map(|_| {
+        let client = client.clone();
+        async move {
+            let request = http::Request::get(format!("{CONFIGMAPS}/kube-root-ca.crt")).body(Vec::new()).unwrap();
+            match client.request_text(request).await {
+                Ok(_) => 200,
+                Err(kube::Error::Api(status)) => status.code,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    futures::future::join_all(calls).await
+}
+
+/// The proxy of `user` in the foreground with `--max-in-flight max`, once it listens.
+fn proxy(user: &crate::kubectl::User, max: u16) -> std::process::Child {
+    let mut command = user.command(env!("CARGO_BIN_EXE_kubectl-sui"));
+    command.args(["proxy", "--max-in-flight", &max.to_string()]).stdout(std::process::Stdio::null());
+    let child = command.spawn().unwrap();
+    let started = |dir: std::fs::DirEntry| {
+        std::fs::read_to_string(dir.path().join("proxy.pid")).is_ok_and(|p| p.trim() == child.id().to_string())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_dir(user.home().join("data/proxy")).into_iter().flatten().flatten().any(started) {
+        assert!(Instant::now() < deadline, "the proxy did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+fn stop(mut proxy: std::process::Child) {
+    let pid = nix::unistd::Pid::from_raw(proxy.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    proxy.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_from_kubectl_waits_in_the_proxy_instead_of_drawing_the_nodes_429() {
+    let setup = setup().await;
+    let mut config = setup.node_config();
+    config.limits.max_open_per_requester = 3;
+    let (bound, addr) = tokio::sync::oneshot::channel();
+    let (_stop, _node) = setup.start_node_with(config, Some(bound));
+    let addr = addr.await.unwrap();
+    let user = crate::kubectl::User::new();
+    user.login(&setup, setup.cluster, &[]);
+    let refused =
+        async || metric(&metrics(addr, "/metrics").await.1, "nautilus_refusals_total{cause=\"too_many_open\"}");
+
+    // Within the node's share: twelve at once all wait their turn in the proxy.
+    let within = proxy(&user, 3);
+    let statuses = burst(&user, 12).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(refused().await, 0.0, "the proxy kept to the node's share");
+    stop(within);
+
+    // Control: a proxy allowed more than the node's share draws its refusals.
+    let beyond = proxy(&user, 12);
+    let _ = burst(&user, 12).await;
+    assert!(refused().await >= 1.0, "past its share, the node refuses");
+    stop(beyond);
+}

@@ -8,7 +8,7 @@ use clap::Args;
 use super::CliError;
 use crate::config::{Paths, Settings};
 use crate::credential;
-use crate::proxy::{self, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, ProxyOptions, daemon};
+use crate::proxy::{self, DEFAULT_MAX_BODY, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, ProxyOptions, daemon};
 
 /// `kubectl sui proxy`.
 #[derive(Debug, Args)]
@@ -26,6 +26,10 @@ pub struct ProxyArgs {
     /// How long to wait for the node's answer [default: `proxy.timeout_seconds`, else 60s].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub timeout: Option<Duration>,
+    /// Requests on chain at once; more wait in the proxy [default: `proxy.max_in_flight`,
+    /// else 16, a node's default `max-open-per-requester`].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_in_flight: Option<u16>,
 }
 
 /// Runs the proxy until SIGINT or SIGTERM.
@@ -57,6 +61,11 @@ pub fn run(args: ProxyArgs) -> Result<(), CliError> {
     let options = ProxyOptions {
         max_body: args.max_body.or(settings.proxy.max_body).unwrap_or(DEFAULT_MAX_BODY),
         timeout: args.timeout.or(settings.proxy.timeout_seconds.map(Duration::from_secs)).unwrap_or(DEFAULT_TIMEOUT),
+        max_in_flight: args
+            .max_in_flight
+            .map(usize::from)
+            .or(settings.proxy.max_in_flight)
+            .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async {

@@ -195,6 +195,9 @@ pub struct ProxySettings {
     /// Seconds to wait for a node's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
+    /// Requests on chain at once, waiting for their answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<usize>,
 }
 
 /// The settings file's contents.

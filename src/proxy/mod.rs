@@ -25,7 +25,7 @@ use sui_crypto::ed25519::Ed25519PrivateKey;
 use tokio::sync::watch;
 
 pub use roundtrip::{GaveUp, NodeTarget, OpenStream, Reply, RoundTrip, RoundTripError, SessionInput, StreamItem};
-pub use server::{DEFAULT_MAX_BODY, Proxy};
+pub use server::{DEFAULT_MAX_BODY, DEFAULT_MAX_IN_FLIGHT, Proxy};
 
 use crate::chain::ChainClient;
 use crate::config::{ConfigError, Login, Paths};
@@ -77,6 +77,8 @@ pub struct ProxyOptions {
     pub max_body: usize,
     /// How long to wait for a node.
     pub timeout: Duration,
+    /// Requests on chain at once, waiting for their answer.
+    pub max_in_flight: usize,
 }
 
 /// Serves `login` until `stop` turns true: connects to the chain, listens on the login's
@@ -103,7 +105,7 @@ pub async fn run(
     let proxy = Arc::new(Proxy::new(
         roundtrip,
         login.cluster_name.clone(),
-        options.max_body,
+        (options.max_body, options.max_in_flight),
         paths.settings_file().display().to_string(),
     ));
     let pid_file = daemon::pid_file(paths, &login.context);

@@ -26,6 +26,11 @@ use crate::envelope::{NotCarried, RequestEnvelope, RequestInfo, ResponseEnvelope
 /// Default largest request body the proxy carries: more than the API server's own 3 MiB.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
 
+/// Default requests the proxy has on chain at once, waiting for their answer: a node's
+/// default `max-open-per-requester`, so kubectl's bursts wait here instead of drawing the
+/// node's `429` with a 5 s `Retry-After`. Streams count only until they open.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 16;
+
 /// How long non-resource answers (discovery) are reused; OpenAPI documents addressed by
 /// content hash are immutable and kept for [`IMMUTABLE_TTL`].
 const DISCOVERY_TTL: Duration = Duration::from_secs(600);
@@ -59,6 +64,8 @@ pub struct Proxy {
     cluster_name: String,
     max_body: usize,
     settings_hint: String,
+    /// Permits to have a request on chain ([`DEFAULT_MAX_IN_FLIGHT`]).
+    in_flight: tokio::sync::Semaphore,
     discovery: Mutex<HashMap<(String, String), (Instant, ResponseEnvelope)>>,
     /// Sessions refused over WebSocket, by target, for kubectl's SPDY retry of the same one:
     /// client-go falls back to SPDY after any failed upgrade, and the reason kubectl shows
@@ -77,9 +84,15 @@ type Answer = Response<Body>;
 const STREAM_BUFFER: usize = 64;
 
 impl Proxy {
-    /// A proxy sending requests through `roundtrip`, accepting bearer tokens its requester
-    /// signed for its cluster and seal token; `settings_hint` names where to raise `max_body`.
-    pub fn new(roundtrip: RoundTrip, cluster_name: String, max_body: usize, settings_hint: String) -> Proxy {
+    /// A proxy sending requests through `roundtrip`, at most `max_in_flight` at once,
+    /// accepting bearer tokens its requester signed for its cluster and seal token;
+    /// `settings_hint` names where to raise `max_body`.
+    pub fn new(
+        roundtrip: RoundTrip,
+        cluster_name: String,
+        (max_body, max_in_flight): (usize, usize),
+        settings_hint: String,
+    ) -> Proxy {
         let identity = roundtrip.requester_key();
         Proxy {
             roundtrip,
@@ -87,6 +100,7 @@ impl Proxy {
             cluster_name,
             max_body,
             settings_hint,
+            in_flight: tokio::sync::Semaphore::new(max_in_flight.max(1)),
             discovery: Mutex::default(),
             refused_sessions: Mutex::default(),
         }
@@ -142,7 +156,11 @@ impl Proxy {
             let key = super::session::websocket_key(&parts.headers).unwrap_or_default().to_string();
             (key, parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
         });
-        let answer = match self.roundtrip.exchange(&envelope, attributes.clone()).await {
+        let exchanged = {
+            let _permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
+            self.roundtrip.exchange(&envelope, attributes.clone()).await
+        };
+        let answer = match exchanged {
             Ok(Reply::Stream(stream)) if stream.status == 101 && session.is_some() => {
                 let (key, upgraded) = session.expect("a session");
                 tracing::debug!(method = %parts.method, path, elapsed = ?started.elapsed(), "session opened");
