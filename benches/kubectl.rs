@@ -183,6 +183,25 @@ async fn main() {
         kubectl.run(&direct, &["get", "pods"], "");
     }
 
+    // The exec credential command as kubectl runs it before a process's first call: the
+    // through-the-chain column pays it, the direct one does not.
+    let context = kube::config::Kubeconfig::read_from(&user_kubeconfig).unwrap().current_context.unwrap();
+    let mut credential: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            let out = Command::new(env!("CARGO_BIN_EXE_kubectl-sui"))
+                .args(["credential", "--cluster", &context])
+                .env("KUBECTL_SUI_HOME", home.path())
+                .env("KUBECTL_SUI_KEY_STORE", "file")
+                .env("KUBERNETES_EXEC_INFO", EXEC_INFO)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            started.elapsed()
+        })
+        .collect();
+    credential.sort();
+
     let apply =
         |i: usize| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: applied}}\ndata: {{run: \"{i}\"}}\n");
     let commands: [(&str, Vec<&str>); 3] = [
@@ -217,6 +236,12 @@ async fn main() {
             percentile(&times.1, 0.5).as_secs_f64() / percentile(&times.0, 0.5).as_secs_f64()
         );
     }
+
+    println!(
+        "| exec credential command alone (`kubectl-sui credential`) | — | — | {} | {} | | 0 | 0 | 0 |",
+        ms(percentile(&credential, 0.5)),
+        ms(percentile(&credential, 0.99))
+    );
 
     // Sessions: a typed line's round trip through `kubectl exec -i … -- cat`, and `kubectl cp`
     // of 1 MiB into a pod, through the chain against straight to the API server.
@@ -264,9 +289,28 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|");
     let pid = std::fs::read_to_string(home.path().join("data/proxy/sui-test/proxy.pid")).unwrap();
+    let pid = pid.trim().to_string();
+    let (apiserver, etcd) = (pid_of("kube-apiserver"), pid_of("etcd"));
+    let processes = [
+        ("machine", None),
+        ("proxy", Some(pid.as_str())),
+        ("kube-apiserver", apiserver.as_deref()),
+        ("etcd", etcd.as_deref()),
+    ];
+    let mut cpu = Vec::new();
     for level in [1usize, 8, 32] {
+        let before = processes.map(|(_, p)| cpu_ticks(p));
         let direct = load(&direct_client, level, seconds).await;
+        let between = processes.map(|(_, p)| cpu_ticks(p));
         let chain = load(&proxy_client, level, seconds).await;
+        let after = processes.map(|(_, p)| cpu_ticks(p));
+        if level == 32 {
+            let per_request = |from: &[u64; 4], to: &[u64; 4], requests: f64| {
+                from.iter().zip(to).map(|(a, b)| (b - a) as f64 * 10.0 / requests).collect::<Vec<f64>>()
+            };
+            cpu.push(("direct", direct.0, per_request(&before, &between, direct.0 * seconds as f64)));
+            cpu.push(("through the chain", chain.0, per_request(&between, &after, chain.0 * seconds as f64)));
+        }
         println!(
             "| {level} | {:.0} | {} | {:.0} | {} | {} | {:.1} |",
             direct.0,
@@ -275,6 +319,24 @@ async fn main() {
             ms(chain.1),
             ms(chain.2),
             rss_mib(&pid)
+        );
+    }
+
+    // What saturates at concurrency 32: CPU time per request, of the machine and by process
+    // (the bench process holds the devnet, the node and the load's clients).
+    println!();
+    println!(
+        "| concurrency 32 | req/s | CPU ms per request | proxy | kube-apiserver | etcd | the rest (bench process: devnet, node, load client; kwok) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, rate, ms) in &cpu {
+        println!(
+            "| {name} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            ms[0],
+            ms[1],
+            ms[2],
+            ms[3],
+            ms[0] - ms[1] - ms[2] - ms[3]
         );
     }
 
@@ -320,7 +382,7 @@ async fn main() {
     }
     // The proxy the credential command started outlives this process otherwise.
     let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid.trim().parse().expect("a pid")),
+        nix::unistd::Pid::from_raw(pid.parse().expect("a pid")),
         nix::sys::signal::Signal::SIGTERM,
     );
 }
@@ -360,6 +422,44 @@ async fn load(client: &kube::Client, level: usize, seconds: u64) -> (f64, Durati
     all.sort();
     (all.len() as f64 / seconds as f64, percentile(&all, 0.5), percentile(&all, 0.99))
 }
+
+/// Busy CPU ticks (1/100 s) of process `pid` (user + system), or of the whole machine.
+fn cpu_ticks(pid: Option<&str>) -> u64 {
+    match pid {
+        Some(pid) => {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+            let fields: Vec<&str> =
+                stat.rsplit_once(')').map(|(_, f)| f.split_whitespace().collect()).unwrap_or_default();
+            fields.get(11..13).map(|f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum()).unwrap_or(0)
+        }
+        None => {
+            let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+            let cpu: Vec<u64> = stat
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            // user nice system idle iowait irq softirq: all but idle and iowait.
+            [0, 1, 2, 5, 6].iter().filter_map(|i| cpu.get(*i)).sum()
+        }
+    }
+}
+
+/// The pid of the one process named `name` (the control plane's), if any.
+fn pid_of(name: &str) -> Option<String> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+        (comm.trim() == name).then(|| entry.file_name().to_string_lossy().into_owned())
+    })
+}
+
+/// What kubectl passes the credential command.
+const EXEC_INFO: &str =
+    r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
 
 /// `$BENCH_FINALITY_MS`: the devnet's delay from commit to checkpoint (0: the devnet's own
 /// on-demand checkpoints; 400: a public network's finality).
