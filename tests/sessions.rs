@@ -1,7 +1,7 @@
 //! Interactive sessions through the chain with the real kubectl: `exec` (one command, stdin,
 //! a failing command), `cp` both ways, `attach`; the exact-subresource rule refusing exec to
-//! a token that may only read pods; a revoked token ending a running session; the idle and
-//! time limits ending one, kubectl told which; an auditor
+//! a token that may only read pods; a revoked token ending a running session; the idle,
+//! time and byte limits ending one (output and input), kubectl told which; an auditor
 //! replaying a recorded session that no other key reads; and the API server's audit log
 //! showing each session ran once, as approved, as the requester.
 
@@ -347,6 +347,14 @@ async fn an_auditor_replays_a_session_and_no_other_key_reads_it() {
     let out = replay(recorded, &auditor, &["--play", "--speed", "50"]);
     assert!(out.status.success(), "replay --play: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), typed);
+    // Reading can start at the session's checkpoint, from the trail; not after it.
+    let at = trail.iter().find(|r| r["request"] == recorded.as_str()).unwrap()["checkpoint"].as_u64().unwrap();
+    let out = replay(recorded, &auditor, &["--from-checkpoint", &at.to_string(), "--play", "--speed", "50"]);
+    assert!(out.status.success(), "replay --from-checkpoint: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), typed);
+    let out = replay(recorded, &auditor, &["--from-checkpoint", &(at + 1).to_string()]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("with the checkpoint of each"), "{}", text(&out.stderr));
 
     // Another key reads nothing, and the auditor's key nothing opened before it was named.
     for (session, key) in [(recorded, &stranger), (before, &auditor)] {
@@ -413,10 +421,12 @@ async fn input_not_sealed_with_the_session_key_ends_the_session_and_reaches_noth
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_session_ends_at_its_idle_and_its_time_limit_and_kubectl_says_why() {
+async fn a_session_ends_at_its_idle_time_and_byte_limits_and_kubectl_says_why() {
+    const MAX_BYTES: u64 = 256 * 1024;
     let Rig { setup, metrics: addr, _node } = rig_with(|config| {
         config.limits.session_idle_secs = 2;
         config.limits.session_max_secs = 6;
+        config.limits.stream_max_bytes = MAX_BYTES;
     })
     .await;
     let user = User::new();
@@ -453,10 +463,32 @@ async fn a_session_ends_at_its_idle_and_its_time_limit_and_kubectl_says_why() {
     assert!(text(&out.stdout).contains("still here"), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("session-max-secs"), "{}", text(&out.stderr));
     assert!(took >= Duration::from_secs(6) && took < Duration::from_secs(30), "{took:?}");
-    until_metric(addr, "nautilus_stream_ends_total{reason=\"limit\"}", |v| v >= 2.0).await;
+    // Bytes, out: a command writing 4 MiB is cut off past stream-max-bytes.
+    let mut flood = user.command(crate::util::kubectl());
+    flood.args(["exec", "p", "--", "head", "-c", "4194304", "/dev/zero"]);
+    let out = tokio::task::block_in_place(|| User::run(flood, ""));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("stream-max-bytes"), "{}", text(&out.stderr));
+    assert!((out.stdout.len() as u64) <= MAX_BYTES, "{} bytes reached kubectl", out.stdout.len());
+    // Bytes, in: 4 MiB typed into `wc -c` ends the session before wc can count them.
+    let mut counted = user.command(crate::util::kubectl());
+    counted.args(["exec", "-i", "p", "--", "wc", "-c"]);
+    let out = tokio::task::block_in_place(|| {
+        let mut child = counted.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // kubectl stops reading once the session ends: the rest of the input is refused.
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&vec![b'x'; 4 << 20]);
+        });
+        child.wait_with_output().unwrap()
+    });
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("stream-max-bytes"), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("4194304"), "wc counted everything: {}", text(&out.stdout));
+    until_metric(addr, "nautilus_stream_ends_total{reason=\"limit\"}", |v| v >= 4.0).await;
     let trail = user.audit();
     let limited = trail.iter().filter(|r| r["resource"] == "pods/exec" && r["outcome"]["ended"] == "limit").count();
-    assert_eq!(limited, 2, "{trail:#?}");
+    assert_eq!(limited, 4, "{trail:#?}");
     // The API server ran each session once, as approved, and nothing else.
     setup.cluster_ran_only_what_the_chain_approved().await;
 }

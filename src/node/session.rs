@@ -150,12 +150,14 @@ impl Pump {
                         break Stop::Limit(format!("the session's input outran the node (more than {INPUT_QUEUE} frames waiting); the node ended it"));
                     };
                     last_activity = tokio::time::Instant::now();
-                    carried += data.len() as u64;
-                    if carried > limits.stream_max_bytes {
-                        break Stop::Limit(too_many_bytes(limits.stream_max_bytes));
-                    }
                     match self.take_input(p, &key, &mut order, &mut assembly, index, data) {
                         Ok(messages) => {
+                            // What reaches the API server counts, not the sealed frames: those
+                            // are compressed, so a run of one byte would pass the limit 200 times over.
+                            carried += messages.iter().map(|m| m.len() as u64).sum::<u64>();
+                            if carried > limits.stream_max_bytes {
+                                break Stop::Limit(too_many_bytes(limits.stream_max_bytes));
+                            }
                             for message in messages {
                                 if to_server.send(message).await.is_err() {
                                     break;
