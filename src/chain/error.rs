@@ -97,10 +97,10 @@ pub enum ChainError {
         waited: std::time::Duration,
     },
     /// The transaction failed otherwise.
-    #[error("transaction {digest} failed: {error}")]
+    #[error("transaction {digest} failed: {error:?}")]
     Failed {
-        /// The execution error.
-        error: String,
+        /// The execution error, as the chain reported it.
+        error: Box<sui_sdk_types::ExecutionError>,
         /// The transaction.
         digest: Digest,
     },
@@ -187,7 +187,8 @@ impl ChainError {
     /// The transaction failed because its gas coin could not pay for it (the coin ran low,
     /// whatever else the owner holds).
     pub fn is_insufficient_gas(&self) -> bool {
-        matches!(self, ChainError::Failed { error, .. } if error.starts_with("InsufficientGas") || error.starts_with("InsufficientCoinBalance"))
+        use sui_sdk_types::ExecutionError as E;
+        matches!(self, ChainError::Failed { error, .. } if matches!(**error, E::InsufficientGas | E::InsufficientCoinBalance))
     }
 
     /// The chain could not be reached, or did not answer in time.

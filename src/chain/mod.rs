@@ -408,7 +408,9 @@ impl ChainClient {
             {
                 Err(ChainError::Attestation { code: *code, digest })
             }
-            ExecutionStatus::Failure { error, .. } => Err(ChainError::Failed { error: format!("{error:?}"), digest }),
+            ExecutionStatus::Failure { error, .. } => {
+                Err(ChainError::Failed { error: Box::new(error.clone()), digest })
+            }
         }
     }
 }

@@ -243,14 +243,14 @@ mod tests {
         let attributes = RequestAttributes::from_http("GET", "/api/v1/pods").unwrap();
         let ctx = RequestContext { attributes: &attributes, token: Address::ZERO, cluster_name: "lab", facts: None };
         let low = RoundTripError::Chain(ChainError::Failed {
-            error: "InsufficientGas".into(),
+            error: Box::new(sui_sdk_types::ExecutionError::InsufficientGas),
             digest: sui_sdk_types::Digest::ZERO,
         });
         let (code, m) = message(&explain(&low, &ctx));
         assert_eq!(code, 503);
         assert!(m.contains("kubectl sui status") && m.contains("kubectl sui login --cluster lab"), "{m}");
         let other = RoundTripError::Chain(ChainError::Failed {
-            error: "MoveObjectTooBig".into(),
+            error: Box::new(sui_sdk_types::ExecutionError::ObjectTooBig { object_size: 1, max_object_size: 0 }),
             digest: sui_sdk_types::Digest::ZERO,
         });
         assert_eq!(explain(&other, &ctx).status, 502);
