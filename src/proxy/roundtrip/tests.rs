@@ -79,3 +79,22 @@ async fn a_cluster_without_a_node_is_refused_with_the_next_step() {
     assert!(matches!(refused, RoundTripError::NoNode(c) if c == cluster), "{refused:?}");
     assert!(refused.to_string().contains("kubectl sui cluster node add"), "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_input_goes_to_a_stream_that_carries_no_session_key() {
+    // A node answering an exec with a plain stream (here: a watch, which is one) gives the
+    // proxy no key to seal input with: it refuses to send any, and the stream can be hung up.
+    let rig = Rig::new().await;
+    let (api, _) = api_server();
+    let (_stop, _node) = rig.start(api);
+    let (user, _) = rig.requester(Role::Edit).await;
+    let path = "/api/v1/namespaces/default/configmaps?watch=true";
+    let attributes = crate::envelope::RequestAttributes::from_http("GET", path).unwrap();
+    let Reply::Stream(stream) = user.exchange(&request("GET", path), attributes).await.unwrap() else {
+        panic!("a watch is answered with a stream");
+    };
+    let refused = user.session_input(&stream).await.unwrap_err();
+    assert!(matches!(refused, RoundTripError::NotASession { node } if node == stream.node.address), "{refused:?}");
+    assert!(refused.to_string().contains("carries no session key"), "{refused}");
+    user.hang_up(stream.request).await.unwrap();
+}
