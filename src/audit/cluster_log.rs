@@ -220,6 +220,7 @@ mod tests {
             outcome: Outcome::Answered { status: 200 },
             node: None,
             tx: sui_sdk_types::Digest::ZERO,
+            checkpoint: 0,
             request: Some(request),
         }
     }

@@ -85,6 +85,9 @@ pub struct AuditRecord {
     pub node: Option<Address>,
     /// The request's transaction.
     pub tx: Digest,
+    /// The checkpoint that carries it: where `kubectl sui audit replay --from-checkpoint`
+    /// starts reading.
+    pub checkpoint: u64,
     /// The request id (none when refused).
     pub request: Option<Address>,
 }
@@ -106,7 +109,7 @@ impl AuditTrail {
     pub fn feed(&mut self, checkpoint: &CheckpointEvents) -> Vec<AuditRecord> {
         let mut done = Vec::new();
         for tx in &checkpoint.transactions {
-            if let Some(denied) = self.refused(tx, checkpoint.timestamp_ms) {
+            if let Some(denied) = self.refused(tx, checkpoint) {
                 done.push(denied);
                 continue;
             }
@@ -127,6 +130,7 @@ impl AuditTrail {
                             outcome: Outcome::Pending,
                             node: Some(r.node),
                             tx: tx.digest,
+                            checkpoint: checkpoint.sequence,
                             request: Some(r.request_id),
                         },
                     );
@@ -171,7 +175,7 @@ impl AuditTrail {
     }
 
     /// A `submit` to this cluster that the contract aborted.
-    fn refused(&self, tx: &ContractTransaction, time_ms: u64) -> Option<AuditRecord> {
+    fn refused(&self, tx: &ContractTransaction, checkpoint: &CheckpointEvents) -> Option<AuditRecord> {
         let (module, code) = tx.abort.as_ref()?;
         let call = tx.calls.iter().find(|c| c.module == "request" && c.function == "submit")?;
         let arg = |i: usize| match call.arguments.get(i) {
@@ -185,7 +189,7 @@ impl AuditTrail {
         let reason =
             lookup_abort(module, *code).map(|a| a.name.to_string()).unwrap_or_else(|| format!("{module}:{code}"));
         Some(AuditRecord {
-            time_ms,
+            time_ms: checkpoint.timestamp_ms,
             requester: tx.sender,
             verb: arg(5).and_then(|b| b.first().copied()).map(verb_name).unwrap_or_default(),
             group: string(6),
@@ -195,6 +199,7 @@ impl AuditTrail {
             outcome: Outcome::Denied { reason },
             node: arg(2).and_then(|b| bcs::from_bytes::<Address>(b).ok()),
             tx: tx.digest,
+            checkpoint: checkpoint.sequence,
             request: None,
         })
     }

@@ -28,7 +28,9 @@ const MESSAGE_MAX: usize = 16 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// The chain holds no request with this id for the cluster.
-    #[error("no request {0} on chain for this cluster; `kubectl sui audit` lists them (a session's id is in its row)")]
+    #[error(
+        "no request {0} on chain for this cluster from the checkpoint reading started at; `kubectl sui audit -o json` lists them, with the checkpoint of each"
+    )]
     NotFound(Address),
     /// The request is not a session, or never opened.
     #[error("request {request} is not a session that opened ({what}); only exec, attach and port-forward are recorded")]
@@ -199,12 +201,18 @@ pub async fn read_tape(
     mut client: crate::chain::ChainClient,
     cluster: Address,
     request: Address,
+    from: u64,
 ) -> Result<Tape, crate::chain::ChainError> {
     let package = client.package();
     let latest = client.latest_checkpoint().await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-    let follower =
-        tokio::spawn(crate::chain::follow::follow_with(client, package, 0, crate::chain::follow::Detail::Events, tx));
+    let follower = tokio::spawn(crate::chain::follow::follow_with(
+        client,
+        package,
+        from,
+        crate::chain::follow::Detail::Events,
+        tx,
+    ));
     let mut tape = Tape::new(cluster, request);
     while let Some(checkpoint) = rx.recv().await {
         tape.feed(&checkpoint);

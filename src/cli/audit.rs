@@ -74,6 +74,11 @@ pub enum AuditCommand {
     Replay {
         /// The session's request id (`request` in `kubectl sui audit -o json`).
         request: Address,
+        /// Start reading the chain at this checkpoint (`checkpoint` in `kubectl sui audit -o
+        /// json`) instead of its first: on a long-lived network, reading from the first takes
+        /// long.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        from_checkpoint: u64,
         /// The auditor's secret key (from `kubectl sui audit keygen`).
         #[arg(long, value_name = "FILE")]
         key: std::path::PathBuf,
@@ -129,8 +134,18 @@ pub fn run(args: AuditArgs) -> Result<(), CliError> {
     }
     let paths = Paths::discover()?;
     let settings = Settings::load(&paths)?;
-    if let Some(AuditCommand::Replay { request, key, play, speed, idle_limit, cluster, network, package, output }) =
-        &args.command
+    if let Some(AuditCommand::Replay {
+        request,
+        from_checkpoint,
+        key,
+        play,
+        speed,
+        idle_limit,
+        cluster,
+        network,
+        package,
+        output,
+    }) = &args.command
     {
         let auditor = read_auditor_key(key)?;
         let (endpoints, package, cluster) = match network {
@@ -146,7 +161,7 @@ pub fn run(args: AuditArgs) -> Result<(), CliError> {
         let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
         let recording = runtime.block_on(async {
             let client = connect(&endpoints, package).await?;
-            let tape = crate::audit::replay::read_tape(client, cluster, *request).await?;
+            let tape = crate::audit::replay::read_tape(client, cluster, *request, *from_checkpoint).await?;
             tape.open(&auditor).map_err(|e| CliError::Message(e.to_string()))
         })?;
         return match play {
