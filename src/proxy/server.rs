@@ -157,7 +157,13 @@ impl Proxy {
             (key, parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
         });
         let exchanged = {
-            let _permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
+            let _permit = match self.in_flight.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    tracing::debug!(path, "every in-flight slot is taken (proxy.max_in_flight); waiting for one");
+                    self.in_flight.acquire().await.expect("the semaphore is never closed")
+                }
+            };
             self.roundtrip.exchange(&envelope, attributes.clone()).await
         };
         let answer = match exchanged {
