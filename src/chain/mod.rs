@@ -116,8 +116,15 @@ impl Executed {
 pub struct ChainClient {
     rpc: sui_rpc::Client,
     package: Address,
-    gas_price: Option<u64>,
+    /// The reference gas price and when it was read, shared by every clone: callers clone
+    /// the client for each transaction, and a cache of its own would be empty every time.
+    gas_price: std::sync::Arc<std::sync::Mutex<Option<(u64, std::time::Instant)>>>,
 }
+
+/// How long a reference gas price read is reused. It changes only at an epoch's start (a
+/// day on Sui's networks); a transaction priced below a new one is refused, and the price is
+/// read again at most this long after.
+const GAS_PRICE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for ChainClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -135,7 +142,7 @@ impl ChainClient {
         let rpc = sui_rpc::Client::new(url)
             .map_err(|e| ChainError::Connect { url: url.to_string(), message: e.to_string() })?
             .with_max_decoding_message_size(MAX_MESSAGE_SIZE);
-        Ok(ChainClient { rpc, package, gas_price: None })
+        Ok(ChainClient { rpc, package, gas_price: Default::default() })
     }
 
     /// A client whose requests go to `services` in this process, never to a socket: the
@@ -146,7 +153,7 @@ impl ChainClient {
             .expect("a valid URI")
             .with_max_decoding_message_size(MAX_MESSAGE_SIZE)
             .request_layer(tower::layer::layer_fn(move |_channel| services.clone()));
-        ChainClient { rpc, package, gas_price: None }
+        ChainClient { rpc, package, gas_price: Default::default() }
     }
 
     /// The endpoint's URL, for messages.
@@ -272,13 +279,16 @@ impl ChainClient {
         Ok(response.into_inner().balance.and_then(|b| b.balance).unwrap_or(0))
     }
 
-    /// The reference gas price, asked once.
+    /// The reference gas price, read once every [`GAS_PRICE_TTL`] by this client and all its
+    /// clones.
     pub async fn gas_price(&mut self) -> Result<u64, ChainError> {
-        if let Some(price) = self.gas_price {
+        if let Some((price, read)) = *self.gas_price.lock().expect("gas price lock")
+            && read.elapsed() < GAS_PRICE_TTL
+        {
             return Ok(price);
         }
         let price = self.rpc.get_reference_gas_price().await.map_err(|status| ChainError::rpc("GetEpoch", status))?;
-        self.gas_price = Some(price);
+        *self.gas_price.lock().expect("gas price lock") = Some((price, std::time::Instant::now()));
         Ok(price)
     }
 
@@ -432,5 +442,22 @@ fn arg_of(id: Address, object: &Object) -> ObjectArg {
             ObjectArg::Shared { id, initial_shared_version: *initial_shared_version }
         }
         _ => ObjectArg::Owned { id, version: object.version(), digest: object.digest() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn every_clone_reuses_the_gas_price_one_of_them_read() {
+        let chain = crate::testkit::Chain::new().await;
+        let client = chain.client();
+        // As the proxy and the node do: a clone per transaction.
+        let price = client.clone().gas_price().await.unwrap();
+        assert!(price > 0);
+        let cached = *client.gas_price.lock().unwrap();
+        assert_eq!(cached.map(|(p, _)| p), Some(price), "the original sees what a clone read");
+        let mut later = client.clone();
+        assert_eq!(later.gas_price.lock().unwrap().map(|(p, _)| p), Some(price), "a new clone starts with it");
+        assert_eq!(later.gas_price().await.unwrap(), price);
     }
 }
