@@ -34,9 +34,7 @@ async fn one_requester_cannot_stall_the_node_or_make_it_hold_what_never_ends() {
     config.limits.upload_ttl_secs = 2;
     config.limits.max_streams_per_requester = 2;
     config.limits.stream_max_secs = 3;
-    let (bound, addr) = tokio::sync::oneshot::channel();
-    let (_stop, _node) = setup.start_node_with(config, Some(bound));
-    let addr = addr.await.unwrap();
+    let (_node, addr) = setup.start_node_serving_metrics(config).await;
     let attacker = std::sync::Arc::new(setup.requester(Role::Edit, 2 * SUI).await);
     let honest = setup.requester(Role::Edit, 2 * SUI).await;
     let get = request("GET", &format!("{CONFIGMAPS}/kube-root-ca.crt"), "");
@@ -246,9 +244,7 @@ async fn an_answer_too_large_and_an_empty_gas_pool_still_end_every_request() {
     let mut config = setup.node_config();
     config.limits.max_response = 2048;
     config.concurrency = 2;
-    let (bound, addr) = tokio::sync::oneshot::channel();
-    let (_stop, _node) = setup.start_node_with(config, Some(bound));
-    let addr = addr.await.unwrap();
+    let (_node, addr) = setup.start_node_serving_metrics(config).await;
     // A Kubernetes call past its deadline ends as a timeout, whatever the API server does.
     let kube = kubectl_sui::node::kube::KubeApi::connect(Some(setup.plane.kubeconfig())).await.unwrap();
     let get = request("GET", CONFIGMAPS, "");
@@ -353,9 +349,7 @@ async fn a_burst_from_kubectl_waits_in_the_proxy_instead_of_drawing_the_nodes_42
     let setup = setup().await;
     let mut config = setup.node_config();
     config.limits.max_open_per_requester = 3;
-    let (bound, addr) = tokio::sync::oneshot::channel();
-    let (_stop, _node) = setup.start_node_with(config, Some(bound));
-    let addr = addr.await.unwrap();
+    let (_node, addr) = setup.start_node_serving_metrics(config).await;
     let user = crate::kubectl::User::new();
     user.login(&setup, setup.cluster, &[]);
     let refused =

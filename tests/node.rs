@@ -68,6 +68,16 @@ impl Setup {
         (stop, task)
     }
 
+    /// Starts the node with `config` once its metrics listen; with their address.
+    pub(crate) async fn start_node_serving_metrics(
+        &self,
+        config: NodeConfig,
+    ) -> ((watch::Sender<bool>, tokio::task::JoinHandle<Result<(), node::NodeError>>), std::net::SocketAddr) {
+        let (bound, addr) = tokio::sync::oneshot::channel();
+        let node = self.start_node_with(config, Some(bound));
+        (node, addr.await.expect("the node's metrics address"))
+    }
+
     /// The node's data directory.
     pub(crate) fn node_dir(&self) -> &std::path::Path {
         self.node_dir.path()

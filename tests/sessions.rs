@@ -26,11 +26,9 @@ async fn rig() -> Rig {
 /// As [`rig`], the node's configuration changed by `change` first.
 async fn rig_with(change: impl FnOnce(&mut kubectl_sui::node::NodeConfig)) -> Rig {
     let setup = setup().await;
-    let (bound, addr) = tokio::sync::oneshot::channel();
     let mut config = setup.node_config();
     change(&mut config);
-    let node = setup.start_node_with(config, Some(bound));
-    let metrics = addr.await.unwrap();
+    let (node, metrics) = setup.start_node_serving_metrics(config).await;
     running_pod(&setup);
     Rig { setup, metrics, _node: node }
 }

@@ -73,9 +73,7 @@ async fn end_of(stream: &mut OpenStream) -> (Option<EndReason>, u32) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_watch_sees_every_change_in_order_and_ends_on_chain_for_each_cause() {
     let setup = setup().await;
-    let (bound, addr) = tokio::sync::oneshot::channel();
-    let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
-    let addr = addr.await.unwrap();
+    let (_node, addr) = setup.start_node_serving_metrics(setup.node_config()).await;
     let user = setup.requester(Role::Edit, 2 * SUI).await;
 
     // Changes made by another user, seen in order.
@@ -186,9 +184,7 @@ fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_and_helm_watch_follow_roll_out_and_wait_through_the_chain() {
     let setup = setup().await;
-    let (bound, addr) = tokio::sync::oneshot::channel();
-    let (_stop, _node) = setup.start_node_with(setup.node_config(), Some(bound));
-    let addr = addr.await.unwrap();
+    let (_node, addr) = setup.start_node_serving_metrics(setup.node_config()).await;
     let user = User::new();
     user.login(&setup, setup.cluster, &[]);
 
@@ -322,9 +318,7 @@ async fn a_stream_past_the_nodes_byte_limit_is_ended_and_sends_nothing_beyond_it
     let setup = setup().await;
     let mut config = setup.node_config();
     config.limits.stream_max_bytes = 64;
-    let (bound, addr) = tokio::sync::oneshot::channel();
-    let (_stop, _node) = setup.start_node_with(config, Some(bound));
-    let addr = addr.await.unwrap();
+    let (_node, addr) = setup.start_node_serving_metrics(config).await;
     let user = setup.requester(Role::Edit, 2 * SUI).await;
     // The watch's first event (the existing kube-root-ca.crt config map) is over 64 bytes.
     let mut stream = open(&user, &format!("{CONFIGMAPS}?watch=true")).await;
