@@ -59,10 +59,12 @@ fn deployment_manifests_keep_every_sui_identity_out_of_the_nodes_namespace() {
     };
     let node = ["--as=system:serviceaccount:nautilus:nautilus"];
     assert!(can(&node, &["impersonate", "users", "-A"]));
-    for group in ["sui:view", "sui:edit", "sui:admin", "sui:custom", "system:authenticated"] {
+    for group in ["sui:view", "sui:edit", "sui:admin", "sui:custom"] {
         assert!(can(&node, &["impersonate", &format!("groups/{group}"), "-A"]), "{group}");
     }
+    // The API server adds `system:authenticated` to an impersonated user itself.
     for denied in [
+        &["impersonate", "groups/system:authenticated", "-A"][..],
         &["impersonate", "groups/system:masters", "-A"][..],
         &["impersonate", "serviceaccounts"],
         &["get", "secrets", "-A"],

@@ -122,7 +122,7 @@ impl KubeFailure {
 pub struct Caller<'a> {
     /// `sui:<address>`.
     pub user: &'a str,
-    /// `sui:<role>` and `system:authenticated`.
+    /// `sui:<role>` ([`impersonated_groups`]).
     pub groups: &'a [String],
     /// [`user_agent`] of the request.
     pub user_agent: &'a str,
@@ -151,8 +151,21 @@ pub fn impersonated_user(requester: &sui_sdk_types::Address) -> String {
 }
 
 /// The Kubernetes groups of a token role: bind them to ClusterRoles in the cluster.
+///
+/// `system:authenticated` is not among them: the API server adds it to any impersonated user
+/// but `system:anonymous` by itself (`impersonation.go`), so asking for it would cost one more
+/// impersonation check per request and one more right in the node's role.
 pub fn impersonated_groups(role: Role) -> Vec<String> {
-    vec![format!("sui:{}", role.as_str()), "system:authenticated".to_string()]
+    vec![format!("sui:{}", role.as_str())]
+}
+
+/// The groups the API server's authorizer sees for a request made with [`impersonated_groups`]:
+/// those, and the `system:authenticated` the API server adds. What a `SubjectAccessReview`
+/// must name to ask about the same request.
+pub fn authorized_groups(role: Role) -> Vec<String> {
+    let mut groups = impersonated_groups(role);
+    groups.push("system:authenticated".to_string());
+    groups
 }
 
 impl KubeApi {

@@ -32,7 +32,9 @@ use super::error::NodeError;
 use super::health::Metrics;
 use super::intake::{Ready, Refusal};
 use super::keys::NodeKeys;
-use super::kube::{Caller, KubeApi, KubeFailure, impersonated_groups, impersonated_user, user_agent};
+use super::kube::{
+    Caller, KubeApi, KubeFailure, authorized_groups, impersonated_groups, impersonated_user, user_agent,
+};
 use super::rbac::{Grant, Reconciler};
 use super::session::{InputRoutes, Session};
 use super::stream::{Pump, Slot, Slots, Source};
@@ -619,7 +621,7 @@ impl Processor {
         let (user, groups) = (impersonated_user(&submitted.requester), impersonated_groups(role));
         match self.rbac.ensure(&grant, &protected).await {
             Ok(true) => {
-                if !self.rbac.wait_until_effective(&user, &groups, &info).await {
+                if !self.rbac.wait_until_effective(&user, &authorized_groups(role), &info).await {
                     tracing::debug!(request = %submitted.request_id, "new RBAC not yet effective; running anyway");
                 }
             }
