@@ -178,6 +178,18 @@ async fn kubectl_reads_and_writes_through_the_chain_like_the_api_server() {
     let server_side = user.kubectl(&["apply", "--server-side", "-f", "-"], DEPLOYMENT);
     assert!(server_side.status.success(), "{}", stderr(&server_side));
     assert!(String::from_utf8_lossy(&server_side.stdout).contains("deployment.apps/web serverside-applied"));
+    // The OpenAPI documents kubectl fetched through the chain carry the API server's `Expires`,
+    // so kubectl's own HTTP cache answers the next apply: without it, each apply fetched the
+    // whole document again (1.4 MiB for `api/v1`) and rewrote it to disk.
+    let again = user.kubectl(&["apply", "-f", "-", "-v=8"], DEPLOYMENT);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let log = stderr(&again);
+    let openapi = log
+        .split("\"Response\"")
+        .skip(1)
+        .filter(|response| response.contains("Expires:") && response.contains("X-From-Cache: 1"))
+        .count();
+    assert!(openapi >= 1, "no OpenAPI document served from kubectl's cache with its Expires:\n{log}");
 
     for args in [
         &["get", "deploy", "web", "-o", "yaml"][..],
