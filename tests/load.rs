@@ -322,20 +322,31 @@ async fn burst(user: &crate::kubectl::User, level: usize) -> Vec<u16> {
     futures::future::join_all(calls).await
 }
 
-/// The proxy of `user` in the foreground with `--max-in-flight max`, once it listens.
-fn proxy(user: &crate::kubectl::User, max: u16) -> std::process::Child {
+/// The proxy of `user` in the foreground with `--max-in-flight max`, once it listens, and
+/// where it serves its metrics (`--metrics-addr 127.0.0.1:0`, as `kubectl sui status` shows).
+fn proxy(user: &crate::kubectl::User, max: u16) -> (std::process::Child, std::net::SocketAddr) {
     let mut command = user.command(env!("CARGO_BIN_EXE_kubectl-sui"));
-    command.args(["proxy", "--max-in-flight", &max.to_string()]).stdout(std::process::Stdio::null());
+    command
+        .args(["proxy", "--max-in-flight", &max.to_string(), "--metrics-addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null());
     let child = command.spawn().unwrap();
-    let started = |dir: std::fs::DirEntry| {
+    let started = |dir: &std::fs::DirEntry| {
         std::fs::read_to_string(dir.path().join("proxy.pid")).is_ok_and(|p| p.trim() == child.id().to_string())
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_dir(user.home().join("data/proxy")).into_iter().flatten().flatten().any(started) {
+    let dir = loop {
+        let dirs = std::fs::read_dir(user.home().join("data/proxy")).into_iter().flatten().flatten();
+        if let Some(dir) = dirs.into_iter().find(started) {
+            break dir;
+        }
         assert!(Instant::now() < deadline, "the proxy did not start");
         std::thread::sleep(Duration::from_millis(50));
-    }
-    child
+    };
+    let addr = std::fs::read_to_string(dir.path().join("metrics.addr")).unwrap();
+    let status = user.sui(&["status"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains(&format!("metrics http://{}/metrics", addr.trim())), "{status}");
+    (child, addr.trim().parse().unwrap())
 }
 
 fn stop(mut proxy: std::process::Child) {
@@ -355,16 +366,23 @@ async fn a_burst_from_kubectl_waits_in_the_proxy_instead_of_drawing_the_nodes_42
     let refused =
         async || metric(&metrics(addr, "/metrics").await.1, "nautilus_refusals_total{cause=\"too_many_open\"}");
 
-    // Within the node's share: twelve at once all wait their turn in the proxy.
-    let within = proxy(&user, 3);
+    // Within the node's share: twelve at once all wait their turn in the proxy, which says so
+    // in its own metrics.
+    let (within, proxy_addr) = proxy(&user, 3);
     let statuses = burst(&user, 12).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(refused().await, 0.0, "the proxy kept to the node's share");
+    let proxy_metric = async |name: &str| crate::streams::metric(proxy_addr, name).await;
+    assert!(proxy_metric("kubectl_sui_proxy_slot_waits_total").await >= 1.0, "the burst waited for slots");
+    assert_eq!(proxy_metric("kubectl_sui_proxy_requests_total{code=\"200\"}").await, 12.0);
+    assert_eq!(proxy_metric("kubectl_sui_proxy_in_flight ").await, 0.0, "nothing left on chain");
+    assert_eq!(proxy_metric("kubectl_sui_proxy_waiting ").await, 0.0, "nothing left waiting");
     stop(within);
 
-    // Control: a proxy allowed more than the node's share draws its refusals.
-    let beyond = proxy(&user, 12);
+    // Control: a proxy allowed more than the node's share draws its refusals, and never waits.
+    let (beyond, proxy_addr) = proxy(&user, 12);
     let _ = burst(&user, 12).await;
     assert!(refused().await >= 1.0, "past its share, the node refuses");
+    assert_eq!(crate::streams::metric(proxy_addr, "kubectl_sui_proxy_slot_waits_total").await, 0.0);
     stop(beyond);
 }

@@ -30,6 +30,10 @@ pub struct ProxyArgs {
     /// else 16, a node's default `max-open-per-requester`].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_in_flight: Option<u16>,
+    /// Serve Prometheus `/metrics` on this loopback address, e.g. 127.0.0.1:9464 (port 0: any
+    /// free port; `kubectl sui status` shows it) [default: `proxy.metrics_addr`, else none].
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Runs the proxy until SIGINT or SIGTERM.
@@ -66,6 +70,7 @@ pub fn run(args: ProxyArgs) -> Result<(), CliError> {
             .map(usize::from)
             .or(settings.proxy.max_in_flight)
             .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+        metrics_addr: args.metrics_addr.or(settings.proxy.metrics_addr),
     };
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async {

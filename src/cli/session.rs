@@ -409,7 +409,12 @@ fn logins_status(paths: &Paths, settings: &Settings) -> Result<Vec<LoginStatus>,
 
 async fn login_status(paths: &Paths, login: &Login) -> LoginStatus {
     let proxy = match daemon::running_pid(paths, &login.context) {
-        Some(pid) => format!("running (pid {pid}) at {}", login.server()),
+        Some(pid) => match std::fs::read_to_string(daemon::metrics_file(paths, &login.context)) {
+            Ok(metrics) => {
+                format!("running (pid {pid}) at {}, metrics http://{}/metrics", login.server(), metrics.trim())
+            }
+            Err(_) => format!("running (pid {pid}) at {}", login.server()),
+        },
         None => format!("stopped (starts with the next kubectl call) at {}", login.server()),
     };
     let expires =

@@ -198,6 +198,9 @@ pub struct ProxySettings {
     /// Requests on chain at once, waiting for their answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<usize>,
+    /// A loopback address to serve Prometheus `/metrics` on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// The settings file's contents.

@@ -22,6 +22,11 @@ pub fn pid_file(paths: &Paths, context: &str) -> PathBuf {
     paths.proxy_dir(context).join("proxy.pid")
 }
 
+/// Where `context`'s proxy writes the address of its metrics endpoint, while it serves one.
+pub fn metrics_file(paths: &Paths, context: &str) -> PathBuf {
+    paths.proxy_dir(context).join("metrics.addr")
+}
+
 /// The log file of `context`'s proxy.
 pub fn log_file(paths: &Paths, context: &str) -> PathBuf {
     paths.proxy_dir(context).join("proxy.log")

@@ -4,13 +4,14 @@
 //! This module owns the client side of the request path: the TLS identity kubeconfig trusts
 //! ([`tls`]), the server and its refusals ([`server`], [`explain`]), the chain round trip
 //! ([`RoundTrip`]) with its shared checkpoint subscription ([`router`]), interactive sessions
-//! relayed between kubectl's WebSocket and the chain ([`session`]), and the background
-//! process kubectl's credential command starts ([`daemon`]). It reads the login and key it is
+//! relayed between kubectl's WebSocket and the chain ([`session`]), its metrics
+//! ([`metrics`]), and the background process kubectl's credential command starts ([`daemon`]). It reads the login and key it is
 //! given but never writes configuration or kubeconfig, and never sees a body in clear that
 //! it did not get from kubectl or open with its own reply key.
 
 pub mod daemon;
 pub mod explain;
+pub mod metrics;
 mod roundtrip;
 pub mod router;
 pub mod server;
@@ -79,6 +80,8 @@ pub struct ProxyOptions {
     pub timeout: Duration,
     /// Requests on chain at once, waiting for their answer.
     pub max_in_flight: usize,
+    /// Where to serve `/metrics` (loopback only), if anywhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Serves `login` until `stop` turns true: connects to the chain, listens on the login's
@@ -108,10 +111,33 @@ pub async fn run(
         (options.max_body, options.max_in_flight),
         paths.settings_file().display().to_string(),
     ));
+    let metrics_file = daemon::metrics_file(paths, &login.context);
+    let _ = std::fs::remove_file(&metrics_file);
+    let _metrics = match options.metrics_addr {
+        Some(addr) => {
+            let (listener, bound) = metrics::bind(addr)
+                .await
+                .map_err(|e| crate::fs::FileError::new("serving metrics on", addr.to_string(), e))?;
+            crate::fs::write_atomic(&metrics_file, bound.to_string().as_bytes(), 0o644)?;
+            tracing::info!(%bound, "serving /metrics");
+            Some(AbortOnDrop(proxy.metrics().clone().serve(listener)))
+        }
+        None => None,
+    };
     let pid_file = daemon::pid_file(paths, &login.context);
     crate::fs::write_atomic(&pid_file, std::process::id().to_string().as_bytes(), 0o644)?;
     tracing::info!(server = %login.server(), cluster = %login.cluster, %node, "proxy ready");
     server::serve(proxy, listener, tls, stop).await;
     let _ = std::fs::remove_file(pid_file);
+    let _ = std::fs::remove_file(metrics_file);
     Ok(())
+}
+
+/// Stops a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

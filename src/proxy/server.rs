@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::explain::{RequestContext, TokenFacts, attributes_refusal, explain, not_carried};
+use super::metrics::ProxyMetrics;
 use super::roundtrip::{OpenStream, Reply, RoundTrip, RoundTripError, StreamItem};
 use crate::chain::ChainError;
 use crate::contract::Abort;
@@ -67,6 +68,7 @@ pub struct Proxy {
     /// Permits to have a request on chain ([`DEFAULT_MAX_IN_FLIGHT`]).
     in_flight: tokio::sync::Semaphore,
     discovery: Mutex<HashMap<(String, String), (Instant, ResponseEnvelope)>>,
+    metrics: ProxyMetrics,
     /// Sessions refused over WebSocket, by target, for kubectl's SPDY retry of the same one:
     /// client-go falls back to SPDY after any failed upgrade, and the reason kubectl shows
     /// must be the refusal, not that SPDY is not carried.
@@ -102,12 +104,26 @@ impl Proxy {
             settings_hint,
             in_flight: tokio::sync::Semaphore::new(max_in_flight.max(1)),
             discovery: Mutex::default(),
+            metrics: ProxyMetrics::new(),
             refused_sessions: Mutex::default(),
         }
     }
 
+    /// Its metrics.
+    pub fn metrics(&self) -> &ProxyMetrics {
+        &self.metrics
+    }
+
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Answer {
+        let started = Instant::now();
+        let answer = self.clone().respond(request).await;
+        self.metrics.requests.with_label_values(&[answer.status().as_str()]).inc();
+        self.metrics.latency.observe(started.elapsed().as_secs_f64());
+        answer
+    }
+
+    async fn respond(self: Arc<Self>, request: Request<Incoming>) -> Answer {
         let (mut parts, body) = request.into_parts();
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
         let info = RequestInfo::parse(parts.method.as_str(), &path);
@@ -139,10 +155,12 @@ impl Proxy {
         };
         let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let cache_key = (path.clone(), accept);
-        if attributes.is_non_resource()
-            && let Some(cached) = self.cached(&cache_key)
-        {
-            return to_http(cached, &parts.method);
+        if attributes.is_non_resource() {
+            if let Some(cached) = self.cached(&cache_key) {
+                self.metrics.discovery.with_label_values(&["hit"]).inc();
+                return to_http(cached, &parts.method);
+            }
+            self.metrics.discovery.with_label_values(&["miss"]).inc();
         }
         let headers = parts
             .headers
@@ -161,9 +179,12 @@ impl Proxy {
                 Ok(permit) => permit,
                 Err(_) => {
                     tracing::debug!(path, "every in-flight slot is taken (proxy.max_in_flight); waiting for one");
+                    self.metrics.slot_waits.inc();
+                    let _waiting = GaugeGuard::inc(&self.metrics.waiting);
                     self.in_flight.acquire().await.expect("the semaphore is never closed")
                 }
             };
+            let _on_chain = GaugeGuard::inc(&self.metrics.in_flight);
             self.roundtrip.exchange(&envelope, attributes.clone()).await
         };
         let answer = match exchanged {
@@ -184,6 +205,9 @@ impl Proxy {
             }
             Err(e) => {
                 tracing::info!(error = %e, path, "request refused or failed");
+                if matches!(e, RoundTripError::Timeout { .. }) {
+                    self.metrics.refusals.with_label_values(&["timeout"]).inc();
+                }
                 let facts = self.facts_for(&e).await;
                 let ctx = RequestContext {
                     attributes: &attributes,
@@ -222,7 +246,9 @@ impl Proxy {
         }
         let request = stream.request;
         let token = self.roundtrip.token_id();
+        let open = GaugeGuard::inc(&self.metrics.streams_open);
         tokio::spawn(async move {
+            let _open = open;
             let hung_up = loop {
                 let item = tokio::select! {
                     _ = tx.closed() => break true,
@@ -292,7 +318,11 @@ impl Proxy {
             }
         };
         let answer = super::session::switching(&stream, key, full(Bytes::new()));
-        tokio::spawn(async move { super::session::relay(&self.roundtrip, stream, input, upgraded).await });
+        let open = GaugeGuard::inc(&self.metrics.sessions_open);
+        tokio::spawn(async move {
+            let _open = open;
+            super::session::relay(&self.roundtrip, stream, input, upgraded).await
+        });
         answer.unwrap_or_else(|_| Response::new(full(Bytes::from_static(b"bad response headers"))))
     }
 
@@ -350,6 +380,7 @@ impl Proxy {
     }
 
     fn too_large(&self, len: Option<usize>) -> ResponseEnvelope {
+        self.metrics.refusals.with_label_values(&["too_large"]).inc();
         let size = len.map(|l| format!("of {l} bytes ")).unwrap_or_default();
         ResponseEnvelope::status(
             413,
@@ -386,6 +417,22 @@ impl Proxy {
             min_write_stake: cluster.policy.min_write_stake,
             expires_at_ms: token.expires_at_ms,
         })
+    }
+}
+
+/// One more in a gauge for as long as it lives.
+struct GaugeGuard(prometheus::IntGauge);
+
+impl GaugeGuard {
+    fn inc(gauge: &prometheus::IntGauge) -> GaugeGuard {
+        gauge.inc();
+        GaugeGuard(gauge.clone())
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
