@@ -61,7 +61,7 @@ const DROPPED_HEADERS: [&str; 14] = [
 #[derive(Debug)]
 pub struct Proxy {
     roundtrip: RoundTrip,
-    identity: Ed25519PublicKey,
+    bearers: Bearers,
     cluster_name: String,
     max_body: usize,
     settings_hint: String,
@@ -95,10 +95,10 @@ impl Proxy {
         (max_body, max_in_flight): (usize, usize),
         settings_hint: String,
     ) -> Proxy {
-        let identity = roundtrip.requester_key();
+        let bearers = Bearers::new(roundtrip.requester_key(), (roundtrip.cluster(), roundtrip.token_id()));
         Proxy {
             roundtrip,
-            identity,
+            bearers,
             cluster_name,
             max_body,
             settings_hint,
@@ -346,20 +346,12 @@ impl Proxy {
                 &format!("host {host:?} is not a loopback name; this proxy answers only 127.0.0.1, ::1 and localhost"),
             ));
         }
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(BearerError::Missing)
-            .and_then(|t| {
-                BearerToken::verify(
-                    t.trim(),
-                    &self.identity,
-                    (self.roundtrip.cluster(), self.roundtrip.token_id()),
-                    now_ms,
-                )
-            });
+            .and_then(|t| self.bearers.check(t.trim(), now_ms()));
         if let Err(e) = bearer {
             return Some(ResponseEnvelope::status(401, "Unauthorized", &e.to_string()));
         }
@@ -418,6 +410,39 @@ impl Proxy {
             expires_at_ms: token.expires_at_ms,
         })
     }
+}
+
+/// The bearer tokens a proxy accepts: signed by its identity for its cluster and seal token.
+/// kubectl sends the same token for up to an hour, so the last one that verified is kept and
+/// its signature is not checked again on every request (only its expiry).
+#[derive(Debug)]
+struct Bearers {
+    identity: Ed25519PublicKey,
+    scope: (sui_sdk_types::Address, sui_sdk_types::Address),
+    last: Mutex<Option<(String, u64)>>,
+}
+
+impl Bearers {
+    fn new(identity: Ed25519PublicKey, scope: (sui_sdk_types::Address, sui_sdk_types::Address)) -> Bearers {
+        Bearers { identity, scope, last: Mutex::default() }
+    }
+
+    /// Verifies `token` at `now_ms` ([`BearerToken::verify`]), unless it is, byte for byte,
+    /// the last one that verified, and unexpired.
+    fn check(&self, token: &str, now_ms: u64) -> Result<(), BearerError> {
+        if let Some((known, expires_ms)) = self.last.lock().expect("bearer lock").as_ref()
+            && known == token
+        {
+            return if now_ms < *expires_ms { Ok(()) } else { Err(BearerError::Expired) };
+        }
+        let bearer = BearerToken::verify(token, &self.identity, self.scope, now_ms)?;
+        *self.last.lock().expect("bearer lock") = Some((token.to_string(), bearer.expires_ms));
+        Ok(())
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
 /// One more in a gauge for as long as it lives.
@@ -507,6 +532,41 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sui_crypto::ed25519::Ed25519PrivateKey;
+    use sui_sdk_types::Address;
+
+    #[test]
+    fn a_bearer_token_is_verified_once_and_still_expires_and_a_forgery_never_rides_on_it() {
+        let key = Ed25519PrivateKey::generate(rand_core::OsRng);
+        let other = Ed25519PrivateKey::generate(rand_core::OsRng);
+        let scope = (Address::from([1; 32]), Address::from([2; 32]));
+        let bearers = Bearers::new(key.public_key(), scope);
+        let token = |signer: &Ed25519PrivateKey, expires_ms| {
+            BearerToken {
+                address: key.public_key().derive_address(),
+                cluster: scope.0,
+                seal_token: scope.1,
+                expires_ms,
+            }
+            .sign(signer)
+        };
+        let good = token(&key, 2_000);
+        assert_eq!(bearers.check(&good, 1_000), Ok(()));
+        assert_eq!(bearers.check(&good, 1_999), Ok(()));
+        // Kept, but not past its expiry.
+        assert_eq!(bearers.check(&good, 2_000), Err(BearerError::Expired));
+        // The same claims signed by another key, or the good signature on longer claims: each
+        // is verified in full, whatever was accepted before.
+        assert_eq!(bearers.check(&token(&other, 2_000), 1_000), Err(BearerError::BadSignature));
+        let (_, signature) = good.rsplit_once('.').unwrap();
+        let (claims, _) = token(&key, 9_000).rsplit_once('.').map(|(c, s)| (c.to_string(), s.to_string())).unwrap();
+        assert_eq!(bearers.check(&format!("{claims}.{signature}"), 1_000), Err(BearerError::BadSignature));
+        assert_eq!(bearers.check(&format!("{good} "), 1_000), Err(BearerError::Malformed));
+        // A fresh token replaces the kept one.
+        let renewed = token(&key, 5_000);
+        assert_eq!(bearers.check(&renewed, 2_500), Ok(()));
+        assert_eq!(bearers.check(&good, 2_500), Err(BearerError::Expired));
+    }
 
     #[test]
     fn only_loopback_names_pass() {
