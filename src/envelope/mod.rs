@@ -353,10 +353,27 @@ fn content_cipher(key: [u8; KEY_LENGTH]) -> chacha20poly1305::ChaCha20Poly1305 {
     chacha20poly1305::ChaCha20Poly1305::new(&key.into())
 }
 
+thread_local! {
+    /// zstd contexts, one of each per thread and reused: making one costs more than
+    /// compressing a small envelope.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::zstd_safe::DCtx<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The inner encoder of an envelope: BCS, then zstd.
 fn encode_payload<T: Serialize>(message: &T) -> Result<Vec<u8>, EnvelopeError> {
     let plain = bcs::to_bytes(message).map_err(|e| EnvelopeError::Encode(e.to_string()))?;
-    zstd::bulk::compress(&plain, COMPRESSION_LEVEL).map_err(|e| EnvelopeError::Encode(e.to_string()))
+    let encode = |e: std::io::Error| EnvelopeError::Encode(e.to_string());
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let compressor = match slot.as_mut() {
+            Some(compressor) => compressor,
+            None => slot.insert(zstd::bulk::Compressor::new(COMPRESSION_LEVEL).map_err(encode)?),
+        };
+        compressor.compress(&plain).map_err(encode)
+    })
 }
 
 /// The inner decoder of an opened envelope: zstd, at most `max_len` bytes, then BCS. Public so
@@ -364,11 +381,20 @@ fn encode_payload<T: Serialize>(message: &T) -> Result<Vec<u8>, EnvelopeError> {
 pub fn decode_payload<T: DeserializeOwned>(compressed: &[u8], max_len: usize) -> Result<T, EnvelopeError> {
     // Read at most one byte past the limit, so a compression bomb costs nothing.
     let mut plain = Vec::new();
-    zstd::stream::read::Decoder::new(compressed)
-        .map_err(|e| EnvelopeError::Decompress(e.to_string()))?
-        .take((max_len as u64).saturating_add(1))
-        .read_to_end(&mut plain)
-        .map_err(|e| EnvelopeError::Decompress(e.to_string()))?;
+    let failed = |e: &dyn std::fmt::Display| EnvelopeError::Decompress(e.to_string());
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let context = match slot.as_mut() {
+            Some(context) => context,
+            None => slot.insert(zstd::zstd_safe::DCtx::try_create().ok_or_else(|| failed(&"no memory for zstd"))?),
+        };
+        // `with_context` resets the session: nothing an earlier (perhaps hostile, perhaps cut
+        // short) input left carries over.
+        zstd::stream::read::Decoder::with_context(compressed, context)
+            .take((max_len as u64).saturating_add(1))
+            .read_to_end(&mut plain)
+            .map_err(|e| failed(&e))
+    })?;
     if plain.len() > max_len {
         return Err(EnvelopeError::TooLarge { limit: max_len });
     }

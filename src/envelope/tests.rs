@@ -179,6 +179,21 @@ fn limits_versions_and_truncation_are_enforced() {
 }
 
 #[test]
+fn the_reused_zstd_context_forgets_what_a_bad_input_left() {
+    // Each thread keeps one decompression context: a frame cut short, garbage, or a bomb
+    // stopped at the limit must not change how the next payload decodes.
+    let good = request(random_bytes(70_000));
+    let payload = encode_payload(&good).unwrap();
+    let bomb = encode_payload(&request(vec![0; 4 * MIB])).unwrap();
+    for bad in [&payload[..payload.len() / 2], &[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff][..], &bomb[..]] {
+        assert!(decode_payload::<RequestEnvelope>(bad, MIB).is_err());
+        assert_eq!(decode_payload::<RequestEnvelope>(&payload, MIB).unwrap(), good);
+    }
+    // The same bytes as a fresh context makes them.
+    assert_eq!(payload, zstd::bulk::compress(&bcs::to_bytes(&good).unwrap(), COMPRESSION_LEVEL).unwrap());
+}
+
+#[test]
 fn keys_round_trip_through_bytes() {
     let key = SecretKey::generate();
     let again = SecretKey::from_bytes(&key.to_bytes()).unwrap();
