@@ -35,6 +35,22 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
+/// Sorts `(direct, chain)` times and gives their table cells: direct p50 and p99, chain p50
+/// and p99, and the p50 ratio.
+fn compared(times: &mut (Vec<Duration>, Vec<Duration>)) -> String {
+    times.0.sort();
+    times.1.sort();
+    let p50 = |t: &[Duration]| percentile(t, 0.5);
+    format!(
+        "{} | {} | {} | {} | {:.2}×",
+        ms(p50(&times.0)),
+        ms(percentile(&times.0, 0.99)),
+        ms(p50(&times.1)),
+        ms(percentile(&times.1, 0.99)),
+        p50(&times.1).as_secs_f64() / p50(&times.0).as_secs_f64()
+    )
+}
+
 fn rss_mib(pid: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
     status
@@ -171,22 +187,9 @@ async fn main() {
         fixtures::cluster_with_node(&devnet, &fixtures::policy(fixtures::SUI, Role::Edit)).await;
     // The node as its own process (the release `nautilus` of this package), so its memory and
     // CPU are measured apart from the devnet's and the load's in this process.
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let node = Child(
-        Command::new(env!("CARGO_BIN_EXE_nautilus"))
-            .args([
-                "run",
-                "--chain-url",
-                &devnet.grpc_url(),
-                "--package",
-                &kubectl_sui::devnet::package_id().to_string(),
-            ])
-            .args(["--cluster", &cluster.to_string(), "--concurrency", "32", "--from-checkpoint", "0"])
-            .args(["--metrics-listen", "127.0.0.1:0"])
-            .arg("--kubeconfig")
-            .arg(plane.kubeconfig())
-            .arg("--data-dir")
-            .arg(node_dir.path())
-            .env("NAUTILUS_LOG", "warn")
+        fixtures::nautilus_run(&devnet, cluster, node_dir.path(), plane.kubeconfig(), metrics)
             .spawn()
             .expect("the nautilus binary of this package"),
     );
@@ -265,21 +268,13 @@ async fn main() {
             times.0.push(kubectl.run(&direct, args, &stdin));
             times.1.push(kubectl.run(&user_kubeconfig, args, &stdin));
         }
-        times.0.sort();
-        times.1.sort();
+        let cells = compared(&mut times);
         let before = client.latest_checkpoint().await.unwrap() + 1;
         let stdin = if name.contains("apply") { apply(runs + 1) } else { String::new() };
         kubectl.run(&user_kubeconfig, args, &stdin);
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (txs, bytes, gas) = chain_cost(&mut client, before).await;
-        println!(
-            "| {name} | {} | {} | {} | {} | {:.2}× | {txs} | {bytes} | {gas} |",
-            ms(percentile(&times.0, 0.5)),
-            ms(percentile(&times.0, 0.99)),
-            ms(percentile(&times.1, 0.5)),
-            ms(percentile(&times.1, 0.99)),
-            percentile(&times.1, 0.5).as_secs_f64() / percentile(&times.0, 0.5).as_secs_f64()
-        );
+        println!("| {name} | {cells} | {txs} | {bytes} | {gas} |");
     }
 
     let mut times = (Vec::new(), Vec::new());
@@ -287,16 +282,7 @@ async fn main() {
         times.0.push(kubectl.run(&direct, &["get", "pods"], ""));
         times.1.push(kubectl.run(&token_kubeconfig, &["get", "pods"], ""));
     }
-    times.0.sort();
-    times.1.sort();
-    println!(
-        "| kubectl get pods, the same token without the exec entry | {} | {} | {} | {} | {:.2}× | 2 | | |",
-        ms(percentile(&times.0, 0.5)),
-        ms(percentile(&times.0, 0.99)),
-        ms(percentile(&times.1, 0.5)),
-        ms(percentile(&times.1, 0.99)),
-        percentile(&times.1, 0.5).as_secs_f64() / percentile(&times.0, 0.5).as_secs_f64()
-    );
+    println!("| kubectl get pods, the same token without the exec entry | {} | 2 | | |", compared(&mut times));
     println!(
         "| exec credential command alone (`kubectl-sui credential`) | — | — | {} | {} | | 0 | 0 | 0 |",
         ms(percentile(&credential, 0.5)),
@@ -327,16 +313,7 @@ async fn main() {
     for (name, times) in
         [("a typed line and its echo (`exec -i … cat`)", &mut typed), ("`kubectl cp` 1 MiB in", &mut copied)]
     {
-        times.0.sort();
-        times.1.sort();
-        println!(
-            "| {name} | {} | {} | {} | {} | {:.1}× |",
-            ms(percentile(&times.0, 0.5)),
-            ms(percentile(&times.0, 0.99)),
-            ms(percentile(&times.1, 0.5)),
-            ms(percentile(&times.1, 0.99)),
-            percentile(&times.1, 0.5).as_secs_f64() / percentile(&times.0, 0.5).as_secs_f64()
-        );
+        println!("| {name} | {} |", compared(times));
     }
 
     // Throughput of one GET at several concurrencies, with kube clients (HTTP/2) from the

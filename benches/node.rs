@@ -12,7 +12,7 @@
 //! 32 free reads in flight (year-long watches, followed logs, lists) while 8 others measure,
 //! against the same 8 alone.
 //!
-//! Run: `cargo build --release --bin nautilus && cargo bench --bench node`.
+//! Run: `cargo bench --bench node`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,17 +131,10 @@ async fn main() {
     let cluster_arg = client.object_arg(cluster).await.unwrap();
 
     let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut node = std::process::Command::new("target/release/nautilus")
-        .args(["run", "--chain-url", &devnet.grpc_url(), "--package", &package_id().to_string()])
-        .args(["--cluster", &cluster.to_string(), "--concurrency", "32", "--from-checkpoint", "0"])
-        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
-        .arg("--kubeconfig")
-        .arg(plane.kubeconfig())
-        .arg("--data-dir")
-        .arg(node_dir.path())
-        .env("NAUTILUS_LOG", "warn")
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port));
+    let mut node = fixtures::nautilus_run(&devnet, cluster, node_dir.path(), plane.kubeconfig(), listen)
         .spawn()
-        .expect("target/release/nautilus (cargo build --release --bin nautilus)");
+        .expect("the nautilus binary of this package");
 
     let levels = [1usize, 8, 32];
     let mut requesters = Vec::new();

@@ -156,6 +156,28 @@ pub async fn stake(
 
 /// A node's configuration for `cluster` on `devnet`, against the cluster of `kubeconfig`,
 /// backfilling from checkpoint 0, with the default limits and `concurrency`.
+/// `nautilus run` (this package's binary) serving `cluster` from `devnet` with the node keys in
+/// `data_dir`, 32 requests at once, its metrics on `metrics_listen`; warnings only.
+pub fn nautilus_run(
+    devnet: &Devnet,
+    cluster: Address,
+    data_dir: &std::path::Path,
+    kubeconfig: &std::path::Path,
+    metrics_listen: std::net::SocketAddr,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_nautilus"));
+    command
+        .args(["run", "--chain-url", &devnet.grpc_url(), "--package", &package_id().to_string()])
+        .args(["--cluster", &cluster.to_string(), "--concurrency", "32", "--from-checkpoint", "0"])
+        .args(["--metrics-listen", &metrics_listen.to_string()])
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("NAUTILUS_LOG", "warn");
+    command
+}
+
 pub fn node_config(
     devnet: &Devnet,
     cluster: Address,
