@@ -478,14 +478,23 @@ impl RoundTrip {
         Ok(())
     }
 
-    /// Ends an open stream from this side (`request::hang_up`): kubectl went away.
+    /// Ends an open stream from this side (`request::hang_up`): kubectl went away. A stream
+    /// that has ended already (its request object is gone, perhaps while this ran) needs
+    /// nothing more: that is not an error.
     pub async fn hang_up(&self, request: Address) -> Result<(), RoundTripError> {
         self.router.forget(request);
-        let request_arg = self.client.clone().object_arg(request).await?;
+        let request_arg = match self.client.clone().object_arg(request).await {
+            Ok(arg) => arg,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
         let mut tx = TransactionBuilder::new();
         Contract::new(self.client.package()).hang_up(&mut tx, request_arg).expect("hang_up matches its signature");
-        self.execute(tx).await?;
-        Ok(())
+        match self.execute(tx).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_gone() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn try_call(

@@ -221,11 +221,9 @@ async fn send_input(
 }
 
 async fn hang_up(roundtrip: &RoundTrip, request: sui_sdk_types::Address) {
-    match roundtrip.hang_up(request).await {
-        Ok(()) => {}
-        // Already ended by the node: its end is the one on record.
-        Err(RoundTripError::Chain(e)) if e.is_not_found() => {}
-        Err(e) => tracing::warn!(%request, error = %e, "could not hang the session up on chain"),
+    // Already ended by the node is success too: its end is the one on record.
+    if let Err(e) = roundtrip.hang_up(request).await {
+        tracing::warn!(%request, error = %e, "could not hang the session up on chain");
     }
 }
 
