@@ -90,8 +90,8 @@ impl ProxyMetrics {
         TextEncoder::new().encode_to_string(&self.registry.gather()).expect("text encoding")
     }
 
-    /// Serves `/metrics` on `listener` until the task is dropped.
-    pub fn serve(self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+    /// Serves `/metrics` on `listener` until `stop` turns true.
+    pub async fn serve(self, listener: tokio::net::TcpListener, mut stop: tokio::sync::watch::Receiver<bool>) {
         let router = axum::Router::new()
             .route(
                 "/metrics",
@@ -100,11 +100,12 @@ impl ProxyMetrics {
                 ),
             )
             .with_state(self);
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::error!(error = %e, "metrics server stopped");
-            }
-        })
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stopped).await {
+            tracing::error!(error = %e, "metrics server stopped");
+        }
     }
 }
 

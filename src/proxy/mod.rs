@@ -5,9 +5,10 @@
 //! ([`tls`]), the server and its refusals ([`server`], [`explain`]), the chain round trip
 //! ([`RoundTrip`]) with its shared checkpoint subscription ([`router`]), interactive sessions
 //! relayed between kubectl's WebSocket and the chain ([`session`]), its metrics
-//! ([`metrics`]), and the background process kubectl's credential command starts ([`daemon`]). It reads the login and key it is
-//! given but never writes configuration or kubeconfig, and never sees a body in clear that
-//! it did not get from kubectl or open with its own reply key.
+//! ([`metrics`]), and the background process kubectl's credential command starts
+//! ([`daemon`]). It reads the login and key it is given but never writes configuration or
+//! kubeconfig, and never sees a body in clear that it did not get from kubectl or open with
+//! its own reply key.
 
 pub mod daemon;
 pub mod explain;
@@ -113,17 +114,14 @@ pub async fn run(
     ));
     let metrics_file = daemon::metrics_file(paths, &login.context);
     let _ = std::fs::remove_file(&metrics_file);
-    let _metrics = match options.metrics_addr {
-        Some(addr) => {
-            let (listener, bound) = metrics::bind(addr)
-                .await
-                .map_err(|e| crate::fs::FileError::new("serving metrics on", addr.to_string(), e))?;
-            crate::fs::write_atomic(&metrics_file, bound.to_string().as_bytes(), 0o644)?;
-            tracing::info!(%bound, "serving /metrics");
-            Some(AbortOnDrop(proxy.metrics().clone().serve(listener)))
-        }
-        None => None,
-    };
+    if let Some(addr) = options.metrics_addr {
+        let (listener, bound) = metrics::bind(addr)
+            .await
+            .map_err(|e| crate::fs::FileError::new("serving metrics on", addr.to_string(), e))?;
+        crate::fs::write_atomic(&metrics_file, bound.to_string().as_bytes(), 0o644)?;
+        tracing::info!(%bound, "serving /metrics");
+        tokio::spawn(proxy.metrics().clone().serve(listener, stop.clone()));
+    }
     let pid_file = daemon::pid_file(paths, &login.context);
     crate::fs::write_atomic(&pid_file, std::process::id().to_string().as_bytes(), 0o644)?;
     tracing::info!(server = %login.server(), cluster = %login.cluster, %node, "proxy ready");
@@ -131,13 +129,4 @@ pub async fn run(
     let _ = std::fs::remove_file(pid_file);
     let _ = std::fs::remove_file(metrics_file);
     Ok(())
-}
-
-/// Stops a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode, header};
@@ -351,7 +351,7 @@ impl Proxy {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(BearerError::Missing)
-            .and_then(|t| self.bearers.check(t.trim(), now_ms()));
+            .and_then(|t| self.bearers.check(t.trim(), crate::clock::now_ms()));
         if let Err(e) = bearer {
             return Some(ResponseEnvelope::status(401, "Unauthorized", &e.to_string()));
         }
@@ -439,10 +439,6 @@ impl Bearers {
         *self.last.lock().expect("bearer lock") = Some((token.to_string(), bearer.expires_ms));
         Ok(())
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
 /// One more in a gauge for as long as it lives.
