@@ -377,6 +377,17 @@ async fn a_burst_from_kubectl_waits_in_the_proxy_instead_of_drawing_the_nodes_42
     assert_eq!(proxy_metric("kubectl_sui_proxy_requests_total{code=\"200\"}").await, 12.0);
     assert_eq!(proxy_metric("kubectl_sui_proxy_in_flight ").await, 0.0, "nothing left on chain");
     assert_eq!(proxy_metric("kubectl_sui_proxy_waiting ").await, 0.0, "nothing left waiting");
+    // A body past the proxy's `max_body` (8 MiB) is refused with 413 before anything is paid,
+    // and counted against its limit.
+    let file = kube::config::Kubeconfig::read_from(user.kubeconfig()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default()).await.unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let huge = http::Request::put(format!("{CONFIGMAPS}/huge")).body(vec![b' '; 9 << 20]).unwrap();
+    match client.request_text(huge).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 413, "{status:?}"),
+        other => panic!("a 9 MiB body must be refused: {other:?}"),
+    }
+    assert_eq!(proxy_metric("kubectl_sui_proxy_refusals_total{limit=\"too_large\"}").await, 1.0);
     stop(within);
 
     // Control: a proxy allowed more than the node's share draws its refusals, and never waits.
@@ -385,4 +396,6 @@ async fn a_burst_from_kubectl_waits_in_the_proxy_instead_of_drawing_the_nodes_42
     assert!(refused().await >= 1.0, "past its share, the node refuses");
     assert_eq!(crate::streams::metric(proxy_addr, "kubectl_sui_proxy_slot_waits_total").await, 0.0);
     stop(beyond);
+    // The refused body never reached the API server: it ran only what the chain approved.
+    setup.cluster_ran_only_what_the_chain_approved().await;
 }
