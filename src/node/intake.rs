@@ -245,10 +245,21 @@ impl Intake {
     }
 
     /// A request is gone from the chain (cancelled, or answered by another run of the node).
+    /// One already handed out keeps counting until it is [`Intake::finished`]: a requester's
+    /// cancel must not free its share while the node still runs the request.
     pub fn gone(&mut self, id: &Address) {
         if let Some(arriving) = self.arriving.remove(id) {
             self.release(&arriving);
         }
+    }
+
+    /// A request's answer is on chain: it no longer counts against its requester, from the
+    /// checkpoint that carries the answer. The requester sees that checkpoint too and may send
+    /// its next request at once, before the task that answered has journalled it
+    /// ([`Intake::finished`] then finds nothing left to release).
+    pub fn answered(&mut self, id: &Address) {
+        self.gone(id);
+        self.finished(id);
     }
 
     fn release(&mut self, arriving: &Arriving) {

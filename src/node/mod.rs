@@ -319,7 +319,7 @@ pub async fn run_with(
             } else if let Some(c) = decode::<RequestCancelled>(event) {
                 intake.lock().expect("lock").gone(&c.request_id);
             } else if let Some(r) = decode::<ResponseStored>(event) {
-                intake.lock().expect("lock").gone(&r.request_id);
+                intake.lock().expect("lock").answered(&r.request_id);
             } else if let Some(input) = decode::<SessionInput>(event) {
                 processor.inputs.deliver(input);
             } else if let Some(e) = decode::<StreamEnded>(event) {

@@ -165,3 +165,25 @@ fn a_cancelled_request_is_forgotten() {
     assert!(intake.take_ready().is_empty());
     assert_eq!((intake.buffered_bytes(), intake.open_requests(), intake.cursor(9)), (0, 0, 10));
 }
+
+#[test]
+fn an_answer_on_chain_frees_the_share_at_once_and_a_cancel_of_a_running_request_does_not() {
+    let mut intake = Intake::new(limits()); // a share of 2 open requests
+    for id in 1..=2 {
+        intake.submitted(submitted(id, ALICE, Verb::Get, b"", 0, 0), 1);
+    }
+    assert!(intake.take_ready().iter().all(|r| matches!(r, Ready::Execute { .. })));
+    // Cancelled while running: still counted, or cancelling would buy more executions.
+    intake.gone(&Address::new([1; 32]));
+    intake.submitted(submitted(3, ALICE, Verb::Get, b"", 0, 0), 2);
+    assert!(matches!(&intake.take_ready()[..], [Ready::Refuse { refusal: Refusal::TooManyOpen { .. }, .. }]));
+    intake.finished(&Address::new([3; 32]));
+    // Its answer seen on chain, before the answering task finished: the share is free.
+    intake.answered(&Address::new([2; 32]));
+    intake.submitted(submitted(4, ALICE, Verb::Get, b"", 0, 0), 3);
+    assert!(matches!(&intake.take_ready()[..], [Ready::Execute { .. }]), "the answered one no longer counts");
+    // The task finishing later releases nothing twice.
+    intake.finished(&Address::new([2; 32]));
+    intake.submitted(submitted(5, ALICE, Verb::Get, b"", 0, 0), 4);
+    assert!(matches!(&intake.take_ready()[..], [Ready::Refuse { .. }]), "1 and 4 still count");
+}
