@@ -1,6 +1,13 @@
 //! Following the chain: a checkpoint subscription, a backfill from the cursor on every
 //! (re)connect, and reconnection with exponential backoff and jitter. Checkpoints come out
 //! strictly in order, none skipped, as (sequence number, events of the contract).
+//!
+//! A quiet subscription is not a dead one: the devnet forms a checkpoint only when something
+//! commits, so its stream can say nothing for hours. The follower therefore turns the client's
+//! idle-body watchdog off for the subscription and checks liveness itself: after
+//! [`QUIET_PROBE`] without a checkpoint it asks for the latest one, keeps the stream while the
+//! chain is as quiet as the stream, and replaces it when the chain has moved on without it. A
+//! full node's stream, with a checkpoint every quarter second, never gets that far.
 
 use std::time::Duration;
 
@@ -88,6 +95,18 @@ impl Detail {
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// A subscription without a checkpoint for this long is checked against the chain's latest.
+pub const QUIET_PROBE: Duration = Duration::from_secs(20);
+/// How long that check may take before the connection counts as dead.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// When a quiet subscription is checked, and how long the check may take.
+#[derive(Debug, Clone, Copy)]
+struct Liveness {
+    quiet: Duration,
+    probe_timeout: Duration,
+}
+
 /// Follows the chain from checkpoint `next`, sending every checkpoint to `out`, forever.
 pub async fn follow(client: ChainClient, package: Address, next: u64, out: mpsc::Sender<CheckpointEvents>) {
     follow_with(client, package, next, Detail::Events, out).await
@@ -95,15 +114,27 @@ pub async fn follow(client: ChainClient, package: Address, next: u64, out: mpsc:
 
 /// As [`follow`], reading `detail` of each checkpoint.
 pub async fn follow_with(
+    client: ChainClient,
+    package: Address,
+    next: u64,
+    detail: Detail,
+    out: mpsc::Sender<CheckpointEvents>,
+) {
+    let liveness = Liveness { quiet: QUIET_PROBE, probe_timeout: PROBE_TIMEOUT };
+    follow_inner(client, package, next, detail, out, liveness).await
+}
+
+async fn follow_inner(
     mut client: ChainClient,
     package: Address,
     mut next: u64,
     detail: Detail,
     out: mpsc::Sender<CheckpointEvents>,
+    liveness: Liveness,
 ) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match follow_once(&mut client, package, &mut next, detail, &out).await {
+        match follow_once(&mut client, package, &mut next, detail, &out, liveness, &mut backoff).await {
             Ok(()) => return, // the receiver is gone: the node is stopping
             Err(e) => {
                 let jitter =
@@ -116,15 +147,21 @@ pub async fn follow_with(
     }
 }
 
+/// One subscription, from its backfill to its loss; `backoff` starts again once it is caught
+/// up, so a follower that was cut off once does not wait the longest backoff ever after.
 async fn follow_once(
     client: &mut ChainClient,
     package: Address,
     next: &mut u64,
     detail: Detail,
     out: &mpsc::Sender<CheckpointEvents>,
+    liveness: Liveness,
+    backoff: &mut Duration,
 ) -> Result<(), ChainError> {
     let mut request = proto::SubscribeCheckpointsRequest::default();
     request.read_mask = Some(FieldMask::from_str(detail.mask()));
+    let mut request = tonic::Request::new(request);
+    request.extensions_mut().insert(sui_rpc::client::BodyIdleTimeout::disabled());
     let mut stream = client
         .rpc()
         .subscription_client()
@@ -139,7 +176,22 @@ async fn follow_once(
     if *next <= latest {
         backfill(client, package, next, latest, detail, out).await?;
     }
-    while let Some(item) = stream.next().await {
+    *backoff = FIRST_BACKOFF;
+    loop {
+        let item = match tokio::time::timeout(liveness.quiet, stream.next()).await {
+            Ok(Some(item)) => item,
+            Ok(None) => return Err(ChainError::Missing { what: "checkpoint stream (it ended)" }),
+            Err(_quiet) => {
+                let latest = tokio::time::timeout(liveness.probe_timeout, client.latest_checkpoint()).await.map_err(
+                    |_| ChainError::Missing { what: "answer to GetCheckpoint in time (the connection is dead)" },
+                )??;
+                if latest >= *next {
+                    return Err(ChainError::Missing { what: "checkpoint on the stream, which fell silent" });
+                }
+                tracing::debug!(next, "the chain is quiet; keeping the checkpoint stream");
+                continue;
+            }
+        };
         let checkpoint = item.map_err(|s| ChainError::rpc("SubscribeCheckpoints", s))?.checkpoint.unwrap_or_default();
         let sequence = checkpoint.sequence_number.unwrap_or(0);
         if sequence < *next {
@@ -153,7 +205,6 @@ async fn follow_once(
         }
         *next = sequence + 1;
     }
-    Err(ChainError::Missing { what: "checkpoint stream (it ended)" })
 }
 
 /// Sends checkpoints `next..=end`, read with `ListCheckpoints`, or one `GetCheckpoint` each
@@ -305,4 +356,69 @@ fn contract_transaction(
         _ => None,
     };
     Some(ContractTransaction { digest: transaction.digest(), sender: transaction.sender, events, abort, calls })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+    use crate::devnet::{Devnet, DevnetConfig, local_chain::FAUCET_AMOUNT, package_id};
+
+    /// Counts warnings: each lost stream logs one.
+    struct Warnings(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+        fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// The devnet forms checkpoints only when there is something to commit, so a quiet chain
+    /// leaves the subscription without a message for as long as nobody transacts. The first
+    /// checkpoint after that must still arrive at once: not after the client's idle-body
+    /// watchdog has reset the stream and the follower has backed off (24 s for the first
+    /// `kubectl get pods` after a few idle minutes, before this was fixed).
+    #[tokio::test]
+    async fn a_checkpoint_after_a_quiet_spell_arrives_at_once() {
+        // The test's runtime is one thread, so the follower's task logs here too.
+        let warnings = Arc::new(AtomicUsize::new(0));
+        let _log = tracing::subscriber::set_default(tracing_subscriber::registry().with(Warnings(warnings.clone())));
+        let dir = tempfile::tempdir().unwrap();
+        // Over a socket: the watchdog sits in the client's channel, which the in-process
+        // devnet's client does not use.
+        let devnet = Devnet::start(DevnetConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            faucet_listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            checkpoint_interval: Duration::from_millis(2),
+            finality: Duration::ZERO,
+        })
+        .await
+        .unwrap();
+        let mut client = ChainClient::new(&devnet.grpc_url(), package_id()).unwrap();
+        // The watchdog made short, so that spells longer than it fit in a unit test.
+        *client.rpc() = client.rpc().clone().with_body_idle_timeout(Duration::from_millis(100));
+        let next = client.latest_checkpoint().await.unwrap() + 1;
+        let (tx, mut rx) = mpsc::channel(16);
+        let liveness = Liveness { quiet: Duration::from_millis(400), probe_timeout: Duration::from_secs(2) };
+        let follower = tokio::spawn(follow_inner(client, package_id(), next, Detail::Events, tx, liveness));
+        for spell in 0..3 {
+            tokio::time::sleep(Duration::from_millis(2_500)).await;
+            let sent = Instant::now();
+            devnet.chain().faucet(Address::from([spell + 1; 32]), FAUCET_AMOUNT).await.unwrap();
+            let checkpoint = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+            assert_eq!(checkpoint.sequence, next + u64::from(spell), "in order, none skipped");
+            let waited = sent.elapsed();
+            assert!(waited < Duration::from_millis(300), "quiet spell {spell}: the checkpoint took {waited:?}");
+        }
+        assert_eq!(warnings.load(Ordering::SeqCst), 0, "a quiet stream was taken for a lost one");
+        follower.abort();
+    }
 }
