@@ -166,6 +166,20 @@ pub struct Rig {
     pub node_dir: tempfile::TempDir,
 }
 
+impl Drop for Rig {
+    /// A node's task can outlive the test by a moment and write its cursor while the directory
+    /// is being removed; the new file then keeps the directory in `/tmp`, so removal is tried
+    /// again until the directory is gone.
+    fn drop(&mut self) {
+        for _ in 0..20 {
+            match std::fs::remove_dir_all(self.node_dir.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => std::thread::sleep(Duration::from_millis(5)),
+                _ => return,
+            }
+        }
+    }
+}
+
 impl Rig {
     /// A fresh chain, cluster and registered node (not running).
     pub async fn new() -> Rig {

@@ -325,12 +325,13 @@ async fn the_node_reconnects_when_the_devnet_restarts_under_it() {
     // Same data directory, same addresses: the node's stream breaks, it backs off and resumes.
     let grpc: std::net::SocketAddr = setup.devnet.grpc_url().trim_start_matches("http://").parse().unwrap();
     let faucet: std::net::SocketAddr = setup.devnet.faucet_url().trim_start_matches("http://").parse().unwrap();
+    let other_dir = tempfile::tempdir().unwrap();
     let old = std::mem::replace(
         &mut setup.devnet,
         Devnet::start(DevnetConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             faucet_listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: tempfile::tempdir().unwrap().keep(),
+            data_dir: other_dir.path().to_path_buf(),
             checkpoint_interval: Duration::from_millis(20),
             finality: std::time::Duration::ZERO,
         })
