@@ -96,6 +96,11 @@ fn up_get_pods_down_up_again() {
     assert!(down.contains("stopped") && down.contains("stack"), "{down}");
     let failed = run("kubectl", &["get", "ns", "quickstart", "--request-timeout=10s"]);
     assert!(!failed.status.success(), "the chain is down, the proxy cannot answer");
+    // kubectl shows the credential command's error: what failed and what to run, with this
+    // start's log lines only (not the last run's "proxy ready").
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(said.contains("cannot reach the devnet chain") && said.contains("`kubectl sui up` starts it"), "{said}");
+    assert!(!said.contains("proxy ready"), "{said}");
 
     succeeded(&run("kubectl", &["sui", "up"]), "kubectl sui up (again)");
     assert!(kubectl(&["get", "ns", "quickstart", "-o", "name"]).contains("namespace/quickstart"), "data kept");

@@ -121,20 +121,21 @@ pub fn up(args: UpArgs) -> Result<(), CliError> {
         if let Some(bin) = &k8s_bin {
             command.env("KUBECTL_SUI_K8S_BIN", bin);
         }
-        let mut child = supervise::spawn_detached(&mut command, &log)?;
+        let mut started = supervise::spawn_detached(&mut command, &log)?;
         let bar = spinner(if target.local_control_plane {
             "starting the devnet, a local control plane and the node"
         } else {
             "starting the devnet and the node"
         });
-        let waited =
-            supervise::wait_until_ready(&mut child, READY_TIMEOUT, Duration::from_millis(200), || ready_file.exists());
+        let waited = supervise::wait_until_ready(&mut started.child, READY_TIMEOUT, Duration::from_millis(200), || {
+            ready_file.exists()
+        });
         if let Err(why) = waited {
             bar.finish_and_clear();
             return Err(CliError::Message(format!(
                 "the stack did not start: {why}; see {}:\n{}",
                 log.display(),
-                supervise::log_tail(&log, 8)
+                started.log_tail(8)
             )));
         }
         bar.finish_and_clear();

@@ -8,7 +8,7 @@
 //! lines ([`log_tail`]).
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,7 +43,13 @@ pub fn terminate(pid_file: &Path, grace: Duration, kill: bool) -> bool {
 
 /// The last `lines` lines of a log, for error messages (empty if it cannot be read).
 pub fn log_tail(log: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
+    tail_from(log, 0, lines)
+}
+
+/// The last `lines` lines of what follows byte `from` of a log.
+fn tail_from(log: &Path, from: u64, lines: usize) -> String {
+    let bytes = std::fs::read(log).unwrap_or_default();
+    let text = String::from_utf8_lossy(bytes.get(from as usize..).unwrap_or_default());
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
@@ -66,14 +72,33 @@ impl StartLock {
     }
 }
 
+/// A process started by [`spawn_detached`], and where its output begins in its log.
+#[derive(Debug)]
+pub struct Detached {
+    /// The process.
+    pub child: Child,
+    log: PathBuf,
+    from: u64,
+}
+
+impl Detached {
+    /// The last `lines` lines this process wrote to its log, for error messages: the log is
+    /// appended to by every run, and an earlier run's last words would mislead.
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail_from(&self.log, self.from, lines)
+    }
+}
+
 /// Starts `command` detached: standard input closed, output appended to `log`, in its own
 /// process group.
-pub fn spawn_detached(command: &mut Command, log: &Path) -> Result<Child, FileError> {
+pub fn spawn_detached(command: &mut Command, log: &Path) -> Result<Detached, FileError> {
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(failed("opening", log))?;
+    let from = out.metadata().map_err(failed("opening", log))?.len();
     let err = out.try_clone().map_err(failed("opening", log))?;
     command.stdin(Stdio::null()).stdout(out).stderr(err);
     std::os::unix::process::CommandExt::process_group(command, 0);
-    command.spawn().map_err(failed("starting", Path::new(command.get_program())))
+    let child = command.spawn().map_err(failed("starting", Path::new(command.get_program())))?;
+    Ok(Detached { child, log: log.to_path_buf(), from })
 }
 
 /// Why a started process never became ready.
@@ -124,15 +149,17 @@ mod tests {
     fn a_child_that_exits_is_told_apart_from_one_that_is_never_ready() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
+        std::fs::write(&log, "an earlier run's last words\n").unwrap();
         let mut exits =
             spawn_detached(Command::new("sh").args(["-c", "echo one; echo two >&2; exit 3"]), &log).unwrap();
-        let why =
-            wait_until_ready(&mut exits, Duration::from_secs(10), Duration::from_millis(10), || false).unwrap_err();
+        let why = wait_until_ready(&mut exits.child, Duration::from_secs(10), Duration::from_millis(10), || false)
+            .unwrap_err();
         assert!(matches!(why, NotReady::Exited(s) if s.code() == Some(3)), "{why}");
-        assert_eq!(log_tail(&log, 1), "two");
-        assert_eq!(log_tail(&log, 5), "one\ntwo");
+        assert_eq!(exits.log_tail(1), "two");
+        assert_eq!(exits.log_tail(5), "one\ntwo", "this run's lines only");
+        assert_eq!(log_tail(&log, 5), "an earlier run's last words\none\ntwo");
 
-        let mut sleeps = spawn_detached(Command::new("sleep").arg("30"), &log).unwrap();
+        let mut sleeps = spawn_detached(Command::new("sleep").arg("30"), &log).unwrap().child;
         let why = wait_until_ready(&mut sleeps, Duration::from_millis(100), Duration::from_millis(10), || false);
         assert_eq!(why, Err(NotReady::TimedOut(Duration::from_millis(100))));
         let pid_file = dir.path().join("pid");

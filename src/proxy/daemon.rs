@@ -12,7 +12,7 @@ use super::ProxyError;
 use crate::config::{Login, Paths};
 use crate::fs::create_private_dir;
 pub use crate::process::supervise::live_pid;
-use crate::process::supervise::{StartLock, log_tail, spawn_detached, terminate, wait_until_ready};
+use crate::process::supervise::{StartLock, spawn_detached, terminate, wait_until_ready};
 
 /// How long a starting proxy may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,10 +59,10 @@ pub fn ensure_running(paths: &Paths, login: &Login, exe: &Path) -> Result<bool, 
         return Ok(false);
     }
     let log = log_file(paths, &login.context);
-    let mut child = spawn_detached(Command::new(exe).args(["proxy", "--cluster", &login.context]), &log)?;
-    match wait_until_ready(&mut child, START_TIMEOUT, Duration::from_millis(50), up) {
+    let mut started = spawn_detached(Command::new(exe).args(["proxy", "--cluster", &login.context]), &log)?;
+    match wait_until_ready(&mut started.child, START_TIMEOUT, Duration::from_millis(50), up) {
         Ok(()) => Ok(true),
-        Err(why) => Err(ProxyError::DidNotStart { tail: log_tail(&log, 5), log, why: why.to_string() }),
+        Err(why) => Err(ProxyError::DidNotStart { tail: started.log_tail(5), log, why: why.to_string() }),
     }
 }
 

@@ -54,6 +54,18 @@ pub enum ProxyError {
         /// The context.
         context: String,
     },
+    /// The chain did not answer when the proxy started.
+    #[error("cannot reach the {network} chain at {url} ({failed}); {next}")]
+    ChainUnreachable {
+        /// The login's network.
+        network: String,
+        /// Its RPC URL.
+        url: String,
+        /// What failed (in the message, not a source: it says nothing more).
+        failed: Box<crate::chain::ChainError>,
+        /// What to do about it.
+        next: &'static str,
+    },
     /// The background proxy did not come up.
     #[error("the proxy did not start: {why}; see {log}:\n{tail}")]
     DidNotStart {
@@ -104,7 +116,20 @@ pub async fn run(
             _ => crate::fs::FileError::new("listening for", login.server(), e).into(),
         })?;
     let client = ChainClient::new(&login.endpoints.rpc, login.package).map_err(RoundTripError::from)?;
-    let roundtrip = RoundTrip::connect(client, key, login.cluster, login.token, options.timeout).await?;
+    let roundtrip =
+        RoundTrip::connect(client, key, login.cluster, login.token, options.timeout).await.map_err(|e| match e {
+            RoundTripError::Chain(source) if source.is_unreachable() => ProxyError::ChainUnreachable {
+                network: login.network.clone(),
+                url: login.endpoints.rpc.clone(),
+                failed: Box::new(source),
+                next: if login.network == "devnet" {
+                    "is the local stack running? `kubectl sui up` starts it (`kubectl sui status` shows what runs)"
+                } else {
+                    "check the connection, or the network's RPC URL that `kubectl sui status` shows"
+                },
+            },
+            e => e.into(),
+        })?;
     let node = roundtrip.node().await.map(|n| n.address.to_string()).unwrap_or_else(|e| e.to_string());
     let proxy = Arc::new(Proxy::new(
         roundtrip,
