@@ -101,6 +101,8 @@ fn up_get_pods_down_up_again() {
     let said = String::from_utf8_lossy(&failed.stderr);
     assert!(said.contains("cannot reach the devnet chain") && said.contains("`kubectl sui up` starts it"), "{said}");
     assert!(!said.contains("proxy ready"), "{said}");
+    let stopped = succeeded(&run("kubectl", &["sui", "status"]), "kubectl sui status (stack stopped)");
+    assert!(stopped.contains("stack     stopped") && stopped.contains("`kubectl sui up` resumes it"), "{stopped}");
 
     succeeded(&run("kubectl", &["sui", "up"]), "kubectl sui up (again)");
     assert!(kubectl(&["get", "ns", "quickstart", "-o", "name"]).contains("namespace/quickstart"), "data kept");

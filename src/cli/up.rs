@@ -436,12 +436,22 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
-/// The stack `up` runs under the default data directory, as a table, when one is running.
+/// The stack `up` runs under the default data directory: a table when it runs, a line saying
+/// how to resume it when it is stopped (after `down`, or a reboot), nothing when there is none.
 pub fn status_table(paths: &Paths) -> Option<String> {
     let dir = paths.data_dir.join("up");
-    supervise::live_pid(&pid_file(&dir))?;
-    let ready: Ready = serde_json::from_slice(&std::fs::read(dir.join("ready.json")).ok()?).ok()?;
-    Some(table(&stack_rows(paths, &dir, &ready)))
+    if !dir.join("target.json").exists() {
+        return None;
+    }
+    let running = supervise::live_pid(&pid_file(&dir)).is_some();
+    match std::fs::read(dir.join("ready.json")).ok().and_then(|b| serde_json::from_slice::<Ready>(&b).ok()) {
+        Some(ready) if running => Some(table(&stack_rows(paths, &dir, &ready))),
+        _ if running => Some(format!("stack     starting (data in {}); see its log, stack.log\n", dir.display())),
+        _ => Some(format!(
+            "stack     stopped (data kept in {}): `kubectl sui up` resumes it, `kubectl sui down --purge` removes it\n",
+            dir.display()
+        )),
+    }
 }
 
 /// `kubectl sui down`.
