@@ -367,7 +367,7 @@ mod tests {
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
-    use crate::devnet::{Devnet, DevnetConfig, local_chain::FAUCET_AMOUNT, package_id};
+    use crate::devnet::{Devnet, DevnetConfig, InProcess, local_chain::FAUCET_AMOUNT, package_id};
 
     /// Counts warnings: each lost stream logs one.
     struct Warnings(Arc<AtomicUsize>);
@@ -419,6 +419,47 @@ mod tests {
             assert!(waited < Duration::from_millis(300), "quiet spell {spell}: the checkpoint took {waited:?}");
         }
         assert_eq!(warnings.load(Ordering::SeqCst), 0, "a quiet stream was taken for a lost one");
+        follower.abort();
+    }
+
+    /// A full node that accepts the subscription and then says nothing while the chain moves
+    /// on (stalled, or hostile) does not hold the follower: after its quiet spell the follower
+    /// sees the chain past its cursor, replaces the stream and backfills what it missed.
+    #[tokio::test]
+    async fn a_silent_stream_over_a_moving_chain_is_replaced_and_nothing_is_missed() {
+        let warnings = Arc::new(AtomicUsize::new(0));
+        let _log = tracing::subscriber::set_default(tracing_subscriber::registry().with(Warnings(warnings.clone())));
+        let dir = tempfile::tempdir().unwrap();
+        let devnet = InProcess::open(dir.path(), Duration::from_millis(2)).await.unwrap();
+        let routes = devnet.routes();
+        // Every subscription answers its headers, then never a message; all else is served.
+        let silent_subscriptions = tower::layer::layer_fn(move |_channel| {
+            let routes = routes.clone();
+            tower::service_fn(move |request: http::Request<tonic::body::Body>| {
+                let mut routes = routes.clone();
+                async move {
+                    if request.uri().path().ends_with("/SubscribeCheckpoints") {
+                        let never =
+                            futures::stream::pending::<Result<hyper::body::Frame<bytes::Bytes>, tonic::Status>>();
+                        let silent = tonic::body::Body::new(http_body_util::StreamBody::new(never));
+                        Ok(http::Response::builder().header("content-type", "application/grpc").body(silent).unwrap())
+                    } else {
+                        tower::Service::call(&mut routes, request).await
+                    }
+                }
+            })
+        });
+        let mut client = devnet.client();
+        *client.rpc() = sui_rpc::Client::new("http://in-process.invalid").unwrap().request_layer(silent_subscriptions);
+        let next = client.latest_checkpoint().await.unwrap() + 1;
+        let (tx, mut rx) = mpsc::channel(16);
+        let liveness = Liveness { quiet: Duration::from_millis(300), probe_timeout: Duration::from_secs(2) };
+        let follower = tokio::spawn(follow_inner(client, package_id(), next, Detail::Events, tx, liveness));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        devnet.fund(Address::from([9; 32])).await.unwrap();
+        let checkpoint = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("not held").unwrap();
+        assert_eq!(checkpoint.sequence, next, "backfilled, none skipped");
+        assert!(warnings.load(Ordering::SeqCst) >= 1, "the silent stream was replaced");
         follower.abort();
     }
 }

@@ -53,6 +53,11 @@ impl InProcess {
         self.chain.faucet(owner, FAUCET_AMOUNT).await.map(|_| ())
     }
 
+    /// Its services, for a client that stands a misbehaving full node in front of them.
+    pub fn routes(&self) -> tonic::service::Routes {
+        self.routes.clone()
+    }
+
     /// The chain, for inspection.
     pub fn chain(&self) -> &Arc<Chain> {
         &self.chain
