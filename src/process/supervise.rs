@@ -46,10 +46,17 @@ pub fn log_tail(log: &Path, lines: usize) -> String {
     tail_from(log, 0, lines)
 }
 
-/// The last `lines` lines of what follows byte `from` of a log.
+/// The last `lines` lines of what follows byte `from` of a log (read from there on only: a
+/// proxy's log grows with every run).
 fn tail_from(log: &Path, from: u64, lines: usize) -> String {
-    let bytes = std::fs::read(log).unwrap_or_default();
-    let text = String::from_utf8_lossy(bytes.get(from as usize..).unwrap_or_default());
+    use std::io::{Read, Seek};
+    let mut bytes = Vec::new();
+    if let Ok(mut file) = File::open(log)
+        && file.seek(std::io::SeekFrom::Start(from)).is_ok()
+    {
+        let _ = file.read_to_end(&mut bytes);
+    }
+    let text = String::from_utf8_lossy(&bytes);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
